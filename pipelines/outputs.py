@@ -1,0 +1,74 @@
+"""Reads a pipeline's newest outputs from ML Metadata (what `make run` prints at the end)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+NODE_CONTEXT_TYPE = "node"  # TFX's context per pipeline node, named "<pipeline>.<node id>".
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeOutput:
+    node_id: str
+    state: str  # The newest execution's state: COMPLETE, CACHED, FAILED, ...
+    output_key: str
+    artifact_type: str
+    uri: str
+
+
+def open_store(metadata_path: str, read_only: bool = True) -> metadata_store.MetadataStore:
+    """A store on an existing SQLite file; a clear error instead of creating an empty one."""
+    if not os.path.isfile(metadata_path):
+        raise FileNotFoundError(f"No ML Metadata database at {metadata_path}")
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+        if read_only
+        else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+    )
+    return metadata_store.MetadataStore(config)
+
+
+def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
+    """For each node of the pipeline, its newest execution's state and output artifacts."""
+    store = open_store(metadata_path)
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    prefix = pipeline_name + "."
+    rows = []
+    for context in sorted(store.get_contexts_by_type(NODE_CONTEXT_TYPE), key=lambda c: c.id):
+        if not context.name.startswith(prefix):
+            continue
+        executions = store.get_executions_by_context(context.id)
+        if not executions:
+            continue
+        newest = max(executions, key=lambda e: e.id)
+        state = metadata_store_pb2.Execution.State.Name(newest.last_known_state)
+        events = [
+            e for e in store.get_events_by_execution_ids([newest.id])
+            if e.type == metadata_store_pb2.Event.OUTPUT
+        ]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        node_id = context.name[len(prefix):]
+        if not events:
+            rows.append(NodeOutput(node_id, state, "-", "-", "-"))
+        for event in events:
+            artifact = artifacts[event.artifact_id]
+            key = event.path.steps[0].key if event.path.steps else "-"
+            rows.append(NodeOutput(node_id, state, key, types[artifact.type_id], artifact.uri))
+    return rows
+
+
+def format_summary(metadata_path: str, pipeline_name: str) -> str:
+    rows = newest_outputs(metadata_path, pipeline_name)
+    lines = [f"ML Metadata (SQLite): {metadata_path}", "Newest outputs:"]
+    for row in rows:
+        lines.append(
+            f"  {row.node_id:<18} {row.state:<9} {row.output_key:<10} {row.artifact_type:<18} "
+            f"{row.uri}"
+        )
+    return "\n".join(lines)

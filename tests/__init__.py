@@ -1,0 +1,3 @@
+"""Tests. Importing `components` here, before any test module, puts Keras 2 in force."""
+
+import components  # noqa: F401

@@ -1,0 +1,106 @@
+"""Bad input fails early and clearly: missing or corrupt source files, bad parameters."""
+
+from __future__ import annotations
+
+import shutil
+import types
+from pathlib import Path
+
+import pytest
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
+
+from components.tfds_example_gen import tfds_source
+from components.tfds_example_gen.component import TfdsExampleGen
+from tests.conftest import MNIST_FILES
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fails the test if TFDS starts a real download (files found in manual_dir are not one)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("TFDS tried to download from the network")
+
+    monkeypatch.setattr(tfds.download.DownloadManager, "_download", refuse)
+
+
+@pytest.mark.parametrize("manual_dir", [None, "empty"])
+def test_no_data_fails_before_any_download_naming_the_files(
+    run_example_gen, tmp_path, no_network, manual_dir
+):
+    if manual_dir:
+        manual_dir = str(tmp_path / manual_dir)
+        Path(manual_dir).mkdir()
+    with pytest.raises(tfds_source.ManualDataMissingError) as raised:
+        run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=manual_dir)
+
+    message = str(raised.value)
+    for name in MNIST_FILES:
+        assert name in message
+    assert "manual_dir" in message and "TFDS_MANUAL_DIR" in message
+    assert not (tmp_path / "tfds" / "mnist").exists()
+
+
+def test_one_missing_file_is_named(run_example_gen, placeholder_manual_dir, tmp_path, no_network):
+    (Path(placeholder_manual_dir) / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(tfds_source.ManualDataMissingError, match=r"lacks train-labels-idx1-ubyte"):
+        run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=placeholder_manual_dir)
+
+
+def test_corrupt_file_fails_tfds_checksum_naming_the_file(run_example_gen, tmp_path, no_network):
+    manual = tmp_path / "corrupt"
+    manual.mkdir()
+    for name in MNIST_FILES:
+        (manual / name).write_bytes(b"not the MNIST file " + name.encode())
+    with pytest.raises(NonMatchingChecksumError) as raised:
+        run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
+    assert "wrong checksum" in str(raised.value)
+    assert any(str(manual / name) in str(raised.value) for name in MNIST_FILES)
+
+
+@pytest.mark.integration
+def test_truncated_real_file_fails_checksum_naming_it(
+    run_example_gen, mnist_manual_dir, tmp_path, no_network
+):
+    manual = tmp_path / "truncated"
+    shutil.copytree(mnist_manual_dir, manual)
+    victim = manual / "train-labels-idx1-ubyte.gz"
+    victim.write_bytes(victim.read_bytes()[:1000])
+    checksum_error = NonMatchingChecksumError
+    with pytest.raises(checksum_error, match=r"train-labels-idx1-ubyte\.gz"):
+        run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dataset": "no_such_dataset"}, "Unknown TFDS dataset 'no_such_dataset'"),
+        ({"example_limit": 0}, "example_limit must be >= 1 or None, got 0"),
+        ({"num_shards": 0}, "num_shards must be >= 1, got 0"),
+        ({"splits": {}}, "splits must name at least one output split"),
+        ({"splits": {"Split-1": "train"}}, "Output split name 'Split-1'"),
+        ({"splits": {"train": "[:10]"}}, "Not a TFDS split expression: '\\[:10\\]'"),
+        ({"hash_buckets": {"train": 9}}, "hash_buckets must name at least two output splits"),
+        ({"hash_buckets": {"train": 9, "eval": 0}}, r"hash_buckets\['eval'\] must be >= 1, got 0"),
+    ],
+)
+def test_bad_parameters_fail_at_construction(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TfdsExampleGen(**kwargs)
+
+
+def test_unknown_split_names_the_available_ones():
+    builder = types.SimpleNamespace(name="mnist", info=types.SimpleNamespace(
+        splits={"train": None, "test": None}))
+    tfds_source.check_split(builder, "train[:10%]+test")  # Known: no error.
+    with pytest.raises(ValueError, match=r"no split validation .*available: test, train"):
+        tfds_source.check_split(builder, "validation")
+
+
+@pytest.mark.parametrize(
+    ("expression", "names"),
+    [("train", ["train"]), ("train[:10%]+test", ["train", "test"]), ("test[5:]", ["test"])],
+)
+def test_split_names_of_tfds_expressions(expression, names):
+    assert tfds_source.split_names(expression) == names

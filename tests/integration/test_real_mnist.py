@@ -1,0 +1,77 @@
+"""On the real MNIST files (TFDS_MANUAL_DIR or ../shared/data/mnist); skipped without them.
+
+Also proves the documented `tfx` CLI flow: `tfx pipeline create` + `tfx run create` with the
+local engine, on a small example limit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines import configs, outputs
+
+pytestmark = pytest.mark.integration
+
+
+def test_full_mnist_converts_to_60000_train_and_10000_eval(
+    run_example_gen, prepared_mnist_data_dir, mnist_manual_dir
+):
+    # Multi-processing Beam, as `make run` uses it.
+    beam_args = configs.load_config([], environ={}).beam_pipeline_args
+    examples = run_example_gen(
+        beam_args=beam_args, data_dir=prepared_mnist_data_dir, manual_dir=str(mnist_manual_dir)
+    )
+
+    properties = examples.mlmd_artifact.custom_properties
+    assert properties["num_examples_train"].int_value == 60_000
+    assert properties["num_examples_eval"].int_value == 10_000
+    assert properties["tfds_version"].string_value == "3.0.1"
+    from tests.conftest import read_split
+
+    eval_examples = read_split(examples, "eval")
+    assert len(eval_examples) == 10_000
+    labels = [e.features.feature["label"].int64_list.value[0] for e in eval_examples]
+    assert sorted(set(labels)) == list(range(10))
+    # MNIST's test set has 1,135 ones (the most frequent class).
+    assert labels.count(1) == 1_135
+
+
+def test_tfx_cli_creates_and_runs_the_local_pipeline(
+    tmp_path, prepared_mnist_data_dir, mnist_manual_dir
+):
+    env = {
+        **os.environ,
+        "LOCAL_HOME": str(tmp_path / "tfx_home"),  # where `tfx pipeline create` registers it
+        "PIPELINE_NAME": "cli_e2e",
+        "PIPELINE_ROOT": str(tmp_path / "root"),
+        "TFDS_DATA_DIR": prepared_mnist_data_dir,
+        "TFDS_MANUAL_DIR": str(mnist_manual_dir),
+        "EXAMPLE_LIMIT": "200",
+        "BEAM_RUNNING_MODE": "in_memory",
+    }
+    tfx_cli = [str(Path(sys.executable).parent / "tfx")]  # the console script the README shows
+    runner = str(configs.PROJECT_ROOT / "pipelines" / "local_runner.py")
+
+    def tfx(*args):
+        done = subprocess.run([*tfx_cli, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    tfx("pipeline", "create", "--engine", "local", "--pipeline_path", runner)
+    tfx("run", "create", "--engine", "local", "--pipeline_name", "cli_e2e")
+
+    metadata = str(tmp_path / "root" / "metadata.sqlite")
+    rows = outputs.newest_outputs(metadata, "cli_e2e")
+    assert {r.node_id: r.state for r in rows} == {
+        "TfdsExampleGen": "COMPLETE",
+        "StatisticsGen": "COMPLETE",
+        "SchemaGen": "COMPLETE",
+        "ExampleValidator": "COMPLETE",
+    }
+    [examples] = outputs.open_store(metadata).get_artifacts_by_type("Examples")
+    assert examples.custom_properties["num_examples_train"].int_value == 200
