@@ -15,6 +15,7 @@ NODE_CONTEXT_TYPE = "node"  # TFX's context per pipeline node, named "<pipeline>
 class NodeOutput:
     node_id: str
     state: str  # The newest execution's state: COMPLETE, CACHED, FAILED, ...
+    seconds: float  # The newest execution's wall time as MLMD recorded it.
     output_key: str
     artifact_type: str
     uri: str
@@ -48,6 +49,7 @@ def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
             continue
         newest = max(executions, key=lambda e: e.id)
         state = metadata_store_pb2.Execution.State.Name(newest.last_known_state)
+        seconds = (newest.last_update_time_since_epoch - newest.create_time_since_epoch) / 1000
         events = [
             e for e in store.get_events_by_execution_ids([newest.id])
             if e.type == metadata_store_pb2.Event.OUTPUT
@@ -55,11 +57,13 @@ def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         node_id = context.name[len(prefix):]
         if not events:
-            rows.append(NodeOutput(node_id, state, "-", "-", "-"))
+            rows.append(NodeOutput(node_id, state, seconds, "-", "-", "-"))
         for event in events:
             artifact = artifacts[event.artifact_id]
             key = event.path.steps[0].key if event.path.steps else "-"
-            rows.append(NodeOutput(node_id, state, key, types[artifact.type_id], artifact.uri))
+            rows.append(
+                NodeOutput(node_id, state, seconds, key, types[artifact.type_id], artifact.uri)
+            )
     return rows
 
 
@@ -68,7 +72,7 @@ def format_summary(metadata_path: str, pipeline_name: str) -> str:
     lines = [f"ML Metadata (SQLite): {metadata_path}", "Newest outputs:"]
     for row in rows:
         lines.append(
-            f"  {row.node_id:<18} {row.state:<9} {row.output_key:<10} {row.artifact_type:<18} "
-            f"{row.uri}"
+            f"  {row.node_id:<18} {row.state:<9} {row.seconds:6.1f} s  {row.output_key:<10} "
+            f"{row.artifact_type:<18} {row.uri}"
         )
     return "\n".join(lines)

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.integration
 def test_full_mnist_converts_to_60000_train_and_10000_eval(
     run_example_gen, prepared_mnist_data_dir, mnist_manual_dir
 ):
-    # Multi-processing Beam, as `make run` uses it.
-    beam_args = configs.load_config([], environ={}).beam_pipeline_args
+    # Multi-processing Beam: worker processes, which TFDS's mock_data could not reach.
+    beam_args = configs.load_config(
+        [], environ={"BEAM_RUNNING_MODE": "multi_processing"}
+    ).beam_pipeline_args
     examples = run_example_gen(
         beam_args=beam_args, data_dir=prepared_mnist_data_dir, manual_dir=str(mnist_manual_dir)
     )

@@ -16,7 +16,7 @@ def test_defaults():
     assert config.enable_cache is True
     assert config.beam_pipeline_args == [
         "--runner=DirectRunner",
-        "--direct_running_mode=multi_processing",
+        "--direct_running_mode=multi_threading",
         "--direct_num_workers=0",
     ]
 
@@ -77,3 +77,10 @@ def test_every_field_has_an_environment_variable_and_a_flag():
     for field in configs.dataclasses.fields(configs.PipelineConfig):
         assert configs.flag_name(field) in help_text
         assert field.metadata["env"] in help_text
+
+
+def test_readme_documents_every_option():
+    readme = (configs.PROJECT_ROOT / "README.md").read_text()
+    for field in configs.dataclasses.fields(configs.PipelineConfig):
+        assert f"`{field.metadata['env']}`" in readme
+        assert f"`{configs.flag_name(field)}`" in readme
