@@ -1,0 +1,83 @@
+"""Wrapping a trained model for pruning: the whole model, or selected layers only."""
+
+from __future__ import annotations
+
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+
+from pruning.params import PRUNABLE_LAYER_TYPES, PruningParams
+
+
+def kernel_input_axis(rank: int) -> int:
+    """Axis of a kernel's input channels: where TFMOT groups m:n blocks (Dense 0, Conv2D 2)."""
+    return {2: 0, 4: 2}[rank]
+
+
+def prunable_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Layers with a kernel the pruning API can sparsify, in model order."""
+    return [layer for layer in model.layers if type(layer).__name__ in PRUNABLE_LAYER_TYPES]
+
+
+def select_layers(model: keras.Model, params: PruningParams) -> list[keras.layers.Layer]:
+    """The layers `params` prunes in `model`; ValueError naming any name or shape that won't do."""
+    candidates = prunable_layers(model)
+    if params.whole_model:
+        selected = candidates
+    else:
+        known = {layer.name for layer in candidates}
+        unknown = sorted(set(params.layer_names) - known)
+        if unknown:
+            raise ValueError(
+                f"No prunable layer named {unknown} in model {model.name!r}; "
+                f"prunable layers: {sorted(known)}"
+            )
+        selected = [
+            layer for layer in candidates
+            if layer.name in params.layer_names or type(layer).__name__ in params.layer_types
+        ]
+        if not selected:
+            raise ValueError(
+                f"layer_types {list(params.layer_types)} match no layer of model {model.name!r}"
+            )
+    for layer in selected:
+        _check_shapes(layer, params)
+    return selected
+
+
+def _check_shapes(layer: keras.layers.Layer, params: PruningParams) -> None:
+    shape = tuple(layer.kernel.shape)
+    if params.sparsity_m_by_n:
+        m, n = params.sparsity_m_by_n
+        channels = shape[kernel_input_axis(len(shape))]
+        if channels % n:
+            raise ValueError(
+                f"sparsity_m_by_n {m}:{n} needs the input channels of layer {layer.name!r} "
+                f"(kernel {shape}) to be a multiple of {n}, got {channels}; "
+                "leave that layer out with layer_names/layer_types"
+            )
+    rows, cols = params.block_size
+    if len(shape) == 2 and (shape[0] % rows or shape[1] % cols):
+        raise ValueError(
+            f"block_size {params.block_size} does not divide the kernel {shape} of layer "
+            f"{layer.name!r}"
+        )
+
+
+def apply_pruning(model: keras.Model, params: PruningParams) -> keras.Model:
+    """The model wrapped for pruning. Layers keep their trained weights (they are not copied)."""
+    selected = {layer.name for layer in select_layers(model, params)}
+    kwargs = params.prune_kwargs()
+    if params.whole_model:
+        return tfmot.sparsity.keras.prune_low_magnitude(model, **kwargs)
+
+    def wrap_selected(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if layer.name in selected:
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, **kwargs)
+        return layer
+
+    return keras.models.clone_model(model, clone_function=wrap_selected)
+
+
+def strip_pruning(model: keras.Model) -> keras.Model:
+    """The deployable model: pruning wrappers removed, the zeros kept in plain kernels."""
+    return tfmot.sparsity.keras.strip_pruning(model)

@@ -1,0 +1,66 @@
+"""The baseline CNN, as a Sequential or a Functional model with the same layers and names.
+
+Two builders because TFMOT treats them differently (a Sequential model is cloned layer by layer,
+a Functional one through its graph); the pruning tests run on both.
+"""
+
+from __future__ import annotations
+
+import tf_keras as keras
+
+from pruning.layers import ScaledDense
+
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+ARCHITECTURES = ("functional", "sequential")
+
+
+def _layers(width: int, dense_units: int, dropout: float) -> list[keras.layers.Layer]:
+    """Two conv blocks (conv-BN-ReLU x2, max-pool), then ScaledDense and the classifier."""
+
+    def conv(filters: int, name: str) -> list[keras.layers.Layer]:
+        return [
+            keras.layers.Conv2D(filters, 3, use_bias=False, name=name),
+            keras.layers.BatchNormalization(name=f"{name}_bn"),
+            keras.layers.ReLU(name=f"{name}_relu"),
+        ]
+
+    return [
+        keras.layers.Reshape((*IMAGE_SHAPE, 1), name="to_channels"),
+        *conv(width, "conv1"),
+        *conv(width, "conv2"),
+        keras.layers.MaxPooling2D(name="pool1"),
+        *conv(2 * width, "conv3"),
+        *conv(2 * width, "conv4"),
+        keras.layers.MaxPooling2D(name="pool2"),
+        keras.layers.Flatten(name="flatten"),
+        ScaledDense(dense_units, activation="relu", name="dense1"),
+        keras.layers.Dropout(dropout, name="dropout"),
+        keras.layers.Dense(NUM_CLASSES, name="logits"),
+    ]
+
+
+def build_model(
+    architecture: str = "functional", width: int = 32, dense_units: int = 256, dropout: float = 0.3
+) -> keras.Model:
+    """The CNN on 28x28 float pixels scaled to [0, 1]; outputs 10 logits.
+
+    Scaling stays outside the model (input pipeline, serving signature) because TFMOT cannot wrap
+    a whole model that contains a `Rescaling` layer, and the TFLite contract is [0, 1] floats.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
+    if width < 1 or dense_units < 1:
+        raise ValueError(f"width and dense_units must be >= 1, got {width}, {dense_units}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    layers = _layers(width, dense_units, dropout)
+    if architecture == "sequential":
+        return keras.Sequential(
+            [keras.Input(IMAGE_SHAPE, name="image"), *layers], name="cnn_sequential"
+        )
+    inputs = keras.Input(IMAGE_SHAPE, name="image")
+    outputs = inputs
+    for layer in layers:
+        outputs = layer(outputs)
+    return keras.Model(inputs, outputs, name="cnn_functional")

@@ -1,0 +1,108 @@
+"""Pruning parameters: one validated value object for every option of the Keras pruning API."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow_model_optimization as tfmot
+
+SCHEDULES = ("polynomial_decay", "constant")
+PRUNABLE_LAYER_TYPES = ("Conv2D", "Dense", "ScaledDense")
+
+
+@dataclasses.dataclass(frozen=True)
+class PruningParams:
+    """What to prune, how much, and when.
+
+    Scope: with no `layer_names` and no `layer_types` the whole model is pruned
+    (`prune_low_magnitude(model)`); otherwise only the layers matching either list are
+    (`clone_model` with a clone function), and the rest stay dense.
+    """
+
+    schedule: str = "polynomial_decay"
+    initial_sparsity: float = 0.5  # polynomial_decay only
+    final_sparsity: float = 0.95  # the target; ConstantSparsity's sparsity
+    begin_step: int = 0
+    end_step: int = 1000  # polynomial_decay: when final_sparsity is reached
+    frequency: int = 100  # steps between mask updates
+    block_size: tuple[int, int] = (1, 1)  # prune (rows, cols) blocks of 2-D kernels together
+    block_pooling_type: str = "AVG"
+    sparsity_m_by_n: tuple[int, int] | None = None  # e.g. (2, 4): 2 zeros in every 4 weights
+    layer_names: tuple[str, ...] = ()
+    layer_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        for name in ("initial_sparsity", "final_sparsity"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if self.begin_step < 0:
+            raise ValueError(f"begin_step must be >= 0, got {self.begin_step}")
+        if self.frequency < 1:
+            raise ValueError(f"frequency must be >= 1, got {self.frequency}")
+        if self.schedule == "polynomial_decay":
+            if self.end_step <= self.begin_step:
+                raise ValueError(
+                    f"end_step must be > begin_step, got end_step={self.end_step}, "
+                    f"begin_step={self.begin_step}"
+                )
+            if self.initial_sparsity > self.final_sparsity:
+                raise ValueError(
+                    f"initial_sparsity {self.initial_sparsity} exceeds final_sparsity "
+                    f"{self.final_sparsity}"
+                )
+        if len(self.block_size) != 2 or min(self.block_size) < 1:
+            raise ValueError(f"block_size must be two integers >= 1, got {self.block_size}")
+        if self.block_pooling_type not in ("AVG", "MAX"):
+            raise ValueError(
+                f"block_pooling_type must be AVG or MAX, got {self.block_pooling_type!r}"
+            )
+        if self.sparsity_m_by_n is not None:
+            m, n = self.sparsity_m_by_n
+            if not 1 <= m < n:
+                raise ValueError(f"sparsity_m_by_n needs 1 <= m < n, got {m}:{n}")
+            if tuple(self.block_size) != (1, 1):
+                raise ValueError(
+                    f"sparsity_m_by_n {m}:{n} and block_size {self.block_size} exclude each other"
+                )
+        unknown = sorted(set(self.layer_types) - set(PRUNABLE_LAYER_TYPES))
+        if unknown:
+            raise ValueError(
+                f"Unknown prunable layer type(s) {unknown}; known: {list(PRUNABLE_LAYER_TYPES)}"
+            )
+
+    @property
+    def whole_model(self) -> bool:
+        return not self.layer_names and not self.layer_types
+
+    @property
+    def target_sparsity(self) -> float:
+        """The sparsity training converges to (m/n for m:n sparsity)."""
+        if self.sparsity_m_by_n:
+            m, n = self.sparsity_m_by_n
+            return m / n
+        return self.final_sparsity
+
+    def pruning_schedule(self) -> tfmot.sparsity.keras.PruningSchedule:
+        if self.schedule == "constant":
+            return tfmot.sparsity.keras.ConstantSparsity(
+                self.final_sparsity, self.begin_step, frequency=self.frequency
+            )
+        return tfmot.sparsity.keras.PolynomialDecay(
+            initial_sparsity=self.initial_sparsity,
+            final_sparsity=self.final_sparsity,
+            begin_step=self.begin_step,
+            end_step=self.end_step,
+            frequency=self.frequency,
+        )
+
+    def prune_kwargs(self) -> dict:
+        """Keyword arguments of `tfmot.sparsity.keras.prune_low_magnitude`."""
+        return {
+            "pruning_schedule": self.pruning_schedule(),
+            "block_size": tuple(self.block_size),
+            "block_pooling_type": self.block_pooling_type,
+            "sparsity_m_by_n": tuple(self.sparsity_m_by_n) if self.sparsity_m_by_n else None,
+        }

@@ -1,0 +1,153 @@
+"""The pruning library on tiny synthetic data: every scope, architecture and training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from pruning import apply, models, sparsity, train
+from pruning.params import PruningParams
+
+STEPS_PER_EPOCH = 10
+EPOCHS = 3
+ALL_PRUNABLE = ["conv1", "conv2", "conv3", "conv4", "dense1", "logits"]
+
+
+def tiny_model(architecture: str = "functional") -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return models.build_model(architecture, width=8, dense_units=16, dropout=0.0)
+
+
+def tiny_data() -> tf.data.Dataset:
+    rng = np.random.default_rng(0)
+    images = rng.random((160, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, size=160)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(16).repeat()
+
+
+def params(**overrides) -> PruningParams:
+    # Sparsity rises 0.2 -> 0.8 over the first 20 of 30 steps.
+    defaults = dict(initial_sparsity=0.2, final_sparsity=0.8, begin_step=0, end_step=20,
+                    frequency=5)
+    return PruningParams(**{**defaults, **overrides})
+
+
+def prune_and_train(model: keras.Model, pruning: PruningParams, loop: str) -> keras.Model:
+    pruned = apply.apply_pruning(model, pruning)
+    optimizer = keras.optimizers.Adam(1e-3)
+    data = tiny_data()
+    if loop == "fit":
+        pruned.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        train.fit_with_pruning(pruned, data, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)
+    else:
+        train.train_custom_loop(pruned, optimizer, data, epochs=EPOCHS,
+                                steps_per_epoch=STEPS_PER_EPOCH)
+    return apply.strip_pruning(pruned)
+
+
+@pytest.mark.parametrize("architecture", ["functional", "sequential"])
+@pytest.mark.parametrize("loop", ["fit", "custom"])
+def test_whole_model_reaches_target_sparsity(architecture, loop):
+    stripped = prune_and_train(tiny_model(architecture), params(), loop)
+
+    report = sparsity.measure_sparsity(stripped, ALL_PRUNABLE)
+    assert report.overall == pytest.approx(0.8, abs=0.01)
+    for layer in report.layers:  # the custom ScaledDense (dense1) included
+        assert layer.sparsity == pytest.approx(0.8, abs=0.02), layer
+    assert not any("prune_low_magnitude" in layer.name for layer in stripped.layers)
+
+
+@pytest.mark.parametrize(
+    ("selection", "pruned"),
+    [
+        ({"layer_names": ("conv3", "dense1")}, {"conv3", "dense1"}),
+        ({"layer_types": ("ScaledDense",)}, {"dense1"}),
+        ({"layer_types": ("Dense",), "layer_names": ("conv1",)}, {"conv1", "logits"}),
+    ],
+)
+def test_selected_layers_are_pruned_and_the_rest_stay_dense(selection, pruned):
+    stripped = prune_and_train(tiny_model(), params(**selection), "fit")
+
+    report = sparsity.measure_sparsity(stripped, ALL_PRUNABLE)
+    for layer in report.layers:
+        if layer.layer in pruned:
+            assert layer.sparsity == pytest.approx(0.8, abs=0.02), layer
+        else:
+            assert layer.zeros == 0, layer
+
+
+def test_two_of_four_gives_exactly_two_zeros_per_block_of_input_channels():
+    layers = ("conv2", "conv3", "conv4", "dense1", "logits")  # conv1 has 1 input channel
+    stripped = prune_and_train(
+        tiny_model(), params(sparsity_m_by_n=(2, 4), layer_names=layers), "fit"
+    )
+
+    for name in layers:
+        kernel = stripped.get_layer(name).kernel.numpy()
+        zeros = sparsity.zeros_per_m_by_n_block(kernel, 4)
+        assert zeros.size == kernel.size // 4
+        assert set(zeros.tolist()) == {2}, name
+    assert stripped.get_layer("conv1").kernel.numpy().all()
+
+
+def test_block_pruning_zeros_whole_blocks():
+    stripped = prune_and_train(
+        tiny_model(), params(block_size=(4, 2), layer_names=("dense1",)), "fit"
+    )
+
+    kernel = stripped.get_layer("dense1").kernel.numpy()  # (256, 16)
+    blocks = kernel.reshape(64, 4, 8, 2).transpose(0, 2, 1, 3).reshape(-1, 8)
+    zero_counts = np.sum(blocks == 0, axis=1)
+    assert set(zero_counts.tolist()) <= {0, 8}
+    assert np.mean(zero_counts == 8) == pytest.approx(0.8, abs=0.02)
+
+
+def test_pruning_starts_from_the_trained_weights():
+    model = tiny_model()
+    images = np.random.default_rng(1).random((4, 28, 28), dtype=np.float32)
+    expected = model(images, training=False).numpy()
+
+    pruned = apply.apply_pruning(model, params(initial_sparsity=0.0, layer_names=("dense1",)))
+    np.testing.assert_allclose(pruned(images, training=False).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"final_sparsity": 1.0}, r"final_sparsity must be in \[0, 1\), got 1.0"),
+        ({"initial_sparsity": -0.1}, r"initial_sparsity must be in \[0, 1\), got -0.1"),
+        ({"begin_step": 10, "end_step": 10}, "end_step must be > begin_step, got end_step=10"),
+        ({"initial_sparsity": 0.9, "final_sparsity": 0.5}, "initial_sparsity 0.9 exceeds"),
+        ({"frequency": 0}, "frequency must be >= 1, got 0"),
+        ({"schedule": "cubic"}, "Unknown schedule 'cubic'"),
+        ({"sparsity_m_by_n": (4, 4)}, "sparsity_m_by_n needs 1 <= m < n, got 4:4"),
+        ({"sparsity_m_by_n": (2, 4), "block_size": (2, 2)}, "exclude each other"),
+        ({"block_size": (0, 1)}, r"block_size must be two integers >= 1, got \(0, 1\)"),
+        ({"layer_types": ("LSTM",)}, r"Unknown prunable layer type\(s\) \['LSTM'\]"),
+    ],
+)
+def test_invalid_parameters_name_the_bad_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        params(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"layer_names": ("conv9",)}, r"No prunable layer named \['conv9'\].*prunable layers"),
+        ({"sparsity_m_by_n": (2, 4)}, "input channels of layer 'conv1'.*got 1"),
+        ({"block_size": (3, 3), "layer_names": ("dense1",)}, r"block_size \(3, 3\) does not"),
+    ],
+)
+def test_parameters_that_do_not_fit_the_model_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        apply.select_layers(tiny_model(), params(**kwargs))
+
+
+def test_constant_schedule_reaches_its_sparsity():
+    pruning = params(schedule="constant", final_sparsity=0.6, layer_names=("dense1",))
+    stripped = prune_and_train(tiny_model(), pruning, "custom")
+    report = sparsity.measure_sparsity(stripped, ["dense1"])
+    assert report.overall == pytest.approx(0.6, abs=0.01)
