@@ -1,0 +1,59 @@
+"""Model + optimizer + epoch in one `tf.train.Checkpoint`, so interrupted training resumes exactly.
+
+Saved after every epoch. A rerun (a retried TFX execution, even after SIGKILL) restores the newest
+checkpoint: the weights, the pruning wrappers' masks and steps, the optimizer's iteration count and
+slot variables (Adam's moments), and the number of finished epochs.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+
+class TrainingCheckpoint:
+    """A directory of checkpoints of one model and its optimizer."""
+
+    def __init__(
+        self,
+        directory: str,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        max_to_keep: int = 2,
+    ):
+        # Create the slot variables now, so a restore fills them at once rather than lazily at
+        # the first training step (and so they can be inspected right after a restore).
+        optimizer.build(model.trainable_variables)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_done")
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+
+    @property
+    def latest(self) -> str | None:
+        return self.manager.latest_checkpoint
+
+    def restore_latest(self) -> int:
+        """Restores the newest checkpoint if any; returns the epochs already done (0 if none)."""
+        if self.latest is None:
+            return 0
+        return self.restore(self.latest)
+
+    def restore(self, path: str) -> int:
+        """Restores a given checkpoint (e.g. another run's, to continue from it)."""
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+        return int(self.epoch.numpy())
+
+    def save(self, epochs_done: int) -> str:
+        self.epoch.assign(epochs_done)
+        return self.manager.save(checkpoint_number=epochs_done)
+
+
+class SaveEveryEpoch(keras.callbacks.Callback):
+    """Keras callback: checkpoint after each epoch (epoch numbers count from 0, saved as done)."""
+
+    def __init__(self, checkpoint: TrainingCheckpoint):
+        super().__init__()
+        self._checkpoint = checkpoint
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._checkpoint.save(epoch + 1)

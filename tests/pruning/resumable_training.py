@@ -1,0 +1,69 @@
+"""A training process for the checkpoint tests: prunes the tiny model for 3 epochs with `fit`,
+checkpointing every epoch; `--kill-after-epoch N` makes it SIGKILL itself right after epoch N's
+checkpoint, like a preempted worker. It reports the optimizer state it saw to a JSON file.
+
+    python -m tests.pruning.resumable_training --checkpoint-dir D --report R [--kill-after-epoch 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+
+import tf_keras as keras
+
+from pruning import apply, checkpoint, train
+from tests.pruning.helpers import EPOCHS, STEPS_PER_EPOCH, params, tiny_data, tiny_model
+
+
+def optimizer_state(optimizer) -> dict:
+    """Iterations and a digest of every optimizer variable (Adam's moments included)."""
+    return {
+        "iterations": int(optimizer.iterations.numpy()),
+        "variables": {
+            v.name: hashlib.sha256(v.numpy().tobytes()).hexdigest() for v in optimizer.variables
+        },
+    }
+
+
+class KillAfter(keras.callbacks.Callback):
+    def __init__(self, epoch: int, report: dict, path: str):
+        super().__init__()
+        self.epoch, self.report, self.path = epoch, report, path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            self.report["saved"] = optimizer_state(self.model.optimizer)
+            with open(self.path, "w") as f:
+                json.dump(self.report, f)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint-dir", required=True)
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--kill-after-epoch", type=int, default=0)
+    args = parser.parse_args()
+
+    model = apply.apply_pruning(tiny_model(), params())
+    optimizer = keras.optimizers.Adam(1e-3)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    saver = checkpoint.TrainingCheckpoint(args.checkpoint_dir, model, optimizer)
+    start_epoch = saver.restore_latest()
+    report = {"start_epoch": start_epoch, "restored": optimizer_state(optimizer)}
+    callbacks = [checkpoint.SaveEveryEpoch(saver)]
+    if args.kill_after_epoch:
+        callbacks.append(KillAfter(args.kill_after_epoch, report, args.report))
+    train.fit_with_pruning(model, tiny_data(), epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
+                           initial_epoch=start_epoch, callbacks=callbacks)
+    report["final"] = optimizer_state(optimizer)
+    with open(args.report, "w") as f:
+        json.dump(report, f)
+
+
+if __name__ == "__main__":
+    main()
