@@ -1,0 +1,41 @@
+"""Exporting a trained (or stripped pruned) model for TFMA, TF Serving and the next step."""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+import tf_keras as keras
+
+from pruning import data
+
+SERVING_SIGNATURE = "serving_default"
+KERAS_FILE = "model.keras"
+
+
+def export_saved_model(model: keras.Model, export_dir: str) -> None:
+    """SavedModel whose `serving_default` takes serialized tf.Examples and returns class scores.
+
+    Scores are softmax probabilities (`scores`, [N, 10]); the label feature may be absent.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized):
+        image_spec = {data.IMAGE_KEY: data.FEATURE_SPEC[data.IMAGE_KEY]}
+        pixels = tf.io.parse_example(serialized, image_spec)[data.IMAGE_KEY]
+        logits = model(data.scale_pixels(pixels), training=False)
+        return {"scores": tf.nn.softmax(logits)}
+
+    tf.saved_model.save(model, export_dir, signatures={SERVING_SIGNATURE: serve_examples})
+
+
+def save_keras(model: keras.Model, directory: str) -> str:
+    """The Keras file the next step (pruning, compression) loads; returns its path."""
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, KERAS_FILE)
+    model.save(path)
+    return path
+
+
+def load_keras(path: str) -> keras.Model:
+    return keras.models.load_model(path)

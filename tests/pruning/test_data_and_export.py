@@ -1,0 +1,72 @@
+"""Input parsing, augmentation, the tf.Example serving signature and the Keras file round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.tfds_example_gen.tfds_source import to_tf_example
+from pruning import apply, data, export
+from tests.pruning.helpers import params, tiny_model
+
+
+@pytest.fixture
+def examples():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(6, 28, 28, 1), dtype=np.uint8)
+    labels = np.arange(6) % 10
+    serialized = [to_tf_example(i, lbl).SerializeToString() for i, lbl in zip(images, labels,
+                                                                                strict=True)]
+    return images[..., 0], labels, serialized
+
+
+def test_dataset_parses_tfds_example_gen_records(tmp_path, examples):
+    images, labels, serialized = examples
+    path = str(tmp_path / "data_tfrecord-00000-of-00001.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for record in serialized:
+            writer.write(record)
+
+    batches = list(data.make_dataset([path], batch_size=4))
+    assert [b[0].shape for b in batches] == [(4, 28, 28), (2, 28, 28)]
+    got_images = np.concatenate([b[0].numpy() for b in batches])
+    np.testing.assert_allclose(got_images, images / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), labels)
+
+
+def test_split_files_names_a_missing_split(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No files for split 'eval'"):
+        data.split_files(str(tmp_path), "eval")
+
+
+def test_augmentation_shifts_without_losing_the_digit():
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, 10:18, 10:18] = 1.0  # a centred blob stays whole under a 2-pixel shift
+    shifted, _ = data.augment_images(tf.constant(image), tf.constant([3]))
+    assert shifted.shape == (1, 28, 28)
+    assert float(tf.reduce_sum(shifted)) == 64.0
+
+
+def test_serving_signature_takes_serialized_examples(tmp_path, examples):
+    images, _, serialized = examples
+    model = tiny_model()
+    export.export_saved_model(model, str(tmp_path / "saved"))
+
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    scores = loaded.signatures[export.SERVING_SIGNATURE](examples=tf.constant(serialized))["scores"]
+    assert scores.shape == (6, 10)
+    np.testing.assert_allclose(tf.reduce_sum(scores, axis=1), np.ones(6), rtol=1e-5)
+    expected = tf.nn.softmax(model(images.astype(np.float32) / 255.0, training=False))
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_stripped_pruned_model_round_trips_through_the_keras_file(tmp_path, examples):
+    images, _, _ = examples
+    stripped = apply.strip_pruning(apply.apply_pruning(tiny_model(), params()))
+    path = export.save_keras(stripped, str(tmp_path / "keras"))
+
+    reloaded = export.load_keras(path)
+    assert type(reloaded.get_layer("dense1")).__name__ == "ScaledDense"
+    x = images.astype(np.float32) / 255.0
+    np.testing.assert_allclose(reloaded(x), stripped(x), rtol=1e-5, atol=1e-6)
