@@ -21,6 +21,12 @@ def prunable_layers(model: keras.Model) -> list[keras.layers.Layer]:
 def select_layers(model: keras.Model, params: PruningParams) -> list[keras.layers.Layer]:
     """The layers `params` prunes in `model`; ValueError naming any name or shape that won't do."""
     candidates = prunable_layers(model)
+    unknown = sorted({name for name, _ in params.layer_sparsity} - {c.name for c in candidates})
+    if unknown:
+        raise ValueError(
+            f"layer_sparsity names {unknown}, not prunable layers of model {model.name!r}; "
+            f"prunable layers: {sorted(c.name for c in candidates)}"
+        )
     if params.whole_model:
         selected = candidates
     else:
@@ -66,16 +72,25 @@ def _check_shapes(layer: keras.layers.Layer, params: PruningParams) -> None:
 def apply_pruning(model: keras.Model, params: PruningParams) -> keras.Model:
     """The model wrapped for pruning. Layers keep their trained weights (they are not copied)."""
     selected = {layer.name for layer in select_layers(model, params)}
-    kwargs = params.prune_kwargs()
-    if params.whole_model:
-        return tfmot.sparsity.keras.prune_low_magnitude(model, **kwargs)
+    if params.whole_model and not params.layer_sparsity:
+        return tfmot.sparsity.keras.prune_low_magnitude(model, **params.prune_kwargs())
 
     def wrap_selected(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if layer.name in selected:
-            return tfmot.sparsity.keras.prune_low_magnitude(layer, **kwargs)
-        return layer
+        if layer.name not in selected:
+            return layer
+        return tfmot.sparsity.keras.prune_low_magnitude(layer, **params.prune_kwargs(layer.name))
 
     return keras.models.clone_model(model, clone_function=wrap_selected)
+
+
+def expected_sparsity(model: keras.Model, params: PruningParams) -> float:
+    """Overall sparsity of the selected kernels once every layer reaches its final sparsity."""
+    layers = select_layers(model, params)
+    if params.sparsity_m_by_n:
+        return params.target_sparsity
+    zeros = sum(params.final_sparsity_of(layer.name) * layer.kernel.shape.num_elements()
+                for layer in layers)
+    return zeros / sum(layer.kernel.shape.num_elements() for layer in layers)
 
 
 def strip_pruning(model: keras.Model) -> keras.Model:

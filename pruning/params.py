@@ -30,6 +30,8 @@ class PruningParams:
     sparsity_m_by_n: tuple[int, int] | None = None  # e.g. (2, 4): 2 zeros in every 4 weights
     layer_names: tuple[str, ...] = ()
     layer_types: tuple[str, ...] = ()
+    # Per-layer final sparsity, e.g. (("dense1", 0.98), ("conv1", 0.5)): big layers can take more.
+    layer_sparsity: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -67,6 +69,11 @@ class PruningParams:
                 raise ValueError(
                     f"sparsity_m_by_n {m}:{n} and block_size {self.block_size} exclude each other"
                 )
+        for name, value in self.layer_sparsity:
+            if not 0 <= value < 1:
+                raise ValueError(f"layer_sparsity[{name!r}] must be in [0, 1), got {value}")
+            if self.sparsity_m_by_n:
+                raise ValueError("layer_sparsity does not apply to sparsity_m_by_n (always m/n)")
         unknown = sorted(set(self.layer_types) - set(PRUNABLE_LAYER_TYPES))
         if unknown:
             raise ValueError(
@@ -77,6 +84,9 @@ class PruningParams:
     def whole_model(self) -> bool:
         return not self.layer_names and not self.layer_types
 
+    def final_sparsity_of(self, layer: str) -> float:
+        return dict(self.layer_sparsity).get(layer, self.final_sparsity)
+
     @property
     def target_sparsity(self) -> float:
         """The sparsity training converges to (m/n for m:n sparsity)."""
@@ -85,23 +95,25 @@ class PruningParams:
             return m / n
         return self.final_sparsity
 
-    def pruning_schedule(self) -> tfmot.sparsity.keras.PruningSchedule:
+    def pruning_schedule(self, layer: str | None = None) -> tfmot.sparsity.keras.PruningSchedule:
+        """The schedule, with `layer`'s own final sparsity when `layer_sparsity` names it."""
+        final = self.final_sparsity_of(layer) if layer else self.final_sparsity
         if self.schedule == "constant":
             return tfmot.sparsity.keras.ConstantSparsity(
-                self.final_sparsity, self.begin_step, frequency=self.frequency
+                final, self.begin_step, frequency=self.frequency
             )
         return tfmot.sparsity.keras.PolynomialDecay(
-            initial_sparsity=self.initial_sparsity,
-            final_sparsity=self.final_sparsity,
+            initial_sparsity=min(self.initial_sparsity, final),
+            final_sparsity=final,
             begin_step=self.begin_step,
             end_step=self.end_step,
             frequency=self.frequency,
         )
 
-    def prune_kwargs(self) -> dict:
-        """Keyword arguments of `tfmot.sparsity.keras.prune_low_magnitude`."""
+    def prune_kwargs(self, layer: str | None = None) -> dict:
+        """Keyword arguments of `tfmot.sparsity.keras.prune_low_magnitude` (for one layer)."""
         return {
-            "pruning_schedule": self.pruning_schedule(),
+            "pruning_schedule": self.pruning_schedule(layer),
             "block_size": tuple(self.block_size),
             "block_pooling_type": self.block_pooling_type,
             "sparsity_m_by_n": tuple(self.sparsity_m_by_n) if self.sparsity_m_by_n else None,

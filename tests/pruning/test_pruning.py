@@ -62,6 +62,21 @@ def test_selected_layers_are_pruned_and_the_rest_stay_dense(selection, pruned):
             assert layer.zeros == 0, layer
 
 
+def test_layer_sparsity_overrides_the_target_per_layer():
+    pruning = params(layer_sparsity=(("dense1", 0.9), ("conv1", 0.3)))
+    model = tiny_model()
+    expected = apply.expected_sparsity(model, pruning)
+    stripped = prune_and_train(model, pruning, "fit")
+
+    report = {x.layer: x.sparsity for x in sparsity.measure_sparsity(stripped, ALL_PRUNABLE).layers}
+    assert report["dense1"] == pytest.approx(0.9, abs=0.01)
+    assert report["conv1"] == pytest.approx(0.3, abs=0.02)
+    assert report["conv2"] == pytest.approx(0.8, abs=0.02)
+    overall = sparsity.measure_sparsity(stripped, ALL_PRUNABLE).overall
+    assert overall == pytest.approx(expected, abs=0.01)
+    assert expected > 0.8  # dense1 holds most of the weights
+
+
 def test_two_of_four_gives_exactly_two_zeros_per_block_of_input_channels():
     layers = ("conv2", "conv3", "conv4", "dense1", "logits")  # conv1 has 1 input channel
     stripped = prune_and_train(
@@ -110,6 +125,7 @@ def test_pruning_starts_from_the_trained_weights():
         ({"sparsity_m_by_n": (2, 4), "block_size": (2, 2)}, "exclude each other"),
         ({"block_size": (0, 1)}, r"block_size must be two integers >= 1, got \(0, 1\)"),
         ({"layer_types": ("LSTM",)}, r"Unknown prunable layer type\(s\) \['LSTM'\]"),
+        ({"layer_sparsity": (("dense1", 1.2),)}, r"layer_sparsity\['dense1'\] must be in"),
     ],
 )
 def test_invalid_parameters_name_the_bad_value(kwargs, message):
@@ -123,6 +139,7 @@ def test_invalid_parameters_name_the_bad_value(kwargs, message):
         ({"layer_names": ("conv9",)}, r"No prunable layer named \['conv9'\].*prunable layers"),
         ({"sparsity_m_by_n": (2, 4)}, "input channels of layer 'conv1'.*got 1"),
         ({"block_size": (3, 3), "layer_names": ("dense1",)}, r"block_size \(3, 3\) does not"),
+        ({"layer_sparsity": (("dense9", 0.5),)}, r"layer_sparsity names \['dense9'\]"),
     ],
 )
 def test_parameters_that_do_not_fit_the_model_are_named(kwargs, message):
