@@ -20,8 +20,7 @@ class DagRunner(Protocol):
 def run(runner: DagRunner, argv: Sequence[str] | None = None, description: str = "") -> None:
     """Runs the configured pipeline with `runner` (LocalDagRunner, BeamDagRunner, ...)."""
     argv = sys.argv[1:] if argv is None else argv
-    configs.build_arg_parser(description or "Run the pruning pipeline.").parse_args(argv)  # --help
-    config = configs.load_config(argv)
+    config = configs.load_config(argv, description=description or "Run the pruning pipeline.")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("absl").setLevel(logging.INFO)
     print(f"Pipeline {config.pipeline_name}: dataset {config.dataset}, "

@@ -171,11 +171,13 @@ def build_arg_parser(description: str = "Run the pruning pipeline.") -> argparse
 
 
 def load_config(
-    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    description: str = "Run the pruning pipeline.",
 ) -> PipelineConfig:
     """Defaults, overridden by the environment, overridden by flags. Empty variables are unset."""
     environ = os.environ if environ is None else environ
-    flags = vars(build_arg_parser().parse_args(argv if argv is not None else []))
+    flags = vars(build_arg_parser(description).parse_args(argv if argv is not None else []))
     values = {}
     for field in dataclasses.fields(PipelineConfig):
         env = field.metadata["env"]

@@ -87,7 +87,8 @@ def expected_sparsity(model: keras.Model, params: PruningParams) -> float:
     """Overall sparsity of the selected kernels once every layer reaches its final sparsity."""
     layers = select_layers(model, params)
     if params.sparsity_m_by_n:
-        return params.target_sparsity
+        m, n = params.sparsity_m_by_n
+        return m / n
     zeros = sum(params.final_sparsity_of(layer.name) * layer.kernel.shape.num_elements()
                 for layer in layers)
     return zeros / sum(layer.kernel.shape.num_elements() for layer in layers)

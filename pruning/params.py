@@ -87,14 +87,6 @@ class PruningParams:
     def final_sparsity_of(self, layer: str) -> float:
         return dict(self.layer_sparsity).get(layer, self.final_sparsity)
 
-    @property
-    def target_sparsity(self) -> float:
-        """The sparsity training converges to (m/n for m:n sparsity)."""
-        if self.sparsity_m_by_n:
-            m, n = self.sparsity_m_by_n
-            return m / n
-        return self.final_sparsity
-
     def pruning_schedule(self, layer: str | None = None) -> tfmot.sparsity.keras.PruningSchedule:
         """The schedule, with `layer`'s own final sparsity when `layer_sparsity` names it."""
         final = self.final_sparsity_of(layer) if layer else self.final_sparsity
