@@ -18,6 +18,10 @@ import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pruning import models
+from pruning.params import PruningParams
+from pruning.training import TrainingParams
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build"
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
@@ -72,6 +76,74 @@ class PipelineConfig:
     )
     enable_cache: bool = _field(True, "ENABLE_CACHE", "Reuse outputs of unchanged components.")
 
+    # The model (pruning/models.py).
+    architecture: str = _field(
+        "functional", "ARCHITECTURE", "Model builder: functional or sequential (same layers)."
+    )
+    model_width: int = _field(32, "MODEL_WIDTH", "Filters of conv1; conv2 has twice as many.")
+    dense_units: int = _field(256, "DENSE_UNITS", "Units of the ScaledDense layer dense1.")
+    dropout: float = _field(0.3, "DROPOUT", "Dropout rate before the classifier.")
+    # Baseline training (Trainer).
+    train_epochs: int = _field(5, "TRAIN_EPOCHS", "Baseline training epochs.")
+    batch_size: int = _field(256, "BATCH_SIZE", "Batch size of both trainers.")
+    learning_rate: float = _field(
+        4e-3, "LEARNING_RATE", "Baseline peak learning rate (Adam, warm-up then cosine to 0)."
+    )
+    warmup_fraction: float = _field(
+        0.1, "WARMUP_FRACTION", "Share of each trainer's steps spent warming the rate up."
+    )
+    augment: bool = _field(True, "AUGMENT", "Random 2-pixel shifts of the training images.")
+    seed: int = _field(0, "SEED", "Random seed of both trainers.")
+    # Pruning (PruneTrainer): the Keras pruning API's options (pruning/params.py).
+    prune_epochs: int = _field(4, "PRUNE_EPOCHS", "PruneTrainer fine-tuning epochs.")
+    prune_learning_rate: float = _field(
+        2e-3, "PRUNE_LEARNING_RATE", "PruneTrainer peak learning rate."
+    )
+    prune_loop: str = _field(
+        "fit", "PRUNE_LOOP", "fit (model.fit + callbacks) or custom (GradientTape loop)."
+    )
+    prune_schedule: str = _field(
+        "polynomial_decay", "PRUNE_SCHEDULE", "polynomial_decay (PolynomialDecay) or constant "
+        "(ConstantSparsity)."
+    )
+    prune_initial_sparsity: float = _field(
+        0.3, "PRUNE_INITIAL_SPARSITY", "PolynomialDecay initial_sparsity."
+    )
+    prune_final_sparsity: float = _field(
+        0.9, "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer not in "
+        "PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity)."
+    )
+    prune_layer_sparsity: str = _field(
+        "dense1:0.96,conv2:0.85,conv1:0.5,logits:0.7",
+        "PRUNE_LAYER_SPARSITY",
+        "Per-layer targets, 'name:sparsity,...'; empty gives every layer PRUNE_FINAL_SPARSITY.",
+    )
+    prune_begin_step: int = _field(0, "PRUNE_BEGIN_STEP", "Step at which pruning starts.")
+    prune_end_step: int | None = _field(
+        None, "PRUNE_END_STEP", "PolynomialDecay end_step; default one epoch before the end."
+    )
+    prune_frequency: int = _field(50, "PRUNE_FREQUENCY", "Steps between mask updates.")
+    prune_layers: str = _field(
+        "", "PRUNE_LAYERS", "Prune only these layers, 'conv2,dense1'; with PRUNE_LAYER_TYPES "
+        "empty too, the whole model is pruned."
+    )
+    prune_layer_types: str = _field(
+        "", "PRUNE_LAYER_TYPES", "Prune only layers of these types: Conv2D, Dense, ScaledDense."
+    )
+    prune_block_size: str = _field(
+        "1x1", "PRUNE_BLOCK_SIZE", "block_size 'rows x cols' of 2-D kernels, e.g. 1x4."
+    )
+    prune_block_pooling: str = _field(
+        "AVG", "PRUNE_BLOCK_POOLING", "block_pooling_type: AVG or MAX."
+    )
+    prune_m_by_n: str = _field(
+        "", "PRUNE_M_BY_N", "sparsity_m_by_n, e.g. 2:4 (structured; overrides the sparsities)."
+    )
+    prune_warm_start: bool = _field(
+        False, "PRUNE_WARM_START", "Continue the newest PruningCheckpoint of this pipeline "
+        "(through a Resolver) instead of starting from the baseline."
+    )
+
     def __post_init__(self) -> None:
         if self.example_limit is not None and self.example_limit < 1:
             raise ValueError(f"example_limit must be >= 1, got {self.example_limit}")
@@ -82,6 +154,56 @@ class PipelineConfig:
         if self.beam_running_mode not in ("multi_processing", "multi_threading", "in_memory"):
             raise ValueError(f"Unknown beam_running_mode {self.beam_running_mode!r}")
         _ = self.hash_bucket_map  # Validates the syntax now.
+        models.check_model_kwargs(self.model_kwargs)
+        _ = self.training_params, self.prune_training_params, self.pruning_params
+
+    @property
+    def model_kwargs(self) -> dict:
+        return {
+            "architecture": self.architecture,
+            "width": self.model_width,
+            "dense_units": self.dense_units,
+            "dropout": self.dropout,
+        }
+
+    @property
+    def training_params(self) -> TrainingParams:
+        return TrainingParams(
+            epochs=self.train_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            warmup_fraction=self.warmup_fraction,
+            augment=self.augment,
+            seed=self.seed,
+        )
+
+    @property
+    def prune_training_params(self) -> TrainingParams:
+        return dataclasses.replace(
+            self.training_params,
+            epochs=self.prune_epochs,
+            learning_rate=self.prune_learning_rate,
+            loop=self.prune_loop,
+        )
+
+    @property
+    def pruning_params(self) -> PruningParams:
+        return PruningParams(
+            schedule=self.prune_schedule,
+            initial_sparsity=self.prune_initial_sparsity,
+            final_sparsity=self.prune_final_sparsity,
+            begin_step=self.prune_begin_step,
+            end_step=self.prune_end_step,
+            frequency=self.prune_frequency,
+            block_size=_pair(self.prune_block_size, "x", "PRUNE_BLOCK_SIZE"),
+            block_pooling_type=self.prune_block_pooling,
+            sparsity_m_by_n=(
+                _pair(self.prune_m_by_n, ":", "PRUNE_M_BY_N") if self.prune_m_by_n else None
+            ),
+            layer_names=_names(self.prune_layers),
+            layer_types=_names(self.prune_layer_types),
+            layer_sparsity=() if self.prune_m_by_n else _layer_sparsity(self.prune_layer_sparsity),
+        )
 
     @property
     def resolved_pipeline_root(self) -> str:
@@ -125,8 +247,33 @@ class PipelineConfig:
         ]
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _pair(text: str, separator: str, variable: str) -> tuple[int, int]:
+    parts = text.replace(" ", "").split(separator)
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise ValueError(f"{variable}={text!r} must look like 'a{separator}b' with integers a, b")
+    return int(parts[0]), int(parts[1])
+
+
+def _layer_sparsity(text: str) -> tuple[tuple[str, float], ...]:
+    pairs = []
+    for item in _names(text):
+        name, _, value = item.partition(":")
+        try:
+            pairs.append((name.strip(), float(value)))
+        except ValueError:
+            raise ValueError(
+                f"PRUNE_LAYER_SPARSITY item {item!r} must look like 'layer:sparsity' "
+                "('dense1:0.98')"
+            ) from None
+    return tuple(pairs)
+
+
 def _base_type(annotation: str) -> type:
-    """bool, int or str for a field annotation such as 'int | None'."""
+    """bool, int, float or str for a field annotation such as 'int | None'."""
     hint = typing.get_type_hints(PipelineConfig)[annotation]
     if isinstance(hint, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
@@ -149,6 +296,11 @@ def _parse_value(name: str, raw: str, source: str):
             return int(raw)
         except ValueError:
             raise ValueError(f"{source}={raw!r} is not an integer") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{source}={raw!r} is not a number") from None
     return raw
 
 

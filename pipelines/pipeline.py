@@ -5,10 +5,16 @@ Pure: it builds component objects and reads nothing from disk, the environment o
 
 from __future__ import annotations
 
-from tfx import v1 as tfx
+import dataclasses
 
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+
+from components import baseline_trainer
+from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from components.tfds_example_gen import TfdsExampleGen
 from pipelines.configs import PipelineConfig
+from pruning import models
 
 
 def create_components(config: PipelineConfig) -> list:
@@ -31,7 +37,39 @@ def create_components(config: PipelineConfig) -> list:
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator]
+    trainer = tfx.components.Trainer(
+        run_fn=baseline_trainer.RUN_FN,
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={
+            "model": config.model_kwargs,
+            "training": dataclasses.asdict(config.training_params),
+        },
+        custom_executor_spec=executor_spec.ExecutorClassSpec(baseline_trainer.Executor),
+    )
+    components = [example_gen, statistics_gen, schema_gen, example_validator, trainer]
+    warmup_checkpoint = None
+    if config.prune_warm_start:
+        latest_checkpoint = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            checkpoint=tfx.dsl.Channel(type=PruningCheckpoint),
+        ).with_id("latest_pruning_checkpoint")
+        components.append(latest_checkpoint)
+        warmup_checkpoint = latest_checkpoint.outputs["checkpoint"]
+    prune_trainer = PruneTrainer(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        base_model=trainer.outputs["model"],
+        pruning=config.pruning_params,
+        training=config.prune_training_params,
+        warmup_checkpoint=warmup_checkpoint,
+        # Layer names, types and shapes are checked now, not after the baseline has trained.
+        reference_model=models.build_model(**config.model_kwargs),
+    )
+    components.append(prune_trainer)
+    return components
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:

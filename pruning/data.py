@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 
+import numpy as np
 import tensorflow as tf
 
 IMAGE_KEY = "image"
@@ -26,8 +27,51 @@ def scale_pixels(pixels: tf.Tensor) -> tf.Tensor:
 
 def parse_examples(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A batch of serialized tf.Examples -> (images [N, 28, 28] in [0, 1], labels [N])."""
-    features = tf.io.parse_example(serialized, FEATURE_SPEC)
-    return scale_pixels(features[IMAGE_KEY]), tf.squeeze(features[LABEL_KEY], axis=-1)
+    return features_to_inputs(tf.io.parse_example(serialized, FEATURE_SPEC))
+
+
+def features_to_inputs(features: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    """Parsed features (as `parse_example` or TFX's data accessor give them) -> model inputs."""
+    labels = tf.reshape(features[LABEL_KEY], [-1])
+    return scale_pixels(features[IMAGE_KEY]), labels
+
+
+def to_arrays(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over a batched (images, labels) dataset, held in memory.
+
+    MNIST's 60,000 images are 188 MB as float32: reading and parsing the gzipped records once,
+    instead of every epoch, makes an epoch several seconds faster.
+    """
+    images, labels = [], []
+    for batch_images, batch_labels in dataset:
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+    if not images:
+        raise ValueError("The dataset is empty")
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def in_memory_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    augment: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Batches of (images, labels) from arrays; one pass, reshuffled on every pass."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if augment:
+        dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def split_files(examples_uri: str, split: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import tensorflow_model_optimization as tfmot
 
@@ -23,7 +24,9 @@ class PruningParams:
     initial_sparsity: float = 0.5  # polynomial_decay only
     final_sparsity: float = 0.95  # the target; ConstantSparsity's sparsity
     begin_step: int = 0
-    end_step: int = 1000  # polynomial_decay: when final_sparsity is reached
+    # polynomial_decay: when final_sparsity is reached; None = one epoch before training ends
+    # (see `for_run`), so the last epoch fine-tunes at the final sparsity.
+    end_step: int | None = None
     frequency: int = 100  # steps between mask updates
     block_size: tuple[int, int] = (1, 1)  # prune (rows, cols) blocks of 2-D kernels together
     block_pooling_type: str = "AVG"
@@ -44,17 +47,17 @@ class PruningParams:
             raise ValueError(f"begin_step must be >= 0, got {self.begin_step}")
         if self.frequency < 1:
             raise ValueError(f"frequency must be >= 1, got {self.frequency}")
-        if self.schedule == "polynomial_decay":
-            if self.end_step <= self.begin_step:
-                raise ValueError(
-                    f"end_step must be > begin_step, got end_step={self.end_step}, "
-                    f"begin_step={self.begin_step}"
-                )
-            if self.initial_sparsity > self.final_sparsity:
-                raise ValueError(
-                    f"initial_sparsity {self.initial_sparsity} exceeds final_sparsity "
-                    f"{self.final_sparsity}"
-                )
+        polynomial = self.schedule == "polynomial_decay"
+        if polynomial and self.end_step is not None and self.end_step <= self.begin_step:
+            raise ValueError(
+                f"end_step must be > begin_step, got end_step={self.end_step}, "
+                f"begin_step={self.begin_step}"
+            )
+        if polynomial and self.initial_sparsity > self.final_sparsity:
+            raise ValueError(
+                f"initial_sparsity {self.initial_sparsity} exceeds final_sparsity "
+                f"{self.final_sparsity}"
+            )
         if len(self.block_size) != 2 or min(self.block_size) < 1:
             raise ValueError(f"block_size must be two integers >= 1, got {self.block_size}")
         if self.block_pooling_type not in ("AVG", "MAX"):
@@ -80,6 +83,55 @@ class PruningParams:
                 f"Unknown prunable layer type(s) {unknown}; known: {list(PRUNABLE_LAYER_TYPES)}"
             )
 
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PruningParams:
+        """The inverse of `to_json` (JSON has lists where the fields hold tuples)."""
+        values = json.loads(text)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"Unknown pruning parameter(s) {unknown}")
+        for key in ("block_size", "sparsity_m_by_n", "layer_names", "layer_types"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        if "layer_sparsity" in values:
+            values["layer_sparsity"] = tuple(tuple(item) for item in values["layer_sparsity"])
+        return cls(**values)
+
+    def for_run(self, steps_per_epoch: int, epochs: int, start_step: int = 0) -> PruningParams:
+        """Concrete steps for a run of `epochs` epochs starting at optimizer step `start_step`.
+
+        Fills in a default `end_step`, checks the schedule fits inside the run (a target reached
+        after training ends would silently never be reached), and shifts begin/end by
+        `start_step`: TFMOT counts pruning steps from the optimizer's iterations, which a run
+        continued from another run's checkpoint does not start at 0.
+        """
+        total = steps_per_epoch * epochs
+        end = self.end_step
+        if end is None:
+            end = total - steps_per_epoch if epochs > 1 else max(total // 2, 1)
+        if self.begin_step >= total:
+            raise ValueError(
+                f"begin_step {self.begin_step} is not before the end of training ({total} steps "
+                f"= {epochs} epochs x {steps_per_epoch})"
+            )
+        if self.schedule == "polynomial_decay":
+            if end > total:
+                raise ValueError(
+                    f"end_step {end} is after the end of training ({total} steps = {epochs} "
+                    f"epochs x {steps_per_epoch}): final_sparsity would never be reached"
+                )
+            if end <= self.begin_step:
+                raise ValueError(
+                    f"end_step must be > begin_step, got end_step={end}, "
+                    f"begin_step={self.begin_step}"
+                )
+        return dataclasses.replace(
+            self, begin_step=self.begin_step + start_step, end_step=end + start_step
+        )
+
     @property
     def whole_model(self) -> bool:
         return not self.layer_names and not self.layer_types
@@ -94,6 +146,8 @@ class PruningParams:
             return tfmot.sparsity.keras.ConstantSparsity(
                 final, self.begin_step, frequency=self.frequency
             )
+        if self.end_step is None:
+            raise ValueError("end_step is not set: call for_run() to derive it from the run")
         return tfmot.sparsity.keras.PolynomialDecay(
             initial_sparsity=min(self.initial_sparsity, final),
             final_sparsity=final,

@@ -54,9 +54,12 @@ def train_custom_loop(
     steps_per_epoch: int,
     initial_epoch: int = 0,
     loss_fn: keras.losses.Loss | None = None,
-    on_epoch_end: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """A GradientTape loop driving `UpdatePruningStep` by hand; returns each epoch's mean loss."""
+    """A GradientTape loop driving `UpdatePruningStep` by hand; returns each epoch's mean loss.
+
+    `on_epoch_end(epoch, mean_loss)` runs after the masks are applied (e.g. to checkpoint).
+    """
     loss_fn = loss_fn or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     step_callback = tfmot.sparsity.keras.UpdatePruningStep()
     step_callback.set_model(model)
@@ -79,5 +82,5 @@ def train_custom_loop(
         step_callback.on_epoch_end(epoch)  # re-apply the masks to the weights
         epoch_losses.append(float(mean_loss.result()))
         if on_epoch_end:
-            on_epoch_end(epoch)
+            on_epoch_end(epoch, epoch_losses[-1])
     return epoch_losses

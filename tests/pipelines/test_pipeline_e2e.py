@@ -14,12 +14,20 @@ from pipelines import configs, outputs
 from pipelines.pipeline import create_pipeline
 
 NUM_MOCK_EXAMPLES = 16
-NODES = ["TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator"]
+NODES = ["TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
+         "PruneTrainer"]
 OUTPUT_TYPES = {
-    "TfdsExampleGen": "Examples",
-    "StatisticsGen": "ExampleStatistics",
-    "SchemaGen": "Schema",
-    "ExampleValidator": "ExampleAnomalies",
+    "TfdsExampleGen": {"Examples"},
+    "StatisticsGen": {"ExampleStatistics"},
+    "SchemaGen": {"Schema"},
+    "ExampleValidator": {"ExampleAnomalies"},
+    "Trainer": {"Model", "ModelRun"},
+    "PruneTrainer": {"Model", "ModelRun", "PruningCheckpoint"},
+}
+# A tiny model and short runs: these tests check wiring and records, not accuracy.
+TINY_TRAINING = {
+    "MODEL_WIDTH": "8", "DENSE_UNITS": "16", "TRAIN_EPOCHS": "1", "PRUNE_EPOCHS": "2",
+    "BATCH_SIZE": "4", "PRUNE_FREQUENCY": "1",
 }
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +40,7 @@ def _config(tmp_path, manual_dir, **overrides) -> configs.PipelineConfig:
         "TFDS_DATA_DIR": str(tmp_path / "tfds"),
         "TFDS_MANUAL_DIR": manual_dir,
         "BEAM_RUNNING_MODE": "in_memory",  # mock_data patches this process only
+        **TINY_TRAINING,
         **overrides,
     }
     return configs.load_config([], environ=environ)
@@ -42,9 +51,17 @@ def _states(config) -> dict[str, str]:
     return {row.node_id: row.state for row in rows}
 
 
-def _artifacts(config) -> dict[str, outputs.NodeOutput]:
+def _artifacts(config) -> dict[tuple[str, str], outputs.NodeOutput]:
     rows = outputs.newest_outputs(config.resolved_metadata_path, config.pipeline_name)
-    return {row.node_id: row for row in rows}
+    return {(row.node_id, row.output_key): row for row in rows}
+
+
+def _custom_properties(artifact) -> dict:
+    return {
+        key: getattr(value, value.WhichOneof("value"))
+        for key, value in artifact.custom_properties.items()
+        if value.WhichOneof("value")
+    }
 
 
 def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
@@ -56,7 +73,10 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
 
     assert _states(config) == dict.fromkeys(NODES, "COMPLETE")
     artifacts = _artifacts(config)
-    assert {n: a.artifact_type for n, a in artifacts.items()} == OUTPUT_TYPES
+    types = {}
+    for (node, _), artifact in artifacts.items():
+        types.setdefault(node, set()).add(artifact.artifact_type)
+    assert types == OUTPUT_TYPES
 
     store = outputs.open_store(config.resolved_metadata_path)
     for artifact in store.get_artifacts():
@@ -69,12 +89,33 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     schema = io_utils.parse_pbtxt_file(
-        f"{artifacts['SchemaGen'].uri}/schema.pbtxt", schema_pb2.Schema()
+        f"{artifacts['SchemaGen', 'schema'].uri}/schema.pbtxt", schema_pb2.Schema()
     )
     shapes = {f.name: [d.size for d in f.shape.dim] for f in schema.feature}
     assert shapes == {"image": [784], "label": [1]}
     summary = outputs.format_summary(config.resolved_metadata_path, config.pipeline_name)
-    assert config.resolved_metadata_path in summary and artifacts["SchemaGen"].uri in summary
+    assert config.resolved_metadata_path in summary
+    assert artifacts["SchemaGen", "schema"].uri in summary
+
+    # The trainers' figures, recorded on their Model artifacts.
+    baseline, pruned = (
+        _custom_properties(store.get_artifacts_by_uri(artifacts[node, "model"].uri)[0])
+        for node in ("Trainer", "PruneTrainer")
+    )
+    for figures in (baseline, pruned):
+        assert 0 <= figures["test_accuracy"] <= 1 and figures["test_loss"] > 0
+        assert figures["num_eval_examples"] == NUM_MOCK_EXAMPLES
+    assert baseline["num_parameters"] == pruned["num_parameters"] > 0
+    # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over this tiny model.
+    assert pruned["sparsity"] == pytest.approx(config_sparsity(config), abs=0.01)
+    assert pruned["pruned_layers"] == "conv1,conv2,dense1,logits"
+    [ckpt] = store.get_artifacts_by_type("PruningCheckpoint")
+    assert _custom_properties(ckpt)["epochs_done"] == 2
+    # Lineage: the PruneTrainer read the Trainer's model.
+    [prune_execution] = store.get_executions_by_type("PruneTrainer")
+    input_ids = {e.artifact_id for e in store.get_events_by_execution_ids([prune_execution.id])
+                 if e.type == e.INPUT}
+    assert store.get_artifacts_by_uri(artifacts["Trainer", "model"].uri)[0].id in input_ids
 
     with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
@@ -84,6 +125,15 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
         n: a.uri for n, a in artifacts.items()
     }
     assert len(store.get_artifacts_by_type("Examples")) == 1
+    assert len(store.get_artifacts_by_type("Model")) == 2
+
+
+def config_sparsity(config) -> float:
+    """The overall sparsity the configured per-layer targets add up to on this model."""
+    from pruning import apply, models
+
+    return apply.expected_sparsity(models.build_model(**config.model_kwargs),
+                                   config.pruning_params)
 
 
 def test_failed_example_gen_publishes_no_artifact(tmp_path):
@@ -105,3 +155,21 @@ def test_beam_dag_runner_runs_every_component(tmp_path, placeholder_manual_dir):
     store = outputs.open_store(config.resolved_metadata_path)
     [examples] = store.get_artifacts_by_type("Examples")
     assert examples.custom_properties["num_examples_eval"].int_value == 5
+    [pruned] = [m for m in store.get_artifacts_by_type("Model") if "PruneTrainer" in m.uri]
+    assert pruned.custom_properties["num_eval_examples"].int_value == 5
+
+
+def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder_manual_dir):
+    config = _config(tmp_path, placeholder_manual_dir, PRUNE_WARM_START="true")
+    for _ in range(2):
+        with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
+            tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+
+    store = outputs.open_store(config.resolved_metadata_path)
+    checkpoints = sorted(store.get_artifacts_by_type("PruningCheckpoint"), key=lambda a: a.id)
+    iterations = [c.custom_properties["optimizer_iterations"].int_value for c in checkpoints]
+    assert iterations == [iterations[0], 2 * iterations[0]]  # the second run continued the first
+    [_, second_run] = sorted(store.get_executions_by_type("PruneTrainer"), key=lambda e: e.id)
+    inputs = {e.artifact_id for e in store.get_events_by_execution_ids([second_run.id])
+              if e.type == e.INPUT}
+    assert checkpoints[0].id in inputs

@@ -47,7 +47,7 @@ def test_custom_loop_continues_from_a_checkpoint_of_another_run(tmp_path):
     saver = checkpoint.TrainingCheckpoint(str(tmp_path / "run1"), model, optimizer)
     train.train_custom_loop(
         model, optimizer, tiny_data(), epochs=1, steps_per_epoch=STEPS_PER_EPOCH,
-        on_epoch_end=lambda epoch: saver.save(epoch + 1),
+        on_epoch_end=lambda epoch, _loss: saver.save(epoch + 1),
     )
     saved_weights = [w.copy() for w in model.get_weights()]
     saved_slots = [v.numpy().copy() for v in optimizer.variables]

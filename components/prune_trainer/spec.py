@@ -1,0 +1,49 @@
+"""PruneTrainer's spec, its artifact type, and the keys its component, executor and tests share."""
+
+from tfx.proto import trainer_pb2
+from tfx.types import artifact, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+# Inputs
+EXAMPLES_KEY = "examples"
+SCHEMA_KEY = "schema"
+BASE_MODEL_KEY = "base_model"
+WARMUP_CHECKPOINT_KEY = "warmup_checkpoint"
+# Outputs
+MODEL_KEY = "model"
+MODEL_RUN_KEY = "model_run"
+CHECKPOINT_KEY = "checkpoint"
+# Parameters
+PRUNING_KEY = "pruning"  # JSON of pruning.params.PruningParams
+TRAINING_KEY = "training"  # JSON of pruning.training.TrainingParams
+TRAIN_ARGS_KEY = "train_args"
+EVAL_ARGS_KEY = "eval_args"
+
+
+class PruningCheckpoint(artifact.Artifact):
+    """A `tf.train.Checkpoint` of the wrapped model, its optimizer (slots, iterations) and epoch.
+
+    What a later run's `warmup_checkpoint` continues from.
+    """
+
+    TYPE_NAME = "PruningCheckpoint"
+
+
+class PruneTrainerSpec(ComponentSpec):
+    PARAMETERS = {
+        PRUNING_KEY: ExecutionParameter(type=str),
+        TRAINING_KEY: ExecutionParameter(type=str),
+        TRAIN_ARGS_KEY: ExecutionParameter(type=trainer_pb2.TrainArgs),
+        EVAL_ARGS_KEY: ExecutionParameter(type=trainer_pb2.EvalArgs),
+    }
+    INPUTS = {
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
+        BASE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        WARMUP_CHECKPOINT_KEY: ChannelParameter(type=PruningCheckpoint, optional=True),
+    }
+    OUTPUTS = {
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun),
+        CHECKPOINT_KEY: ChannelParameter(type=PruningCheckpoint),
+    }

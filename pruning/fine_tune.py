@@ -1,0 +1,161 @@
+"""Pruning a trained model while fine-tuning it, resumable from its per-epoch checkpoints.
+
+`prune_and_fine_tune` is the whole PruneTrainer step as a plain function: wrap the selected layers,
+train with either loop, checkpoint model + optimizer every epoch, then strip the wrappers and
+measure the sparsity the stripped weights really have.
+
+Three ways a run starts:
+- fresh: optimizer step 0;
+- resumed: `checkpoint_dir` already holds this run's checkpoint (an interrupted attempt): weights,
+  masks, optimizer slots and iterations, and the epoch count are restored and training goes on
+  with the epoch after the last one saved;
+- warm-started: `warm_start` names another run's checkpoint: its pruned weights and optimizer state
+  are restored, and this run trains its own `epochs` more with its schedules (learning rate and
+  sparsity) shifted to start at the restored optimizer step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from pruning import apply, checkpoint, sparsity, train
+from pruning.optim import make_optimizer
+from pruning.params import PruningParams
+from pruning.training import TrainingParams, compile_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class PruneResult:
+    model: keras.Model  # stripped: plain layers holding the zeros
+    wrapped_model: keras.Model  # with pruning wrappers, as checkpointed
+    optimizer: keras.optimizers.Optimizer
+    saver: checkpoint.TrainingCheckpoint  # export() copies the final state elsewhere
+    sparsity: sparsity.SparsityReport
+    pruned_layers: list[str]
+    epochs_done: int
+    resumed_from_epoch: int  # 0 when this attempt started from the first epoch
+    start_step: int  # optimizer step at which this run's schedules began
+    losses: list[float]  # mean training loss of each epoch run by this attempt
+
+
+def prune_and_fine_tune(
+    base_model: keras.Model,
+    params: PruningParams,
+    training: TrainingParams,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    checkpoint_dir: str,
+    warm_start: str | None = None,
+    log_dir: str | None = None,
+    on_epoch_end: Callable[[int, float], None] | None = None,
+) -> PruneResult:
+    """Prunes `base_model` (trained, plain layers) on (images, labels); see the module docstring.
+
+    `on_epoch_end(epoch, loss)` is called after each epoch's checkpoint is written.
+    """
+    steps = training.steps_per_epoch(len(images))
+    latest = checkpoint.latest_in(checkpoint_dir)
+    if latest:
+        start_step = checkpoint.saved_value(latest, "start_step")
+    elif warm_start:
+        start_step = checkpoint.saved_value(warm_start, "iterations")
+    else:
+        start_step = 0
+    run_params = params.for_run(steps, training.epochs, start_step)
+    pruned_layers = [layer.name for layer in apply.select_layers(base_model, params)]
+
+    keras.utils.set_random_seed(training.seed)
+    model = apply.apply_pruning(base_model, run_params)
+    optimizer = make_optimizer(
+        training.learning_rate, steps * training.epochs, training.warmup_fraction, start_step
+    )
+    saver = checkpoint.TrainingCheckpoint(checkpoint_dir, model, optimizer)
+    if latest:
+        epochs_done = saver.restore(latest)
+        log.info("Resuming from %s: %d of %d epochs done", latest, epochs_done, training.epochs)
+    elif warm_start:
+        saver.restore(warm_start)
+        epochs_done = 0
+        saver.start_step.assign(start_step)
+        log.info("Continuing %s from optimizer step %d", warm_start, start_step)
+    else:
+        epochs_done = 0
+    saver.epoch.assign(epochs_done)
+    resumed_from = epochs_done
+
+    dataset = training.train_dataset(images, labels)
+    if training.loop == "fit":
+        compile_model(model, optimizer)
+        history = train.fit_with_pruning(
+            model,
+            dataset,
+            epochs=training.epochs,
+            steps_per_epoch=steps,
+            initial_epoch=epochs_done,
+            log_dir=log_dir,
+            callbacks=[checkpoint.SaveEveryEpoch(saver), _EpochHook(on_epoch_end)],
+        )
+        losses = [float(x) for x in history.history.get("loss", [])]
+    else:
+        writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+
+        def after_epoch(epoch: int, loss: float) -> None:
+            saver.save(epoch + 1)
+            if writer:
+                _write_epoch_summaries(writer, model, epoch, loss, optimizer)
+            if on_epoch_end:
+                on_epoch_end(epoch, loss)
+
+        losses = train.train_custom_loop(
+            model,
+            optimizer,
+            dataset,
+            epochs=training.epochs,
+            steps_per_epoch=steps,
+            initial_epoch=epochs_done,
+            on_epoch_end=after_epoch,
+        )
+
+    stripped = apply.strip_pruning(model)
+    return PruneResult(
+        model=stripped,
+        wrapped_model=model,
+        optimizer=optimizer,
+        saver=saver,
+        sparsity=sparsity.measure_sparsity(stripped, pruned_layers),
+        pruned_layers=pruned_layers,
+        epochs_done=training.epochs,
+        resumed_from_epoch=resumed_from,
+        start_step=start_step,
+        losses=losses,
+    )
+
+
+class _EpochHook(keras.callbacks.Callback):
+    def __init__(self, hook: Callable[[int, float], None] | None):
+        super().__init__()
+        self._hook = hook
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._hook:
+            self._hook(epoch, float((logs or {}).get("loss", float("nan"))))
+
+
+def _write_epoch_summaries(writer, model, epoch, loss, optimizer) -> None:
+    """The custom loop's TensorBoard scalars: loss, and each wrapped layer's sparsity."""
+    with writer.as_default(step=int(optimizer.iterations.numpy())):
+        tf.summary.scalar("epoch_loss", loss)
+        for layer in model.layers:
+            for weight, mask, _ in getattr(layer, "pruning_vars", []):
+                del weight
+                tf.summary.scalar(f"{layer.name}/sparsity", 1 - tf.reduce_mean(mask))
+    writer.flush()

@@ -1,0 +1,86 @@
+"""Tiny Examples, Schema and Model artifacts for the trainer components' tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from tfx.types import standard_artifacts
+
+from components import model_io
+from pruning import models
+from pruning.evaluate import Metrics
+
+SCHEMA_PBTXT = """
+feature {
+  name: "image" type: INT presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 784 } }
+}
+feature {
+  name: "label" type: INT presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } }
+}
+"""
+SPLIT_SIZES = {"train": 96, "eval": 32}
+TINY_MODEL = {"width": 8, "dense_units": 16, "dropout": 0.0}
+
+
+def _example(image: np.ndarray, label: int) -> bytes:
+    features = {
+        "image": tf.train.Feature(int64_list=tf.train.Int64List(value=image.ravel().tolist())),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def write_examples(root: Path) -> standard_artifacts.Examples:
+    """An Examples artifact like TfdsExampleGen's: gzipped tf.Examples in Split-train/eval.
+
+    Labels are learnable (a bright square whose position encodes the class), so a few steps
+    of training beat chance.
+    """
+    rng = np.random.default_rng(0)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(root / "examples")
+    examples.split_names = '["train", "eval"]'
+    for split, size in SPLIT_SIZES.items():
+        directory = root / "examples" / f"Split-{split}"
+        directory.mkdir(parents=True)
+        options = tf.io.TFRecordOptions(compression_type="GZIP")
+        with tf.io.TFRecordWriter(str(directory / "data.gz"), options) as writer:
+            for _ in range(size):
+                label = int(rng.integers(0, 10))
+                image = rng.integers(0, 40, size=(28, 28))
+                row, col = divmod(label, 5)
+                image[4 + 10 * row: 12 + 10 * row, 2 + 5 * col: 6 + 5 * col] = 255
+                writer.write(_example(image, label))
+    return examples
+
+
+def write_schema(root: Path) -> standard_artifacts.Schema:
+    schema = standard_artifacts.Schema()
+    schema.uri = str(root / "schema")
+    (root / "schema").mkdir()
+    (root / "schema" / "schema.pbtxt").write_text(SCHEMA_PBTXT)
+    return schema
+
+
+@pytest.fixture(scope="session")
+def tiny_inputs(tmp_path_factory) -> tuple[standard_artifacts.Examples, standard_artifacts.Schema]:
+    root = tmp_path_factory.mktemp("tiny_inputs")
+    return write_examples(root), write_schema(root)
+
+
+def write_base_model(directory: Path) -> standard_artifacts.Model:
+    """A Model artifact as the baseline Trainer writes it, holding an untrained tiny CNN."""
+    model = standard_artifacts.Model()
+    model.uri = str(directory)
+    keras.utils.set_random_seed(0)
+    model_io.write_model(model.uri, models.build_model(**TINY_MODEL), Metrics(0.1, 2.3, 32), {})
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory) -> standard_artifacts.Model:
+    return write_base_model(tmp_path_factory.mktemp("base_model"))

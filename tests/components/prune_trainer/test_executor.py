@@ -1,0 +1,143 @@
+"""PruneTrainer's executor on tiny tf.Examples: outputs, ML Metadata properties, resume."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from components import model_io
+from components.prune_trainer import PruningCheckpoint, executor
+from pruning import checkpoint, export
+from tests.components.conftest import SPLIT_SIZES
+from tests.components.prune_trainer.helpers import (
+    EPOCHS,
+    STEPS_PER_EPOCH,
+    component_exec_properties,
+)
+
+PRUNED = ["conv1", "conv2", "dense1", "logits"]
+
+
+def outputs(root) -> dict:
+    model, model_run, ckpt = (standard_artifacts.Model(), standard_artifacts.ModelRun(),
+                              PruningCheckpoint())
+    model.uri = str(root / "PruneTrainer" / "model" / "3")
+    model_run.uri = str(root / "PruneTrainer" / "model_run" / "3")
+    ckpt.uri = str(root / "PruneTrainer" / "checkpoint" / "3")
+    return {"model": [model], "model_run": [model_run], "checkpoint": [ckpt]}
+
+
+@pytest.fixture(scope="module")
+def pruned(tiny_inputs, tiny_base_model, tmp_path_factory):
+    examples, schema = tiny_inputs
+    root = tmp_path_factory.mktemp("pipeline_root")
+    output_dict = outputs(root)
+    inputs = {"examples": [examples], "schema": [schema], "base_model": [tiny_base_model]}
+    executor.Executor().Do(inputs, output_dict, component_exec_properties())
+    return root, output_dict
+
+
+def test_model_holds_stripped_pruned_model_and_its_sparsity(pruned):
+    _, output_dict = pruned
+    model = output_dict["model"][0]
+    with open(os.path.join(model.uri, model_io.SPARSITY_FILE)) as f:
+        report = json.load(f)
+    assert sorted(report["layers"]) == PRUNED
+    assert report["layers"]["dense1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
+    assert report["layers"]["conv2"]["sparsity"] == pytest.approx(0.8, abs=0.01)
+    assert model.get_float_custom_property("sparsity") == pytest.approx(report["overall"])
+
+    keras_model = model_io.load_model(model.uri)
+    assert not any("prune_low_magnitude" in layer.name for layer in keras_model.layers)
+    kernel = keras_model.get_layer("dense1").kernel.numpy()
+    assert (kernel == 0).mean() == pytest.approx(report["layers"]["dense1"]["sparsity"])
+
+    metrics = model_io.read_metrics(model.uri)
+    assert metrics["num_eval_examples"] == SPLIT_SIZES["eval"]
+    for key in ("test_accuracy", "test_loss"):
+        assert model.get_float_custom_property(key) == pytest.approx(metrics[key])
+    assert model.get_int_custom_property("resumed_from_epoch") == 0
+
+
+def test_serving_signature_of_the_pruned_model_scores_examples(pruned, tiny_inputs):
+    model = pruned[1]["model"][0]
+    files = glob.glob(os.path.join(tiny_inputs[0].uri, "Split-eval", "*"))
+    records = tf.stack(list(tf.data.TFRecordDataset(files, compression_type="GZIP").take(3)))
+    serving = tf.saved_model.load(model_io.serving_dir(model.uri))
+    assert serving.signatures[export.SERVING_SIGNATURE](examples=records)["scores"].shape == (3, 10)
+
+
+def test_checkpoint_artifact_holds_model_optimizer_and_epoch(pruned):
+    root, output_dict = pruned
+    ckpt = output_dict["checkpoint"][0]
+    path = checkpoint.latest_in(ckpt.uri)
+    assert checkpoint.saved_value(path, "epoch") == EPOCHS
+    assert checkpoint.saved_value(path, "iterations") == EPOCHS * STEPS_PER_EPOCH
+    assert ckpt.get_int_custom_property("optimizer_iterations") == EPOCHS * STEPS_PER_EPOCH
+    names = [name for name, _ in tf.train.list_variables(path)]
+    assert any("pruning_step" in n or "mask" in n for n in names)  # the wrappers' state
+    assert any(n.startswith("optimizer/_variables/") for n in names)  # Adam's slots
+    # The per-execution resume checkpoints are gone once the outputs exist.
+    assert os.listdir(root / "PruneTrainer" / executor.RESUME_DIR) == []
+
+
+def test_model_run_has_pruning_summaries(pruned):
+    model_run = pruned[1]["model_run"][0]
+    tags = set()
+    for path in glob.glob(os.path.join(model_run.uri, "**", "events.out.tfevents.*"),
+                          recursive=True):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    for layer in PRUNED:  # PruningSummaries: each wrapped layer's mask sparsity
+        assert f"prune_low_magnitude_{layer}/mask:0/sparsity" in tags, sorted(tags)
+
+
+def test_sigkilled_execution_resumes_from_its_last_epoch(tmp_path):
+    def run(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "tests.components.prune_trainer.run_executor", str(tmp_path),
+             *extra], capture_output=True, text=True, timeout=600)
+
+    killed = run("--kill-after-epoch", "1")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert not (tmp_path / "report.json").exists()
+    [saved] = glob.glob(str(tmp_path / "node" / executor.RESUME_DIR / "*" / "ckpt-1.index"))
+
+    retried = run()
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["resumed_from_epoch"] == 1
+    # Resumed, not restarted: the optimizer took exactly EPOCHS epochs of steps in all.
+    assert report["optimizer_iterations"] == EPOCHS * STEPS_PER_EPOCH
+    assert not os.path.exists(saved)
+
+
+def test_warmup_checkpoint_continues_the_earlier_run(pruned, tiny_inputs, tiny_base_model,
+                                                     tmp_path):
+    examples, schema = tiny_inputs
+    earlier = pruned[1]["checkpoint"][0]
+    output_dict = outputs(tmp_path)
+    inputs = {"examples": [examples], "schema": [schema], "base_model": [tiny_base_model],
+              "warmup_checkpoint": [earlier]}
+    executor.Executor().Do(inputs, output_dict, component_exec_properties())
+
+    model, ckpt = output_dict["model"][0], output_dict["checkpoint"][0]
+    assert model.get_int_custom_property("warm_started") == 1
+    assert ckpt.get_int_custom_property("optimizer_iterations") == 2 * EPOCHS * STEPS_PER_EPOCH
+
+
+def test_base_model_without_keras_file_is_a_clear_error(tiny_inputs, tmp_path):
+    examples, schema = tiny_inputs
+    empty = standard_artifacts.Model()
+    empty.uri = str(tmp_path / "empty")
+    inputs = {"examples": [examples], "schema": [schema], "base_model": [empty]}
+    with pytest.raises(FileNotFoundError, match="has no Keras file"):
+        executor.Executor().Do(inputs, outputs(tmp_path), component_exec_properties())
