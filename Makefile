@@ -7,11 +7,9 @@ SETUP_INPUTS := requirements/lock.txt pyproject.toml scripts/setup_os.sh scripts
 SETUP_HASH := $(shell cat $(SETUP_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.setup-$(SETUP_HASH)
 
-# Pipeline options: `make run DATASET=fashion_mnist TFDS_MANUAL_DIR=/data/fashion EXAMPLE_LIMIT=1000`.
-# Empty values mean "use the default" (pipelines/configs.py lists every option).
-export DATASET TFDS_MANUAL_DIR TFDS_DATA_DIR EXAMPLE_LIMIT PIPELINE_NAME PIPELINE_ROOT \
-       METADATA_PATH TRAIN_SPLIT EVAL_SPLIT HASH_BUCKETS NUM_SHARDS BEAM_RUNNING_MODE \
-       BEAM_NUM_WORKERS ENABLE_CACHE
+# Pipeline options: `make run DATASET=fashion_mnist EXAMPLE_LIMIT=1000 PRUNE_M_BY_N=2:4`. GNU make
+# puts variables given on its command line into the recipes' environment, where
+# pipelines/configs.py reads every option; empty values mean "use the default".
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 

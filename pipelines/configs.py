@@ -92,7 +92,7 @@ class PipelineConfig:
     warmup_fraction: float = _field(
         0.1, "WARMUP_FRACTION", "Share of each trainer's steps spent warming the rate up."
     )
-    augment: bool = _field(True, "AUGMENT", "Random 2-pixel shifts of the training images.")
+    augment: bool = _field(True, "AUGMENT", "Random 1-pixel shifts of the training images.")
     seed: int = _field(0, "SEED", "Random seed of both trainers.")
     # Pruning (PruneTrainer): the Keras pruning API's options (pruning/params.py).
     prune_epochs: int = _field(4, "PRUNE_EPOCHS", "PruneTrainer fine-tuning epochs.")
@@ -114,9 +114,9 @@ class PipelineConfig:
         "PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity)."
     )
     prune_layer_sparsity: str = _field(
-        "dense1:0.96,conv2:0.85,conv1:0.5,logits:0.7",
+        "dense1:0.97,conv3:0.9,conv2:0.85,conv1:0.5,logits:0.7",
         "PRUNE_LAYER_SPARSITY",
-        "Per-layer targets, 'name:sparsity,...'; empty gives every layer PRUNE_FINAL_SPARSITY.",
+        "Per-layer targets, 'name:sparsity,...'; 'none' gives every layer PRUNE_FINAL_SPARSITY.",
     )
     prune_begin_step: int = _field(0, "PRUNE_BEGIN_STEP", "Step at which pruning starts.")
     prune_end_step: int | None = _field(
@@ -259,6 +259,8 @@ def _pair(text: str, separator: str, variable: str) -> tuple[int, int]:
 
 
 def _layer_sparsity(text: str) -> tuple[tuple[str, float], ...]:
+    if text.strip().lower() == "none":
+        return ()
     pairs = []
     for item in _names(text):
         name, _, value = item.partition(":")

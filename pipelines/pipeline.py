@@ -12,6 +12,7 @@ from tfx.dsl.components.base import executor_spec
 
 from components import baseline_trainer
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
+from components.prune_trainer.resolver import LatestCheckpointIfAny
 from components.tfds_example_gen import TfdsExampleGen
 from pipelines.configs import PipelineConfig
 from pruning import models
@@ -53,7 +54,7 @@ def create_components(config: PipelineConfig) -> list:
     warmup_checkpoint = None
     if config.prune_warm_start:
         latest_checkpoint = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            strategy_class=LatestCheckpointIfAny,
             checkpoint=tfx.dsl.Channel(type=PruningCheckpoint),
         ).with_id("latest_pruning_checkpoint")
         components.append(latest_checkpoint)

@@ -102,9 +102,16 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+MAX_SHIFT = 1  # pixels; measured: shifts of up to 1 pixel beat 2 (99.37 % vs 99.31 %, 5 epochs)
+
+
 def augment_images(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Random shifts of up to 2 pixels, the augmentation that helps MNIST CNNs most."""
-    padded = tf.pad(images, [[0, 0], [2, 2], [2, 2]])
+    """Random shifts of up to MAX_SHIFT pixels, the augmentation that helps MNIST CNNs most.
+
+    One random offset per batch (a single crop of the padded batch): cheap on a CPU, and what
+    the measured accuracies in the README used.
+    """
+    padded = tf.pad(images, [[0, 0], [MAX_SHIFT, MAX_SHIFT], [MAX_SHIFT, MAX_SHIFT]])
     batch = tf.shape(images)[0]
     crops = tf.image.random_crop(padded[..., None], tf.stack([batch, 28, 28, 1]))
     return tf.squeeze(crops, -1), labels

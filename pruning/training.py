@@ -23,7 +23,7 @@ class TrainingParams:
     batch_size: int = 128
     learning_rate: float = 3e-3  # the peak of the warm-up + cosine schedule
     warmup_fraction: float = 0.1
-    augment: bool = True  # random 2-pixel shifts
+    augment: bool = True  # random shifts of up to data.MAX_SHIFT (1) pixel
     seed: int = 0
     loop: str = "fit"
 

@@ -55,6 +55,10 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         "TFDS_MANUAL_DIR": str(mnist_manual_dir),
         "EXAMPLE_LIMIT": "200",
         "BEAM_RUNNING_MODE": "in_memory",
+        "TRAIN_EPOCHS": "1",
+        "PRUNE_EPOCHS": "2",
+        "BATCH_SIZE": "50",
+        "PRUNE_FREQUENCY": "1",
     }
     tfx_cli = [str(Path(sys.executable).parent / "tfx")]  # the console script the README shows
     runner = str(configs.PROJECT_ROOT / "pipelines" / "local_runner.py")
@@ -74,6 +78,12 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         "StatisticsGen": "COMPLETE",
         "SchemaGen": "COMPLETE",
         "ExampleValidator": "COMPLETE",
+        "Trainer": "COMPLETE",
+        "PruneTrainer": "COMPLETE",
     }
-    [examples] = outputs.open_store(metadata).get_artifacts_by_type("Examples")
+    store = outputs.open_store(metadata)
+    [examples] = store.get_artifacts_by_type("Examples")
     assert examples.custom_properties["num_examples_train"].int_value == 200
+    pruned = [m for m in store.get_artifacts_by_type("Model") if "/PruneTrainer/" in m.uri]
+    assert pruned[0].custom_properties["num_eval_examples"].int_value == 200
+    assert pruned[0].custom_properties["sparsity"].double_value > 0.9

@@ -84,3 +84,26 @@ def test_readme_documents_every_option():
     for field in configs.dataclasses.fields(configs.PipelineConfig):
         assert f"`{field.metadata['env']}`" in readme
         assert f"`{configs.flag_name(field)}`" in readme
+
+
+def test_pruning_options_become_pruning_and_training_params():
+    config = configs.load_config(
+        ["--prune-layers", "conv2, dense1", "--prune-block-size", "1x4",
+         "--prune-layer-sparsity", "dense1:0.97", "--prune-loop", "custom"],
+        environ={"PRUNE_EPOCHS": "2", "PRUNE_LEARNING_RATE": "5e-4", "BATCH_SIZE": "64"},
+    )
+    params = config.pruning_params
+    assert params.layer_names == ("conv2", "dense1") and params.block_size == (1, 4)
+    assert params.layer_sparsity == (("dense1", 0.97),)
+    assert params.end_step is None  # derived from the run's length by the PruneTrainer
+    training = config.prune_training_params
+    assert (training.epochs, training.learning_rate, training.batch_size, training.loop) == (
+        2, 5e-4, 64, "custom")
+    assert config.training_params.loop == "fit"  # the baseline has no pruning loop
+
+
+def test_layer_sparsity_none_gives_every_layer_the_final_sparsity():
+    config = configs.load_config([], environ={"PRUNE_LAYER_SPARSITY": "none",
+                                              "PRUNE_FINAL_SPARSITY": "0.8"})
+    assert config.pruning_params.layer_sparsity == ()
+    assert config.pruning_params.final_sparsity_of("conv1") == 0.8

@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.utils import io_utils
 
+from components.prune_trainer import PruneTrainer
 from pipelines import configs, outputs
 from pipelines.pipeline import create_pipeline
 
@@ -108,11 +109,11 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
     assert baseline["num_parameters"] == pruned["num_parameters"] > 0
     # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over this tiny model.
     assert pruned["sparsity"] == pytest.approx(config_sparsity(config), abs=0.01)
-    assert pruned["pruned_layers"] == "conv1,conv2,dense1,logits"
+    assert pruned["pruned_layers"] == "conv1,conv2,conv3,dense1,logits"
     [ckpt] = store.get_artifacts_by_type("PruningCheckpoint")
     assert _custom_properties(ckpt)["epochs_done"] == 2
     # Lineage: the PruneTrainer read the Trainer's model.
-    [prune_execution] = store.get_executions_by_type("PruneTrainer")
+    [prune_execution] = store.get_executions_by_type(PruneTrainer.get_class_type())
     input_ids = {e.artifact_id for e in store.get_events_by_execution_ids([prune_execution.id])
                  if e.type == e.INPUT}
     assert store.get_artifacts_by_uri(artifacts["Trainer", "model"].uri)[0].id in input_ids
@@ -169,7 +170,11 @@ def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder
     checkpoints = sorted(store.get_artifacts_by_type("PruningCheckpoint"), key=lambda a: a.id)
     iterations = [c.custom_properties["optimizer_iterations"].int_value for c in checkpoints]
     assert iterations == [iterations[0], 2 * iterations[0]]  # the second run continued the first
-    [_, second_run] = sorted(store.get_executions_by_type("PruneTrainer"), key=lambda e: e.id)
+    executions = store.get_executions_by_type(PruneTrainer.get_class_type())
+    [first_run, second_run] = sorted(executions, key=lambda e: e.id)
     inputs = {e.artifact_id for e in store.get_events_by_execution_ids([second_run.id])
               if e.type == e.INPUT}
     assert checkpoints[0].id in inputs
+    first_inputs = {e.artifact_id for e in store.get_events_by_execution_ids([first_run.id])
+                    if e.type == e.INPUT}
+    assert not first_inputs & {c.id for c in checkpoints}  # nothing to continue the first time

@@ -11,7 +11,7 @@ from pruning.params import PruningParams
 
 STEPS_PER_EPOCH = 10
 EPOCHS = 3
-ALL_PRUNABLE = ["conv1", "conv2", "dense1", "logits"]
+ALL_PRUNABLE = ["conv1", "conv2", "conv3", "dense1", "logits"]
 
 
 def tiny_model(architecture: str = "functional") -> keras.Model:

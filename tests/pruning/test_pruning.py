@@ -78,7 +78,7 @@ def test_layer_sparsity_overrides_the_target_per_layer():
 
 
 def test_two_of_four_gives_exactly_two_zeros_per_block_of_input_channels():
-    layers = ("conv2", "dense1", "logits")  # conv1 has 1 input channel
+    layers = ("conv2", "conv3", "dense1", "logits")  # conv1 has 1 input channel
     stripped = prune_and_train(
         tiny_model(), params(sparsity_m_by_n=(2, 4), layer_names=layers), "fit"
     )

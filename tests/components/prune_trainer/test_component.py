@@ -30,7 +30,7 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
         ({"PRUNE_M_BY_N": "2:4"}, "needs the input channels of layer 'conv1'"),
         ({"PRUNE_M_BY_N": "2-4"}, "PRUNE_M_BY_N='2-4' must look like 'a:b'"),
         ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1"},
-         r"block_size \(3, 1\) does not divide the kernel \(3136, 256\) of layer 'dense1'"),
+         r"block_size \(3, 1\) does not divide the kernel \(1600, 256\) of layer 'dense1'"),
         ({"PRUNE_BLOCK_SIZE": "0x4"}, r"block_size must be two integers >= 1, got \(0, 4\)"),
         ({"PRUNE_LOOP": "keras"}, "Unknown training loop 'keras'"),
         ({"PRUNE_EPOCHS": "0"}, "epochs must be >= 1, got 0"),

@@ -23,7 +23,7 @@ from tests.components.prune_trainer.helpers import (
     component_exec_properties,
 )
 
-PRUNED = ["conv1", "conv2", "dense1", "logits"]
+PRUNED = ["conv1", "conv2", "conv3", "dense1", "logits"]
 
 
 def outputs(root) -> dict:
