@@ -16,7 +16,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.tfds_example_gen import tfds_source
-from components.tfds_example_gen.deterministic_write import WriteDeterministicSplit
+from components.tfds_example_gen.deterministic_write import WriteDeterministicSplit, count_records
 from components.tfds_example_gen.spec import (
     DATA_DIR_KEY,
     DATASET_KEY,
@@ -123,6 +123,16 @@ class Executor(BaseExampleGenExecutor):
             counts[name] = counts.get(name, 0) + (counter.committed or counter.attempted or 0)
         for split_name in split_names:
             count = counts.get(_counter_name(split_name), 0)
+            # Read back what is on disk: a Beam runner that drops records (seen with the
+            # DirectRunner's multi_threading mode on full MNIST) must fail the execution, not
+            # publish a short split.
+            written = count_records(artifact_utils.get_split_uri(examples_channel, split_name))
+            if written != count:
+                raise RuntimeError(
+                    f"Split {split_name!r}: {count} examples were read but {written} written; "
+                    f"the Beam runner lost records (beam args: {self._beam_pipeline_args}). "
+                    "Use BEAM_RUNNING_MODE=in_memory or multi_processing."
+                )
             logger.info("TfdsExampleGen wrote %d examples to split %s", count, split_name)
             examples.set_int_custom_property(_counter_name(split_name), count)
         examples.set_string_custom_property(TFDS_DATASET_PROPERTY, builder.name)

@@ -16,7 +16,7 @@ def test_defaults():
     assert config.enable_cache is True
     assert config.beam_pipeline_args == [
         "--runner=DirectRunner",
-        "--direct_running_mode=multi_threading",
+        "--direct_running_mode=in_memory",
         "--direct_num_workers=0",
     ]
 

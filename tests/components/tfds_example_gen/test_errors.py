@@ -104,3 +104,15 @@ def test_unknown_split_names_the_available_ones():
 )
 def test_split_names_of_tfds_expressions(expression, names):
     assert tfds_source.split_names(expression) == names
+
+
+def test_records_lost_by_the_runner_fail_the_execution(run_example_gen, tmp_path, monkeypatch,
+                                                       placeholder_manual_dir):
+    from components.tfds_example_gen import executor
+
+    real_count = executor.count_records
+    monkeypatch.setattr(executor, "count_records", lambda directory: real_count(directory) - 1)
+    with tfds.testing.mock_data(num_examples=8), pytest.raises(
+        RuntimeError, match=r"Split 'train': 8 examples were read but 7 written.*in_memory"
+    ):
+        run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=placeholder_manual_dir)
