@@ -9,6 +9,8 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 NODE_CONTEXT_TYPE = "node"  # TFX's context per pipeline node, named "<pipeline>.<node id>".
+# Custom properties worth a glance at the end of a run, in this order.
+FIGURES = ("test_accuracy", "test_loss", "sparsity", "num_parameters", "resumed_from_epoch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +21,7 @@ class NodeOutput:
     output_key: str
     artifact_type: str
     uri: str
+    figures: dict = dataclasses.field(default_factory=dict)  # FIGURES found on the artifact
 
 
 def open_store(metadata_path: str, read_only: bool = True) -> metadata_store.MetadataStore:
@@ -61,10 +64,18 @@ def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
         for event in events:
             artifact = artifacts[event.artifact_id]
             key = event.path.steps[0].key if event.path.steps else "-"
-            rows.append(
-                NodeOutput(node_id, state, seconds, key, types[artifact.type_id], artifact.uri)
-            )
+            rows.append(NodeOutput(node_id, state, seconds, key, types[artifact.type_id],
+                                   artifact.uri, _figures(artifact)))
     return rows
+
+
+def _figures(artifact: metadata_store_pb2.Artifact) -> dict:
+    found = {}
+    for name in FIGURES:
+        if name in artifact.custom_properties:
+            value = artifact.custom_properties[name]
+            found[name] = getattr(value, value.WhichOneof("value"))
+    return found
 
 
 def format_summary(metadata_path: str, pipeline_name: str) -> str:
@@ -75,4 +86,8 @@ def format_summary(metadata_path: str, pipeline_name: str) -> str:
             f"  {row.node_id:<18} {row.state:<9} {row.seconds:6.1f} s  {row.output_key:<10} "
             f"{row.artifact_type:<18} {row.uri}"
         )
+        if row.figures:
+            lines.append("      " + "  ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in row.figures.items()))
     return "\n".join(lines)

@@ -97,6 +97,7 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
     summary = outputs.format_summary(config.resolved_metadata_path, config.pipeline_name)
     assert config.resolved_metadata_path in summary
     assert artifacts["SchemaGen", "schema"].uri in summary
+    assert f"sparsity {artifacts['PruneTrainer', 'model'].figures['sparsity']:.4f}" in summary
 
     # The trainers' figures, recorded on their Model artifacts.
     baseline, pruned = (
