@@ -1,0 +1,138 @@
+"""TFLite files of a Keras model and what they hold: conversion, sizes, accuracy, zeros.
+
+Runs the files with LiteRT (`ai_edge_litert`), the runtime that ships to devices
+(`tf.lite.Interpreter` is deprecated in TF 2.21); the converter stays `tf.lite.TFLiteConverter`.
+
+The contract of every file: input one image, float32 [1, 28, 28] scaled to [0, 1] (full-integer
+files: int8, that value quantized with the input tensor's own scale and zero point); output the
+10 class probabilities (softmax), float32 or, for full-integer files, int8.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter
+
+from pruning.evaluate import Metrics
+
+MODES = ("float", "dynamic_int8", "full_int8")
+INPUT_SHAPE = (1, 28, 28)
+
+
+def convert(
+    model: keras.Model, mode: str, representative_images: np.ndarray | None = None
+) -> bytes:
+    """A TFLite flatbuffer of `model` + softmax, batch 1.
+
+    `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `full_int8`: int8
+    weights, activations, input and output, calibrated on `representative_images`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"Unknown TFLite mode {mode!r}; choose one of {MODES}")
+    if mode == "full_int8" and (representative_images is None or len(representative_images) == 0):
+        raise ValueError("full_int8 needs representative_images to calibrate the activations")
+
+    @tf.function(input_signature=[tf.TensorSpec(INPUT_SHAPE, tf.float32, name="image")])
+    def scores(image):
+        return tf.nn.softmax(model(image, training=False))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [scores.get_concrete_function()], model
+    )
+    if mode != "float":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "full_int8":
+        images = np.asarray(representative_images, np.float32)
+
+        def calibration() -> Iterator[list[np.ndarray]]:
+            for image in images:
+                yield [image[None]]
+
+        converter.representative_dataset = calibration
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def gzip_size(content: bytes) -> int:
+    """Bytes after gzip at level 9 with a fixed header: the same input, the same figure."""
+    return len(gzip.compress(content, compresslevel=9, mtime=0))
+
+
+class TfliteModel:
+    """One TFLite flatbuffer, loaded in LiteRT, answering one image at a time."""
+
+    def __init__(self, content: bytes):
+        self.interpreter = Interpreter(model_content=content)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        if tuple(self._input["shape"]) != INPUT_SHAPE:
+            raise ValueError(f"Expected input shape {INPUT_SHAPE}, got {self._input['shape']}")
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return self._input["dtype"]
+
+    def scores(self, image: np.ndarray) -> np.ndarray:
+        """Class probabilities of one [28, 28] float image in [0, 1]."""
+        value = np.asarray(image, np.float32)[None]
+        if self.input_dtype == np.int8:
+            scale, zero_point = self._input["quantization"]
+            value = np.clip(np.round(value / scale + zero_point), -128, 127).astype(np.int8)
+        self.interpreter.set_tensor(self._input["index"], value)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self._output["index"])[0]
+        if self._output["dtype"] == np.int8:
+            scale, zero_point = self._output["quantization"]
+            out = (out.astype(np.float32) - zero_point) * scale
+        return out
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Metrics:
+        """Accuracy and cross-entropy over every image, one invocation each."""
+        if len(images) == 0:
+            raise ValueError("Cannot evaluate on an empty set of images")
+        correct, loss = 0, 0.0
+        for image, label in zip(images, labels, strict=True):
+            probabilities = self.scores(image)
+            correct += int(np.argmax(probabilities) == label)
+            loss -= float(np.log(max(float(probabilities[int(label)]), 1e-7)))
+        return Metrics(accuracy=correct / len(images), loss=loss / len(images),
+                       num_examples=len(images))
+
+
+_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 9: np.int8}  # TFLite TensorType codes
+
+
+def weight_zeros(content: bytes) -> tuple[int, int]:
+    """(zeros, total) over the constant tensors of 2+ dimensions in the file: the stored kernels.
+
+    Read from the flatbuffer's buffers, so it shows whether pruning's zeros survived conversion
+    (a quantized weight equal to its zero point is a zero).
+    """
+    model = schema.Model.GetRootAs(content, 0)
+    zeros = total = 0
+    graph = model.Subgraphs(0)
+    for t in range(graph.TensorsLength()):
+        tensor = graph.Tensors(t)
+        buffer = model.Buffers(tensor.Buffer())
+        if tensor.ShapeLength() < 2 or buffer.DataLength() == 0:
+            continue
+        dtype = _DTYPES.get(tensor.Type())
+        if dtype is None:
+            continue
+        values = buffer.DataAsNumpy().view(dtype)
+        quantization = tensor.Quantization()
+        zero_point = 0
+        if quantization is not None and quantization.ZeroPointLength():
+            zero_point = int(quantization.ZeroPointAsNumpy()[0])
+        zeros += int(np.sum(values == zero_point))
+        total += int(values.size)
+    return zeros, total
