@@ -8,6 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from pruning import data
+from pruning.layers import ScaledDense
 
 SERVING_SIGNATURE = "serving_default"
 KERAS_FILE = "model.keras"
@@ -38,4 +39,5 @@ def save_keras(model: keras.Model, directory: str) -> str:
 
 
 def load_keras(path: str) -> keras.Model:
-    return keras.models.load_model(path)
+    """Loads a Keras file of this project's models (the custom layer need not be imported)."""
+    return keras.models.load_model(path, custom_objects={"pruning>ScaledDense": ScaledDense})

@@ -77,3 +77,17 @@ def test_stripped_pruned_model_round_trips_through_the_keras_file(tmp_path, exam
     assert type(reloaded.get_layer("dense1")).__name__ == "ScaledDense"
     x = images.astype(np.float32) / 255.0
     np.testing.assert_allclose(reloaded(x), stripped(x), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_file_loads_in_a_process_that_imported_only_export(tmp_path):
+    """A notebook that never imported pruning.layers can still load the custom layer."""
+    import subprocess
+    import sys
+
+    path = export.save_keras(tiny_model(), str(tmp_path))
+    code = (f"import pruning.export as e; m = e.load_keras({path!r}); "
+            "print(type(m.get_layer('dense1')).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ScaledDense")
