@@ -39,5 +39,10 @@ def save_keras(model: keras.Model, directory: str) -> str:
 
 
 def load_keras(path: str) -> keras.Model:
-    """Loads a Keras file of this project's models (the custom layer need not be imported)."""
-    return keras.models.load_model(path, custom_objects={"pruning>ScaledDense": ScaledDense})
+    """Loads a Keras file of this project's models, uncompiled (the caller picks the optimizer).
+
+    The custom layer is registered here, so the caller need not import `pruning.layers`.
+    """
+    return keras.models.load_model(
+        path, custom_objects={"pruning>ScaledDense": ScaledDense}, compile=False
+    )

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from components.tfds_example_gen.tfds_source import to_tf_example
-from pruning import apply, data, export
+from pruning import apply, data, export, optim, training
 from tests.pruning.helpers import params, tiny_model
 
 
@@ -80,11 +80,13 @@ def test_stripped_pruned_model_round_trips_through_the_keras_file(tmp_path, exam
 
 
 def test_keras_file_loads_in_a_process_that_imported_only_export(tmp_path):
-    """A notebook that never imported pruning.layers can still load the custom layer."""
+    """A notebook that imported neither pruning.layers nor pruning.optim can load the file."""
     import subprocess
     import sys
 
-    path = export.save_keras(tiny_model(), str(tmp_path))
+    model = tiny_model()
+    training.compile_model(model, optim.make_optimizer(1e-3, total_steps=10))  # as the Trainer
+    path = export.save_keras(model, str(tmp_path))
     code = (f"import pruning.export as e; m = e.load_keras({path!r}); "
             "print(type(m.get_layer('dense1')).__name__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
