@@ -68,10 +68,7 @@ def in_memory_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if augment:
-        dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return _finish(dataset.batch(batch_size), augment)
 
 
 def split_files(examples_uri: str, split: str) -> list[str]:
@@ -96,10 +93,15 @@ def make_dataset(
     records = tf.data.TFRecordDataset(files, compression_type="GZIP")
     if shuffle:
         records = records.shuffle(60_000, seed=seed, reshuffle_each_iteration=True)
-    dataset = records.batch(batch_size).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
+    batches = records.batch(batch_size).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(batches, augment)
+
+
+def _finish(batches: tf.data.Dataset, augment: bool) -> tf.data.Dataset:
+    """What both builders end with: optional augmentation, then prefetching."""
     if augment:
-        dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        batches = batches.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 MAX_SHIFT = 1  # pixels; measured: shifts of up to 1 pixel beat 2 (99.37 % vs 99.31 %, 5 epochs)

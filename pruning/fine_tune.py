@@ -79,17 +79,16 @@ def prune_and_fine_tune(
         training.learning_rate, steps * training.epochs, training.warmup_fraction, start_step
     )
     saver = checkpoint.TrainingCheckpoint(checkpoint_dir, model, optimizer)
+    epochs_done = 0
     if latest:
         epochs_done = saver.restore(latest)
         log.info("Resuming from %s: %d of %d epochs done", latest, epochs_done, training.epochs)
     elif warm_start:
         saver.restore(warm_start)
-        epochs_done = 0
+        # This run counts its own epochs, from the restored optimizer step.
+        saver.epoch.assign(0)
         saver.start_step.assign(start_step)
         log.info("Continuing %s from optimizer step %d", warm_start, start_step)
-    else:
-        epochs_done = 0
-    saver.epoch.assign(epochs_done)
     resumed_from = epochs_done
 
     dataset = training.train_dataset(images, labels)
@@ -155,7 +154,6 @@ def _write_epoch_summaries(writer, model, epoch, loss, optimizer) -> None:
     with writer.as_default(step=int(optimizer.iterations.numpy())):
         tf.summary.scalar("epoch_loss", loss)
         for layer in model.layers:
-            for weight, mask, _ in getattr(layer, "pruning_vars", []):
-                del weight
+            for _, mask, _ in getattr(layer, "pruning_vars", []):
                 tf.summary.scalar(f"{layer.name}/sparsity", 1 - tf.reduce_mean(mask))
     writer.flush()

@@ -10,6 +10,7 @@ A thin adapter: the model, training and export are `pruning.models`, `pruning.tr
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from tfx.components.trainer.fn_args_utils import FnArgs
@@ -61,7 +62,7 @@ def run_fn(fn_args: FnArgs) -> None:
     metrics = evaluate(model, model_io.eval_dataset(eval_images, eval_labels))
     log.info("Baseline: test accuracy %.4f, loss %.4f after %d epochs (%.0f s)",
              metrics.accuracy, metrics.loss, training.epochs, train_seconds)
-    model_uri = fn_args.serving_model_dir.rsplit("/", 1)[0]
+    model_uri = os.path.dirname(fn_args.serving_model_dir)  # <model>/Format-Serving
     model_io.write_model(model_uri, model, metrics, {
         "epochs": training.epochs,
         "train_seconds": round(train_seconds, 1),
