@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pruning import models
+from pruning.clustering import ClusteringParams
 from pruning.params import PruningParams
 from pruning.training import TrainingParams
 
@@ -144,6 +145,36 @@ class PipelineConfig:
         "(through a Resolver) instead of starting from the baseline."
     )
 
+    # Clustering (PruneTrainer, after pruning): pruning/clustering.py.
+    cluster_count: int = _field(
+        8, "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the pruned layers: values "
+        "per kernel (zero kept as its own); 0 turns clustering off."
+    )
+    cluster_epochs: int = _field(1, "CLUSTER_EPOCHS", "Fine-tuning epochs of the clustered model.")
+    cluster_learning_rate: float = _field(
+        2e-4, "CLUSTER_LEARNING_RATE", "Learning rate (Adam, constant) of that fine-tuning."
+    )
+    # The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both.
+    eval_min_accuracy: float = _field(
+        0.98, "EVAL_MIN_ACCURACY", "Lowest pruned-model accuracy on the eval split that blesses."
+    )
+    eval_max_accuracy_drop: float = _field(
+        0.005, "EVAL_MAX_ACCURACY_DROP", "Largest accuracy drop against the baseline that "
+        "blesses (0.005 = 0.5 percentage points)."
+    )
+    # CompressExporter: components/compress_exporter.
+    representative_examples: int = _field(
+        500, "REPRESENTATIVE_EXAMPLES", "Train examples that calibrate full-integer quantization."
+    )
+    latency_runs: int = _field(
+        500, "LATENCY_RUNS", "TFLite invocations per file whose median is the latency; 0 skips it."
+    )
+    # Pusher.
+    serving_model_dir: str | None = _field(
+        None, "SERVING_MODEL_DIR", "Where blessed models are pushed; default "
+        "build/serving/<pipeline_name>."
+    )
+
     def __post_init__(self) -> None:
         if self.example_limit is not None and self.example_limit < 1:
             raise ValueError(f"example_limit must be >= 1, got {self.example_limit}")
@@ -156,6 +187,19 @@ class PipelineConfig:
         _ = self.hash_bucket_map  # Validates the syntax now.
         models.check_model_kwargs(self.model_kwargs)
         _ = self.training_params, self.prune_training_params, self.pruning_params
+        _ = self.clustering_params
+        if not 0 <= self.eval_min_accuracy <= 1:
+            raise ValueError(f"eval_min_accuracy must be in [0, 1], got {self.eval_min_accuracy}")
+        if not 0 <= self.eval_max_accuracy_drop <= 1:
+            raise ValueError(
+                f"eval_max_accuracy_drop must be in [0, 1], got {self.eval_max_accuracy_drop}"
+            )
+        if self.representative_examples < 1:
+            raise ValueError(
+                f"representative_examples must be >= 1, got {self.representative_examples}"
+            )
+        if self.latency_runs < 0:
+            raise ValueError(f"latency_runs must be >= 0, got {self.latency_runs}")
 
     @property
     def model_kwargs(self) -> dict:
@@ -204,6 +248,18 @@ class PipelineConfig:
             layer_types=_names(self.prune_layer_types),
             layer_sparsity=() if self.prune_m_by_n else _layer_sparsity(self.prune_layer_sparsity),
         )
+
+    @property
+    def clustering_params(self) -> ClusteringParams:
+        return ClusteringParams(
+            clusters=self.cluster_count,
+            epochs=self.cluster_epochs,
+            learning_rate=self.cluster_learning_rate,
+        )
+
+    @property
+    def resolved_serving_model_dir(self) -> str:
+        return self.serving_model_dir or str(BUILD_DIR / "serving" / self.pipeline_name)
 
     @property
     def resolved_pipeline_root(self) -> str:

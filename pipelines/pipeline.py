@@ -11,10 +11,12 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from components import baseline_trainer
+from components.compress_exporter import CompressExporter
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from components.prune_trainer.resolver import LatestCheckpointIfAny
 from components.tfds_example_gen import TfdsExampleGen
 from pipelines.configs import PipelineConfig
+from pipelines.evaluation import make_eval_config
 from pruning import models
 
 
@@ -65,11 +67,37 @@ def create_components(config: PipelineConfig) -> list:
         base_model=trainer.outputs["model"],
         pruning=config.pruning_params,
         training=config.prune_training_params,
+        clustering=config.clustering_params,
         warmup_checkpoint=warmup_checkpoint,
         # Layer names, types and shapes are checked now, not after the baseline has trained.
         reference_model=models.build_model(**config.model_kwargs),
     )
-    components.append(prune_trainer)
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=prune_trainer.outputs["model"],
+        baseline_model=trainer.outputs["model"],
+        eval_config=make_eval_config(config.eval_min_accuracy, config.eval_max_accuracy_drop),
+    )
+    compress_exporter = CompressExporter(
+        baseline_model=trainer.outputs["model"],
+        model=prune_trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        blessing=evaluator.outputs["blessing"],
+        representative_examples=config.representative_examples,
+        latency_runs=config.latency_runs,
+    )
+    # Pushes compressed's Format-Serving/ (pruned SavedModel + pruned_int8.tflite), only when
+    # the Evaluator blessed the pruned model.
+    pusher = tfx.components.Pusher(
+        model=compress_exporter.outputs["compressed"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.resolved_serving_model_dir
+            )
+        ),
+    )
+    components += [prune_trainer, evaluator, compress_exporter, pusher]
     return components
 
 

@@ -1,4 +1,5 @@
-"""The model's custom layer, prunable through TFMOT's `PrunableLayer` interface."""
+"""The model's custom layer, prunable and clusterable through TFMOT's `PrunableLayer` and
+`ClusterableLayer` interfaces."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import tf_keras as keras
 
 
 @keras.utils.register_keras_serializable(package="pruning")
-class ScaledDense(keras.layers.Layer, tfmot.sparsity.keras.PrunableLayer):
+class ScaledDense(
+    keras.layers.Layer, tfmot.sparsity.keras.PrunableLayer, tfmot.clustering.keras.ClusterableLayer
+):
     """A dense layer with a learned per-unit output scale (LayerScale).
 
     The scale lets a heavily pruned kernel keep its output magnitude. Only the kernel is prunable
@@ -36,6 +39,9 @@ class ScaledDense(keras.layers.Layer, tfmot.sparsity.keras.PrunableLayer):
 
     def get_prunable_weights(self):
         return [self.kernel]
+
+    def get_clusterable_weights(self):
+        return [("kernel", self.kernel)]
 
     def get_config(self):
         return {

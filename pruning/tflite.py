@@ -10,7 +10,10 @@ files: int8, that value quantized with the input tensor's own scale and zero poi
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import statistics
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -26,12 +29,17 @@ INPUT_SHAPE = (1, 28, 28)
 
 
 def convert(
-    model: keras.Model, mode: str, representative_images: np.ndarray | None = None
+    model: keras.Model,
+    mode: str,
+    representative_images: np.ndarray | None = None,
+    sparse: bool = False,
 ) -> bytes:
     """A TFLite flatbuffer of `model` + softmax, batch 1.
 
     `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `full_int8`: int8
     weights, activations, input and output, calibrated on `representative_images`.
+    `sparse`: the converter's EXPERIMENTAL_SPARSITY optimization, which stores sparse kernels in a
+    compressed (index + values) format for runtimes with sparse kernels.
     """
     if mode not in MODES:
         raise ValueError(f"Unknown TFLite mode {mode!r}; choose one of {MODES}")
@@ -45,8 +53,10 @@ def convert(
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [scores.get_concrete_function()], model
     )
-    if mode != "float":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    optimizations = [tf.lite.Optimize.DEFAULT] if mode != "float" else []
+    if sparse:
+        optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+    converter.optimizations = optimizations
     if mode == "full_int8":
         images = np.asarray(representative_images, np.float32)
 
@@ -69,8 +79,8 @@ def gzip_size(content: bytes) -> int:
 class TfliteModel:
     """One TFLite flatbuffer, loaded in LiteRT, answering one image at a time."""
 
-    def __init__(self, content: bytes):
-        self.interpreter = Interpreter(model_content=content)
+    def __init__(self, content: bytes, num_threads: int | None = None):
+        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
@@ -95,6 +105,20 @@ class TfliteModel:
             out = (out.astype(np.float32) - zero_point) * scale
         return out
 
+    def latency_ms(self, image: np.ndarray, runs: int, warmup: int = 20) -> float:
+        """Median wall time of one `invoke()` on `image` (input already set), in milliseconds."""
+        if runs < 1:
+            raise ValueError(f"runs must be >= 1, got {runs}")
+        self.scores(image)
+        for _ in range(warmup):
+            self.interpreter.invoke()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            self.interpreter.invoke()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Metrics:
         """Accuracy and cross-entropy over every image, one invocation each."""
         if len(images) == 0:
@@ -111,28 +135,60 @@ class TfliteModel:
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 9: np.int8}  # TFLite TensorType codes
 
 
-def weight_zeros(content: bytes) -> tuple[int, int]:
-    """(zeros, total) over the constant tensors of 2+ dimensions in the file: the stored kernels.
+@dataclasses.dataclass(frozen=True)
+class StoredTensor:
+    """A constant tensor as the flatbuffer stores it: where a file's bytes go."""
 
-    Read from the flatbuffer's buffers, so it shows whether pruning's zeros survived conversion
-    (a quantized weight equal to its zero point is a zero).
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+    zeros: int  # values equal to the zero point: pruned weights that survived conversion
+    values: int
+    gzip_bytes: int  # this buffer alone through gzip_size
+
+    @property
+    def sparsity(self) -> float:
+        return self.zeros / self.values if self.values else 0.0
+
+
+def stored_tensors(content: bytes) -> list[StoredTensor]:
+    """Every constant tensor with 2+ dimensions (the kernels), biggest first.
+
+    Read from the flatbuffer's buffers. Tensors in a sparse (EXPERIMENTAL_SPARSITY) format are
+    left out: their buffers hold only the non-zero values.
     """
     model = schema.Model.GetRootAs(content, 0)
-    zeros = total = 0
     graph = model.Subgraphs(0)
+    found = []
     for t in range(graph.TensorsLength()):
         tensor = graph.Tensors(t)
         buffer = model.Buffers(tensor.Buffer())
-        if tensor.ShapeLength() < 2 or buffer.DataLength() == 0:
-            continue
         dtype = _DTYPES.get(tensor.Type())
-        if dtype is None:
+        if tensor.ShapeLength() < 2 or buffer.DataLength() == 0 or dtype is None:
             continue
-        values = buffer.DataAsNumpy().view(dtype)
+        if tensor.Sparsity() is not None:
+            continue
+        raw = buffer.DataAsNumpy().tobytes()
+        values = np.frombuffer(raw, dtype)
         quantization = tensor.Quantization()
         zero_point = 0
         if quantization is not None and quantization.ZeroPointLength():
             zero_point = int(quantization.ZeroPointAsNumpy()[0])
-        zeros += int(np.sum(values == zero_point))
-        total += int(values.size)
-    return zeros, total
+        found.append(StoredTensor(
+            name=tensor.Name().decode(),
+            shape=tuple(int(d) for d in tensor.ShapeAsNumpy()),
+            dtype=np.dtype(dtype).name,
+            bytes=len(raw),
+            zeros=int(np.sum(values == zero_point)),
+            values=int(values.size),
+            gzip_bytes=gzip_size(raw),
+        ))
+    return sorted(found, key=lambda x: -x.bytes)
+
+
+def weight_zeros(content: bytes) -> tuple[int, int]:
+    """(zeros, total) over the stored kernels: whether pruning's zeros survived conversion
+    (a quantized weight equal to its zero point is a zero)."""
+    tensors = stored_tensors(content)
+    return sum(t.zeros for t in tensors), sum(t.values for t in tensors)

@@ -17,6 +17,7 @@ from tfx.types import Channel, standard_artifacts
 from components.prune_trainer import executor
 from components.prune_trainer.spec import (
     CHECKPOINT_KEY,
+    CLUSTERING_KEY,
     EVAL_ARGS_KEY,
     MODEL_KEY,
     MODEL_RUN_KEY,
@@ -27,6 +28,7 @@ from components.prune_trainer.spec import (
     PruningCheckpoint,
 )
 from pruning import apply
+from pruning.clustering import ClusteringParams
 from pruning.params import PruningParams
 from pruning.training import TrainingParams
 
@@ -40,6 +42,8 @@ class PruneTrainer(base_component.BaseComponent):
       base_model: the Trainer's Model; pruning starts from its trained weights.
       pruning: what to prune and how (every option of the Keras pruning API).
       training: epochs, batch size, learning rate and loop (`fit` or `custom`) of the fine-tune.
+      clustering: optional sparsity-preserving weight clustering of the pruned layers after
+        pruning (fewer distinct weights, so the compressed files shrink further).
       warmup_checkpoint: optional PruningCheckpoint of an earlier run (e.g. from a Resolver) to
         continue from instead of starting over.
       reference_model: optional model of the same architecture as `base_model`; when given, layer
@@ -57,6 +61,7 @@ class PruneTrainer(base_component.BaseComponent):
         base_model: Channel,
         pruning: PruningParams,
         training: TrainingParams,
+        clustering: ClusteringParams | None = None,
         warmup_checkpoint: Channel | None = None,
         reference_model: keras.Model | None = None,
         train_split: str = "train",
@@ -64,6 +69,9 @@ class PruneTrainer(base_component.BaseComponent):
     ):
         if not isinstance(pruning, PruningParams) or not isinstance(training, TrainingParams):
             raise TypeError("pruning must be a PruningParams and training a TrainingParams")
+        clustering = clustering or ClusteringParams()
+        if not isinstance(clustering, ClusteringParams):
+            raise TypeError("clustering must be a ClusteringParams")
         if reference_model is not None:
             apply.select_layers(reference_model, pruning)
         super().__init__(
@@ -75,6 +83,7 @@ class PruneTrainer(base_component.BaseComponent):
                 **{
                     PRUNING_KEY: pruning.to_json(),
                     TRAINING_KEY: json.dumps(dataclasses.asdict(training), sort_keys=True),
+                    CLUSTERING_KEY: json.dumps(dataclasses.asdict(clustering), sort_keys=True),
                     TRAIN_ARGS_KEY: trainer_pb2.TrainArgs(splits=[train_split]),
                     EVAL_ARGS_KEY: trainer_pb2.EvalArgs(splits=[eval_split]),
                     MODEL_KEY: Channel(type=standard_artifacts.Model),

@@ -25,7 +25,7 @@ from tfx.types import artifact_utils
 
 from components import model_io
 from components.prune_trainer import spec
-from pruning import checkpoint
+from pruning import checkpoint, clustering, sparsity
 from pruning.evaluate import evaluate
 from pruning.fine_tune import prune_and_fine_tune
 from pruning.params import PruningParams
@@ -72,6 +72,9 @@ class Executor(base_executor.BaseExecutor):
         self._log_startup(input_dict, output_dict, exec_properties)
         pruning = PruningParams.from_json(exec_properties[spec.PRUNING_KEY])
         training = TrainingParams(**json.loads(exec_properties[spec.TRAINING_KEY]))
+        cluster_params = clustering.ClusteringParams(
+            **json.loads(exec_properties.get(spec.CLUSTERING_KEY) or "{}")
+        )
         fn_args = fn_args_utils.get_common_fn_args(input_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
         model_run_uri = artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY])
@@ -100,15 +103,29 @@ class Executor(base_executor.BaseExecutor):
                 epoch + 1, training.epochs, loss, resume_dir,
             ),
         )
+        final_model, report = result.model, result.sparsity
+        sparsity_record = report.to_dict()
+        if cluster_params.enabled:
+            log.info("PruneTrainer: clustering %s into %d values each, %d epoch(s)",
+                     ",".join(result.pruned_layers), cluster_params.clusters, cluster_params.epochs)
+            final_model = clustering.cluster_and_fine_tune(
+                result.model, cluster_params, result.pruned_layers, train_images, train_labels,
+                batch_size=training.batch_size, augment=training.augment, seed=training.seed,
+            )
+            report = sparsity.measure_sparsity(final_model, result.pruned_layers)
+            sparsity_record = report.to_dict()
+            sparsity_record["distinct_values"] = clustering.distinct_values(
+                final_model, result.pruned_layers
+            )
         train_seconds = time.monotonic() - started
-        metrics = evaluate(result.model, model_io.eval_dataset(eval_images, eval_labels))
+        metrics = evaluate(final_model, model_io.eval_dataset(eval_images, eval_labels))
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",
-                 result.sparsity.overall, metrics.accuracy, metrics.loss)
+                 report.overall, metrics.accuracy, metrics.loss)
 
-        model_io.write_json(os.path.join(model.uri, model_io.SPARSITY_FILE),
-                            result.sparsity.to_dict())
-        summary = model_io.write_model(model.uri, result.model, metrics, {
-            "sparsity": result.sparsity.overall,
+        model_io.write_json(os.path.join(model.uri, model_io.SPARSITY_FILE), sparsity_record)
+        summary = model_io.write_model(model.uri, final_model, metrics, {
+            "sparsity": report.overall,
+            "clusters": cluster_params.clusters,
             "pruned_layers": ",".join(result.pruned_layers),
             "epochs": training.epochs,
             "resumed_from_epoch": result.resumed_from_epoch,

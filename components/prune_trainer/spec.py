@@ -16,6 +16,7 @@ CHECKPOINT_KEY = "checkpoint"
 # Parameters
 PRUNING_KEY = "pruning"  # JSON of pruning.params.PruningParams
 TRAINING_KEY = "training"  # JSON of pruning.training.TrainingParams
+CLUSTERING_KEY = "clustering"  # JSON of pruning.clustering.ClusteringParams; clusters 0 = off
 TRAIN_ARGS_KEY = "train_args"
 EVAL_ARGS_KEY = "eval_args"
 
@@ -33,6 +34,7 @@ class PruneTrainerSpec(ComponentSpec):
     PARAMETERS = {
         PRUNING_KEY: ExecutionParameter(type=str),
         TRAINING_KEY: ExecutionParameter(type=str),
+        CLUSTERING_KEY: ExecutionParameter(type=str, optional=True),
         TRAIN_ARGS_KEY: ExecutionParameter(type=trainer_pb2.TrainArgs),
         EVAL_ARGS_KEY: ExecutionParameter(type=trainer_pb2.EvalArgs),
     }

@@ -1,0 +1,102 @@
+"""Sparsity-preserving weight clustering of a pruned model (TFMOT `cluster_weights`).
+
+Why: an int8 TFLite kernel at 97 % sparsity still spends about 8 bits on each surviving weight.
+With every kernel limited to a few shared values (zero stays a value of its own, so the sparsity
+is kept), gzip codes each weight in 3-4 bits: on the default MNIST model 8 clusters took the
+pruned full-int8 file from 50,276 to 38,647 gzip bytes at the same accuracy (README, "Compression").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+
+from pruning import data
+from pruning.training import compile_model
+
+INITS = {
+    "kmeans_plus_plus": tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS,
+    "linear": tfmot.clustering.keras.CentroidInitialization.LINEAR,
+    "density_based": tfmot.clustering.keras.CentroidInitialization.DENSITY_BASED,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusteringParams:
+    """`clusters` 0 turns clustering off; else each selected kernel keeps that many values."""
+
+    clusters: int = 0
+    epochs: int = 1  # fine-tuning of the centroids
+    learning_rate: float = 2e-4  # constant: the model is already trained
+    init: str = "kmeans_plus_plus"
+
+    def __post_init__(self) -> None:
+        if self.clusters != 0 and self.clusters < 2:
+            raise ValueError(f"clusters must be 0 (off) or >= 2, got {self.clusters}")
+        if self.epochs < 0:
+            raise ValueError(f"clustering epochs must be >= 0, got {self.epochs}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"clustering learning_rate must be > 0, got {self.learning_rate}")
+        if self.init not in INITS:
+            raise ValueError(f"Unknown centroid init {self.init!r}; choose one of {sorted(INITS)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.clusters > 0
+
+
+def apply_clustering(
+    model: keras.Model, params: ClusteringParams, layer_names: list[str]
+) -> keras.Model:
+    """`model` with the named layers wrapped for sparsity-preserving clustering."""
+    if not params.enabled:
+        raise ValueError("apply_clustering needs clusters >= 2")
+    known = {layer.name for layer in model.layers}
+    missing = sorted(set(layer_names) - known)
+    if missing:
+        raise ValueError(f"Model {model.name!r} has no layer {missing} to cluster")
+
+    def wrap(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if layer.name not in layer_names:
+            return layer
+        return tfmot.clustering.keras.cluster_weights(
+            layer,
+            number_of_clusters=params.clusters,
+            cluster_centroids_init=INITS[params.init],
+            preserve_sparsity=True,
+        )
+
+    return keras.models.clone_model(model, clone_function=wrap)
+
+
+def cluster_and_fine_tune(
+    model: keras.Model,
+    params: ClusteringParams,
+    layer_names: list[str],
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    augment: bool = True,
+    seed: int = 0,
+) -> keras.Model:
+    """The stripped (plain-layer) model with clustered kernels, fine-tuned `params.epochs`."""
+    keras.utils.set_random_seed(seed)
+    clustered = apply_clustering(model, params, layer_names)
+    if params.epochs:
+        compile_model(clustered, keras.optimizers.Adam(params.learning_rate))
+        dataset = data.in_memory_dataset(
+            images, labels, batch_size, shuffle=True, augment=augment, seed=seed
+        )
+        clustered.fit(dataset, epochs=params.epochs, verbose=2)
+    return tfmot.clustering.keras.strip_clustering(clustered)
+
+
+def distinct_values(model: keras.Model, layer_names: list[str]) -> dict[str, int]:
+    """Number of different values in each named layer's kernel (zero counts as one)."""
+    by_name = {layer.name: layer for layer in model.layers}
+    return {name: int(np.unique(keras.backend.get_value(by_name[name].kernel)).size)
+            for name in layer_names}
