@@ -10,7 +10,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 NODE_CONTEXT_TYPE = "node"  # TFX's context per pipeline node, named "<pipeline>.<node id>".
 # Custom properties worth a glance at the end of a run, in this order.
-FIGURES = ("test_accuracy", "test_loss", "sparsity", "num_parameters", "resumed_from_epoch")
+FIGURES = ("test_accuracy", "test_loss", "sparsity", "clusters", "num_parameters",
+           "resumed_from_epoch", "blessed", "int8_tflite_accuracy",
+           "gzip_bytes_pruned_int8_tflite", "compression_ratio", "latency_ms_int8", "pushed")
 
 
 @dataclasses.dataclass(frozen=True)

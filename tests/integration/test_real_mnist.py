@@ -59,6 +59,8 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         "PRUNE_EPOCHS": "2",
         "BATCH_SIZE": "50",
         "PRUNE_FREQUENCY": "1",
+        "LATENCY_RUNS": "10",
+        "SERVING_MODEL_DIR": str(tmp_path / "serving"),
     }
     tfx_cli = [str(Path(sys.executable).parent / "tfx")]  # the console script the README shows
     runner = str(configs.PROJECT_ROOT / "pipelines" / "local_runner.py")
@@ -80,6 +82,9 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         "ExampleValidator": "COMPLETE",
         "Trainer": "COMPLETE",
         "PruneTrainer": "COMPLETE",
+        "Evaluator": "COMPLETE",
+        "CompressExporter": "COMPLETE",
+        "Pusher": "COMPLETE",
     }
     store = outputs.open_store(metadata)
     [examples] = store.get_artifacts_by_type("Examples")
@@ -87,3 +92,9 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
     pruned = [m for m in store.get_artifacts_by_type("Model") if "/PruneTrainer/" in m.uri]
     assert pruned[0].custom_properties["num_eval_examples"].int_value == 200
     assert pruned[0].custom_properties["sparsity"].double_value > 0.9
+    # One epoch on 200 examples is far below the 0.98 gate: not blessed, so nothing pushed.
+    [blessing] = store.get_artifacts_by_type("ModelBlessing")
+    assert blessing.custom_properties["blessed"].int_value == 0
+    [pushed] = store.get_artifacts_by_type("PushedModel")
+    assert pushed.custom_properties["pushed"].int_value == 0
+    assert not (tmp_path / "serving").exists()

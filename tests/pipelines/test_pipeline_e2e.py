@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import tensorflow_datasets as tfds
@@ -12,11 +13,11 @@ from tfx.utils import io_utils
 
 from components.prune_trainer import PruneTrainer
 from pipelines import configs, outputs
-from pipelines.pipeline import create_pipeline
+from pipelines.pipeline import create_components, create_pipeline
 
 NUM_MOCK_EXAMPLES = 16
 NODES = ["TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
-         "PruneTrainer"]
+         "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"]
 OUTPUT_TYPES = {
     "TfdsExampleGen": {"Examples"},
     "StatisticsGen": {"ExampleStatistics"},
@@ -24,11 +25,17 @@ OUTPUT_TYPES = {
     "ExampleValidator": {"ExampleAnomalies"},
     "Trainer": {"Model", "ModelRun"},
     "PruneTrainer": {"Model", "ModelRun", "PruningCheckpoint"},
+    "Evaluator": {"ModelEvaluation", "ModelBlessing"},
+    "CompressExporter": {"Model", "CompressionReport"},
+    "Pusher": {"PushedModel"},
 }
 # A tiny model and short runs: these tests check wiring and records, not accuracy.
 TINY_TRAINING = {
     "MODEL_WIDTH": "8", "DENSE_UNITS": "16", "TRAIN_EPOCHS": "1", "PRUNE_EPOCHS": "2",
-    "BATCH_SIZE": "4", "PRUNE_FREQUENCY": "1",
+    "BATCH_SIZE": "4", "PRUNE_FREQUENCY": "1", "CLUSTER_COUNT": "4", "REPRESENTATIVE_EXAMPLES": "8",
+    "LATENCY_RUNS": "3",
+    # Untrained tiny models: bless whatever they score unless a test asks for the real gate.
+    "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1",
 }
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +45,7 @@ def _config(tmp_path, manual_dir, **overrides) -> configs.PipelineConfig:
     environ = {
         "PIPELINE_NAME": "e2e",
         "PIPELINE_ROOT": str(tmp_path / "root"),
+        "SERVING_MODEL_DIR": str(tmp_path / "serving"),
         "TFDS_DATA_DIR": str(tmp_path / "tfds"),
         "TFDS_MANUAL_DIR": manual_dir,
         "BEAM_RUNNING_MODE": "in_memory",  # mock_data patches this process only
@@ -65,7 +73,7 @@ def _custom_properties(artifact) -> dict:
     }
 
 
-def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
+def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache_then_gates(
     tmp_path, placeholder_manual_dir
 ):
     config = _config(tmp_path, placeholder_manual_dir)
@@ -113,6 +121,8 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
     assert pruned["pruned_layers"] == "conv1,conv2,conv3,dense1,logits"
     [ckpt] = store.get_artifacts_by_type("PruningCheckpoint")
     assert _custom_properties(ckpt)["epochs_done"] == 2
+    assert pruned["clusters"] == 4
+    _check_gate_export_and_push(config, store, artifacts)
     # Lineage: the PruneTrainer read the Trainer's model.
     [prune_execution] = store.get_executions_by_type(PruneTrainer.get_class_type())
     input_ids = {e.artifact_id for e in store.get_events_by_execution_ids([prune_execution.id])
@@ -127,7 +137,52 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache(
         n: a.uri for n, a in artifacts.items()
     }
     assert len(store.get_artifacts_by_type("Examples")) == 1
-    assert len(store.get_artifacts_by_type("Model")) == 2
+    assert len(store.get_artifacts_by_type("Model")) == 3
+
+    # A stricter gate: the same models are now not blessed, and Pusher pushes nothing.
+    strict = _config(tmp_path, placeholder_manual_dir, EVAL_MIN_ACCURACY="1.0")
+    with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(strict))
+    states = _states(strict)
+    assert {node: states[node] for node in ("Trainer", "PruneTrainer", "Evaluator", "Pusher")} == {
+        "Trainer": "CACHED", "PruneTrainer": "CACHED", "Evaluator": "COMPLETE",
+        "Pusher": "COMPLETE"}
+    blessings = sorted(store.get_artifacts_by_type("ModelBlessing"), key=lambda a: a.id)
+    assert [b.custom_properties["blessed"].int_value for b in blessings] == [1, 0]
+    pushes = sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
+    assert [p.custom_properties["pushed"].int_value for p in pushes] == [1, 0]
+    assert len(os.listdir(strict.resolved_serving_model_dir)) == 1  # still only the first push
+    [report, _] = sorted(store.get_artifacts_by_type("CompressionReport"), key=lambda a: -a.id)
+    assert report.custom_properties["blessed"].int_value == 0
+
+
+def _check_gate_export_and_push(config, store, artifacts) -> None:
+    """Evaluator blessed the pruned model, CompressExporter measured both, Pusher pushed."""
+    [blessing] = store.get_artifacts_by_type("ModelBlessing")
+    assert blessing.custom_properties["blessed"].int_value == 1
+    [evaluation] = store.get_artifacts_by_type("ModelEvaluation")
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation.uri, model_name="candidate")
+    slices = {tuple(key) for key, _ in result.slicing_metrics}
+    assert () in slices and any(key and key[0][0] == "label" for key in slices)
+    overall = dict(result.slicing_metrics)[()][""][""]
+    assert overall["example_count"]["doubleValue"] == NUM_MOCK_EXAMPLES
+
+    report_uri = artifacts["CompressExporter", "report"].uri
+    with open(os.path.join(report_uri, "report.json")) as f:
+        report = json.load(f)
+    assert report["num_eval_examples"] == NUM_MOCK_EXAMPLES
+    assert report["summary"]["blessed"] is True
+    [exported] = [m for m in store.get_artifacts_by_type("Model") if "/CompressExporter/" in m.uri]
+    assert exported.custom_properties["compression_ratio"].double_value == pytest.approx(
+        report["summary"]["compression_ratio"])
+
+    [pushed] = store.get_artifacts_by_type("PushedModel")
+    assert pushed.custom_properties["pushed"].int_value == 1
+    destination = pushed.custom_properties["pushed_destination"].string_value
+    assert destination.startswith(config.resolved_serving_model_dir)
+    assert {"saved_model.pb", "pruned_int8.tflite"} <= set(os.listdir(destination))
 
 
 def config_sparsity(config) -> float:
@@ -163,9 +218,20 @@ def test_beam_dag_runner_runs_every_component(tmp_path, placeholder_manual_dir):
 
 def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder_manual_dir):
     config = _config(tmp_path, placeholder_manual_dir, PRUNE_WARM_START="true")
+    full = create_pipeline(config)
+    # Up to PruneTrainer: the gate, export and push are covered above.
+    components = create_components(config)
+    last = next(i for i, c in enumerate(components) if isinstance(c, PruneTrainer))
+    partial = tfx.dsl.Pipeline(
+        pipeline_name=full.pipeline_info.pipeline_name,
+        pipeline_root=full.pipeline_info.pipeline_root,
+        components=components[: last + 1],
+        metadata_connection_config=full.metadata_connection_config,
+        beam_pipeline_args=full.beam_pipeline_args,
+    )
     for _ in range(2):
         with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-            tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+            tfx.orchestration.LocalDagRunner().run(partial)
 
     store = outputs.open_store(config.resolved_metadata_path)
     checkpoints = sorted(store.get_artifacts_by_type("PruningCheckpoint"), key=lambda a: a.id)

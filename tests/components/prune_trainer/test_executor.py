@@ -16,6 +16,7 @@ from tfx.types import standard_artifacts
 from components import model_io
 from components.prune_trainer import PruningCheckpoint, executor
 from pruning import checkpoint, export
+from pruning.clustering import ClusteringParams
 from tests.components.conftest import SPLIT_SIZES
 from tests.components.prune_trainer.helpers import (
     EPOCHS,
@@ -141,3 +142,25 @@ def test_base_model_without_keras_file_is_a_clear_error(tiny_inputs, tmp_path):
     inputs = {"examples": [examples], "schema": [schema], "base_model": [empty]}
     with pytest.raises(FileNotFoundError, match="has no Keras file"):
         executor.Executor().Do(inputs, outputs(tmp_path), component_exec_properties())
+
+
+def test_clustering_after_pruning_keeps_the_sparsity_with_few_values(
+    tiny_inputs, tiny_base_model, tmp_path
+):
+    examples, schema = tiny_inputs
+    output_dict = outputs(tmp_path)
+    inputs = {"examples": [examples], "schema": [schema], "base_model": [tiny_base_model]}
+    properties = component_exec_properties(clustering=ClusteringParams(clusters=4, epochs=1))
+    executor.Executor().Do(inputs, output_dict, properties)
+
+    model = output_dict["model"][0]
+    with open(os.path.join(model.uri, model_io.SPARSITY_FILE)) as f:
+        report = json.load(f)
+    assert sorted(report["distinct_values"]) == PRUNED
+    assert all(count <= 4 for count in report["distinct_values"].values())
+    assert report["layers"]["dense1"]["sparsity"] >= 0.9 - 0.01
+    keras_model = model_io.load_model(model.uri)
+    kernel = keras_model.get_layer("dense1").kernel.numpy()
+    assert len(set(kernel.ravel().tolist())) == report["distinct_values"]["dense1"]
+    assert model.get_int_custom_property("clusters") == 4
+    assert model.get_float_custom_property("sparsity") == pytest.approx(report["overall"])

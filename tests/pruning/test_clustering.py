@@ -1,0 +1,75 @@
+"""Sparsity-preserving clustering: few distinct values per kernel, every zero kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pruning import clustering
+from pruning.clustering import ClusteringParams
+from tests.pruning.helpers import ALL_PRUNABLE, tiny_model
+
+
+def _sparse_tiny_model(fraction: float = 0.8):
+    model = tiny_model()
+    for layer in model.layers:
+        if layer.name in ALL_PRUNABLE:
+            kernel = layer.kernel.numpy()
+            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), fraction)] = 0
+            layer.kernel.assign(kernel)
+    return model
+
+
+@pytest.mark.parametrize("epochs", [0, 1])
+def test_clustered_kernels_hold_at_most_k_values_and_keep_every_zero(epochs):
+    model = _sparse_tiny_model()
+    zeros_before = {n: model.get_layer(n).kernel.numpy() == 0 for n in ALL_PRUNABLE}
+    rng = np.random.default_rng(0)
+    images = rng.random((32, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, size=32)
+
+    clustered = clustering.cluster_and_fine_tune(
+        model, ClusteringParams(clusters=4, epochs=epochs), ALL_PRUNABLE, images, labels,
+        batch_size=16,
+    )
+
+    assert not any("cluster" in layer.name for layer in clustered.layers)  # stripped
+    distinct = clustering.distinct_values(clustered, ALL_PRUNABLE)
+    assert all(2 <= count <= 4 for count in distinct.values()), distinct
+    for name in ALL_PRUNABLE:
+        kernel = clustered.get_layer(name).kernel.numpy()
+        assert np.all(kernel[zeros_before[name]] == 0), name
+        assert len(np.unique(kernel)) == distinct[name]
+
+
+def test_only_the_named_layers_are_clustered():
+    model = _sparse_tiny_model()
+    clustered = clustering.cluster_and_fine_tune(
+        model, ClusteringParams(clusters=4, epochs=0), ["dense1"],
+        np.zeros((1, 28, 28), np.float32), np.zeros(1, np.int64), batch_size=1,
+    )
+    assert clustering.distinct_values(clustered, ["dense1"]) == {"dense1": 4}
+    assert clustering.distinct_values(clustered, ["conv2"])["conv2"] > 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"clusters": 1}, "clusters must be 0 \\(off\\) or >= 2, got 1"),
+        ({"clusters": -3}, "clusters must be 0 \\(off\\) or >= 2, got -3"),
+        ({"epochs": -1}, "clustering epochs must be >= 0, got -1"),
+        ({"learning_rate": 0.0}, "clustering learning_rate must be > 0, got 0.0"),
+        ({"init": "random"}, "Unknown centroid init 'random'"),
+    ],
+)
+def test_invalid_parameters_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ClusteringParams(**kwargs)
+
+
+def test_unknown_layer_and_disabled_clustering_are_refused():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="has no layer \\['dense9'\\] to cluster"):
+        clustering.apply_clustering(model, ClusteringParams(clusters=4), ["dense9"])
+    with pytest.raises(ValueError, match="needs clusters >= 2"):
+        clustering.apply_clustering(model, ClusteringParams(), ["dense1"])
