@@ -15,12 +15,15 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: setup run run-beam test lint lock clean help
+.PHONY: setup run run-beam bench test lint lock clean help
 
 help:
 	@echo "make run    - run the pipeline locally (LocalDagRunner) on MNIST"
 	@echo "make test   - lint and run the test suite"
+	@echo "make bench  - full pipeline on real MNIST + unchanged rerun -> build/bench/results.json"
+	@echo "              (BENCH_ARGS=--sweep: one model per target sparsity -> sweep.png)"
 	@echo "make setup  - OS libraries + .venv from requirements/lock.txt (run by the two above)"
 	@echo "make lock   - regenerate requirements/lock.txt from requirements/requirements.in"
 
@@ -34,6 +37,9 @@ $(STAMP): $(SETUP_INPUTS)
 
 run: setup
 	$(PY) -m pipelines.local_runner $(RUN_ARGS)
+
+bench: setup
+	$(PY) -m pipelines.bench $(BENCH_ARGS)
 
 run-beam: setup
 	$(PY) -m pipelines.beam_runner $(RUN_ARGS)
