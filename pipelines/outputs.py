@@ -76,7 +76,9 @@ def _figures(artifact: metadata_store_pb2.Artifact) -> dict:
     for name in FIGURES:
         if name in artifact.custom_properties:
             value = artifact.custom_properties[name]
-            found[name] = getattr(value, value.WhichOneof("value"))
+            kind = value.WhichOneof("value")
+            if kind in ("int_value", "double_value", "string_value"):  # not structs/protos
+                found[name] = getattr(value, kind)
     return found
 
 

@@ -106,6 +106,8 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache_then
     assert config.resolved_metadata_path in summary
     assert artifacts["SchemaGen", "schema"].uri in summary
     assert f"sparsity {artifacts['PruneTrainer', 'model'].figures['sparsity']:.4f}" in summary
+    assert "pushed 1" in summary and "compression_ratio" in summary
+    assert "fields {" not in summary  # ExampleValidator's struct-valued `blessed` is left out
 
     # The trainers' figures, recorded on their Model artifacts.
     baseline, pruned = (
