@@ -62,6 +62,24 @@ def warm_start_path(input_dict: dict) -> str | None:
     return path
 
 
+def cluster_if_asked(
+    result, params: clustering.ClusteringParams, training: TrainingParams, images, labels
+) -> tuple:
+    """(model, SparsityReport, sparsity.json content): clustered when `params` asks for it."""
+    if not params.enabled:
+        return result.model, result.sparsity, result.sparsity.to_dict()
+    log.info("PruneTrainer: clustering %s into %d values each, %d epoch(s)",
+             ",".join(result.pruned_layers), params.clusters, params.epochs)
+    model = clustering.cluster_and_fine_tune(
+        result.model, params, result.pruned_layers, images, labels,
+        batch_size=training.batch_size, augment=training.augment, seed=training.seed,
+    )
+    report = sparsity.measure_sparsity(model, result.pruned_layers)
+    record = report.to_dict()
+    record["distinct_values"] = clustering.distinct_values(model, result.pruned_layers)
+    return model, report, record
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(
         self,
@@ -103,20 +121,9 @@ class Executor(base_executor.BaseExecutor):
                 epoch + 1, training.epochs, loss, resume_dir,
             ),
         )
-        final_model, report = result.model, result.sparsity
-        sparsity_record = report.to_dict()
-        if cluster_params.enabled:
-            log.info("PruneTrainer: clustering %s into %d values each, %d epoch(s)",
-                     ",".join(result.pruned_layers), cluster_params.clusters, cluster_params.epochs)
-            final_model = clustering.cluster_and_fine_tune(
-                result.model, cluster_params, result.pruned_layers, train_images, train_labels,
-                batch_size=training.batch_size, augment=training.augment, seed=training.seed,
-            )
-            report = sparsity.measure_sparsity(final_model, result.pruned_layers)
-            sparsity_record = report.to_dict()
-            sparsity_record["distinct_values"] = clustering.distinct_values(
-                final_model, result.pruned_layers
-            )
+        final_model, report, sparsity_record = cluster_if_asked(
+            result, cluster_params, training, train_images, train_labels
+        )
         train_seconds = time.monotonic() - started
         metrics = evaluate(final_model, model_io.eval_dataset(eval_images, eval_labels))
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",
