@@ -9,6 +9,7 @@ pruned full-int8 file from 50,276 to 38,647 gzip bytes at the same accuracy (REA
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
@@ -16,6 +17,8 @@ import tf_keras as keras
 
 from pruning import data
 from pruning.training import compile_model
+
+log = logging.getLogger(__name__)
 
 INITS = {
     "kmeans_plus_plus": tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS,
@@ -72,6 +75,20 @@ def apply_clustering(
     return keras.models.clone_model(model, clone_function=wrap)
 
 
+def can_cluster(kernel: np.ndarray, clusters: int) -> bool:
+    """Whether TFMOT's sparsity-preserving initialization can place `clusters` centroids.
+
+    It keeps one centroid at zero and splits the other clusters - 1 between the negative and the
+    positive weights in proportion to their counts; each side needs at least as many weights as
+    centroids (a layer pruned to a handful of weights has fewer, and TFMOT then fails).
+    """
+    negative, positive = int(np.sum(kernel < 0)), int(np.sum(kernel > 0))
+    if negative + positive == 0:
+        return False
+    negative_clusters = int(np.round((clusters - 1) * negative / (negative + positive)))
+    return negative_clusters <= negative and clusters - 1 - negative_clusters <= positive
+
+
 def cluster_and_fine_tune(
     model: keras.Model,
     params: ClusteringParams,
@@ -83,9 +100,25 @@ def cluster_and_fine_tune(
     augment: bool = True,
     seed: int = 0,
 ) -> keras.Model:
-    """The stripped (plain-layer) model with clustered kernels, fine-tuned `params.epochs`."""
+    """The stripped (plain-layer) model with clustered kernels, fine-tuned `params.epochs`.
+
+    Layers with too few non-zero weights to place the clusters (see `can_cluster`) are left as
+    they are: they already hold about as few distinct values as clustering would give them.
+    """
+    by_name = {layer.name: layer for layer in model.layers}
+    missing = sorted(set(layer_names) - set(by_name))
+    if missing:
+        raise ValueError(f"Model {model.name!r} has no layer {missing} to cluster")
+    chosen = [name for name in layer_names
+              if can_cluster(keras.backend.get_value(by_name[name].kernel), params.clusters)]
+    skipped = sorted(set(layer_names) - set(chosen))
+    if skipped:
+        log.warning("Not clustering %s: too few non-zero weights for %d clusters",
+                    ",".join(skipped), params.clusters)
+    if not chosen:
+        return model
     keras.utils.set_random_seed(seed)
-    clustered = apply_clustering(model, params, layer_names)
+    clustered = apply_clustering(model, params, chosen)
     if params.epochs:
         compile_model(clustered, keras.optimizers.Adam(params.learning_rate))
         dataset = data.in_memory_dataset(

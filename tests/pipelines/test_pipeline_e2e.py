@@ -12,10 +12,10 @@ from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.utils import io_utils
 
 from components.prune_trainer import PruneTrainer
-from pipelines import configs, outputs
+from pipelines import outputs
 from pipelines.pipeline import create_components, create_pipeline
+from tests.pipelines.conftest import NUM_MOCK_EXAMPLES, make_config, node_states
 
-NUM_MOCK_EXAMPLES = 16
 NODES = ["TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
          "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"]
 OUTPUT_TYPES = {
@@ -29,40 +29,7 @@ OUTPUT_TYPES = {
     "CompressExporter": {"Model", "CompressionReport"},
     "Pusher": {"PushedModel"},
 }
-# A tiny model and short runs: these tests check wiring and records, not accuracy.
-TINY_TRAINING = {
-    "MODEL_WIDTH": "8", "DENSE_UNITS": "16", "TRAIN_EPOCHS": "1", "PRUNE_EPOCHS": "2",
-    "BATCH_SIZE": "4", "PRUNE_FREQUENCY": "1", "CLUSTER_COUNT": "4", "REPRESENTATIVE_EXAMPLES": "8",
-    "LATENCY_RUNS": "3",
-    # Untrained tiny models: bless whatever they score unless a test asks for the real gate.
-    "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1",
-}
-
 pytestmark = pytest.mark.e2e
-
-
-def _config(tmp_path, manual_dir, **overrides) -> configs.PipelineConfig:
-    environ = {
-        "PIPELINE_NAME": "e2e",
-        "PIPELINE_ROOT": str(tmp_path / "root"),
-        "SERVING_MODEL_DIR": str(tmp_path / "serving"),
-        "TFDS_DATA_DIR": str(tmp_path / "tfds"),
-        "TFDS_MANUAL_DIR": manual_dir,
-        "BEAM_RUNNING_MODE": "in_memory",  # mock_data patches this process only
-        **TINY_TRAINING,
-        **overrides,
-    }
-    return configs.load_config([], environ=environ)
-
-
-def _states(config) -> dict[str, str]:
-    rows = outputs.newest_outputs(config.resolved_metadata_path, config.pipeline_name)
-    return {row.node_id: row.state for row in rows}
-
-
-def _artifacts(config) -> dict[tuple[str, str], outputs.NodeOutput]:
-    rows = outputs.newest_outputs(config.resolved_metadata_path, config.pipeline_name)
-    return {(row.node_id, row.output_key): row for row in rows}
 
 
 def _custom_properties(artifact) -> dict:
@@ -73,15 +40,14 @@ def _custom_properties(artifact) -> dict:
     }
 
 
-def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache_then_gates(
-    tmp_path, placeholder_manual_dir
-):
-    config = _config(tmp_path, placeholder_manual_dir)
-    with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+def _first(store, type_name: str, uri: str):
+    [artifact] = [a for a in store.get_artifacts_by_type(type_name) if a.uri == uri]
+    return artifact
 
-    assert _states(config) == dict.fromkeys(NODES, "COMPLETE")
-    artifacts = _artifacts(config)
+
+def test_local_runner_runs_every_component_and_records_their_figures(gated_runs):
+    config, artifacts, summary = gated_runs.config, gated_runs.artifacts[0], gated_runs.summaries[0]
+    assert gated_runs.states[0] == dict.fromkeys(NODES, "COMPLETE")
     types = {}
     for (node, _), artifact in artifacts.items():
         types.setdefault(node, set()).add(artifact.artifact_type)
@@ -102,7 +68,6 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache_then
     )
     shapes = {f.name: [d.size for d in f.shape.dim] for f in schema.feature}
     assert shapes == {"image": [784], "label": [1]}
-    summary = outputs.format_summary(config.resolved_metadata_path, config.pipeline_name)
     assert config.resolved_metadata_path in summary
     assert artifacts["SchemaGen", "schema"].uri in summary
     assert f"sparsity {artifacts['PruneTrainer', 'model'].figures['sparsity']:.4f}" in summary
@@ -111,7 +76,7 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache_then
 
     # The trainers' figures, recorded on their Model artifacts.
     baseline, pruned = (
-        _custom_properties(store.get_artifacts_by_uri(artifacts[node, "model"].uri)[0])
+        _custom_properties(_first(store, "Model", artifacts[node, "model"].uri))
         for node in ("Trainer", "PruneTrainer")
     )
     for figures in (baseline, pruned):
@@ -121,48 +86,48 @@ def test_local_runner_runs_every_component_then_serves_the_rerun_from_cache_then
     # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over this tiny model.
     assert pruned["sparsity"] == pytest.approx(config_sparsity(config), abs=0.01)
     assert pruned["pruned_layers"] == "conv1,conv2,conv3,dense1,logits"
+    assert pruned["clusters"] == 4
     [ckpt] = store.get_artifacts_by_type("PruningCheckpoint")
     assert _custom_properties(ckpt)["epochs_done"] == 2
-    assert pruned["clusters"] == 4
     _check_gate_export_and_push(config, store, artifacts)
     # Lineage: the PruneTrainer read the Trainer's model.
-    [prune_execution] = store.get_executions_by_type(PruneTrainer.get_class_type())
+    [prune_execution] = [e for e in store.get_executions_by_type(PruneTrainer.get_class_type())
+                         if e.last_known_state == e.COMPLETE]
     input_ids = {e.artifact_id for e in store.get_events_by_execution_ids([prune_execution.id])
                  if e.type == e.INPUT}
-    assert store.get_artifacts_by_uri(artifacts["Trainer", "model"].uri)[0].id in input_ids
+    assert _first(store, "Model", artifacts["Trainer", "model"].uri).id in input_ids
 
-    with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
-    assert _states(config) == dict.fromkeys(NODES, "CACHED")
-    assert {n: a.uri for n, a in _artifacts(config).items()} == {
-        n: a.uri for n, a in artifacts.items()
+def test_unchanged_rerun_is_served_from_cache(gated_runs):
+    assert gated_runs.states[1] == dict.fromkeys(NODES, "CACHED")
+    assert {n: a.uri for n, a in gated_runs.artifacts[1].items()} == {
+        n: a.uri for n, a in gated_runs.artifacts[0].items()
     }
-    assert len(store.get_artifacts_by_type("Examples")) == 1
-    assert len(store.get_artifacts_by_type("Model")) == 3
 
-    # A stricter gate: the same models are now not blessed, and Pusher pushes nothing.
-    strict = _config(tmp_path, placeholder_manual_dir, EVAL_MIN_ACCURACY="1.0")
-    with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(strict))
-    states = _states(strict)
+
+def test_a_stricter_gate_blesses_nothing_and_nothing_is_pushed(gated_runs):
+    states, strict = gated_runs.states[2], gated_runs.strict
     assert {node: states[node] for node in ("Trainer", "PruneTrainer", "Evaluator", "Pusher")} == {
         "Trainer": "CACHED", "PruneTrainer": "CACHED", "Evaluator": "COMPLETE",
         "Pusher": "COMPLETE"}
+    store = outputs.open_store(strict.resolved_metadata_path)
+    assert len(store.get_artifacts_by_type("Examples")) == 1
     blessings = sorted(store.get_artifacts_by_type("ModelBlessing"), key=lambda a: a.id)
     assert [b.custom_properties["blessed"].int_value for b in blessings] == [1, 0]
     pushes = sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
     assert [p.custom_properties["pushed"].int_value for p in pushes] == [1, 0]
     assert len(os.listdir(strict.resolved_serving_model_dir)) == 1  # still only the first push
-    [report, _] = sorted(store.get_artifacts_by_type("CompressionReport"), key=lambda a: -a.id)
+    report = _first(store, "CompressionReport",
+                    gated_runs.artifacts[2]["CompressExporter", "report"].uri)
     assert report.custom_properties["blessed"].int_value == 0
+    assert "pushed 0" in gated_runs.summaries[2]
 
 
 def _check_gate_export_and_push(config, store, artifacts) -> None:
     """Evaluator blessed the pruned model, CompressExporter measured both, Pusher pushed."""
-    [blessing] = store.get_artifacts_by_type("ModelBlessing")
+    blessing = _first(store, "ModelBlessing", artifacts["Evaluator", "blessing"].uri)
     assert blessing.custom_properties["blessed"].int_value == 1
-    [evaluation] = store.get_artifacts_by_type("ModelEvaluation")
+    evaluation = _first(store, "ModelEvaluation", artifacts["Evaluator", "evaluation"].uri)
     import tensorflow_model_analysis as tfma
 
     result = tfma.load_eval_result(evaluation.uri, model_name="candidate")
@@ -176,11 +141,11 @@ def _check_gate_export_and_push(config, store, artifacts) -> None:
         report = json.load(f)
     assert report["num_eval_examples"] == NUM_MOCK_EXAMPLES
     assert report["summary"]["blessed"] is True
-    [exported] = [m for m in store.get_artifacts_by_type("Model") if "/CompressExporter/" in m.uri]
+    exported = _first(store, "Model", artifacts["CompressExporter", "compressed"].uri)
     assert exported.custom_properties["compression_ratio"].double_value == pytest.approx(
         report["summary"]["compression_ratio"])
 
-    [pushed] = store.get_artifacts_by_type("PushedModel")
+    pushed = _first(store, "PushedModel", artifacts["Pusher", "pushed_model"].uri)
     assert pushed.custom_properties["pushed"].int_value == 1
     destination = pushed.custom_properties["pushed_destination"].string_value
     assert destination.startswith(config.resolved_serving_model_dir)
@@ -196,21 +161,21 @@ def config_sparsity(config) -> float:
 
 
 def test_failed_example_gen_publishes_no_artifact(tmp_path):
-    config = _config(tmp_path, str(tmp_path / "no_such_dir"))
+    config = make_config(tmp_path, str(tmp_path / "no_such_dir"))
     with pytest.raises(Exception, match=r"lacks t10k-images-idx3-ubyte\.gz"):
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
-    assert _states(config) == {"TfdsExampleGen": "FAILED"}
+    assert node_states(config) == {"TfdsExampleGen": "FAILED"}
     store = outputs.open_store(config.resolved_metadata_path)
     assert store.get_artifacts_by_type("Examples") == []
 
 
 def test_beam_dag_runner_runs_every_component(tmp_path, placeholder_manual_dir):
-    config = _config(tmp_path, placeholder_manual_dir, EXAMPLE_LIMIT="5")
+    config = make_config(tmp_path, placeholder_manual_dir, EXAMPLE_LIMIT="5")
     with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
         BeamDagRunner().run(create_pipeline(config))
 
-    assert _states(config) == dict.fromkeys(NODES, "COMPLETE")
+    assert node_states(config) == dict.fromkeys(NODES, "COMPLETE")
     store = outputs.open_store(config.resolved_metadata_path)
     [examples] = store.get_artifacts_by_type("Examples")
     assert examples.custom_properties["num_examples_eval"].int_value == 5
@@ -219,7 +184,7 @@ def test_beam_dag_runner_runs_every_component(tmp_path, placeholder_manual_dir):
 
 
 def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder_manual_dir):
-    config = _config(tmp_path, placeholder_manual_dir, PRUNE_WARM_START="true")
+    config = make_config(tmp_path, placeholder_manual_dir, PRUNE_WARM_START="true")
     full = create_pipeline(config)
     # Up to PruneTrainer: the gate, export and push are covered above.
     components = create_components(config)

@@ -52,6 +52,31 @@ def test_only_the_named_layers_are_clustered():
     assert clustering.distinct_values(clustered, ["conv2"])["conv2"] > 4
 
 
+def test_layers_with_too_few_weights_for_the_clusters_are_left_alone():
+    model = _sparse_tiny_model()
+    conv1 = model.get_layer("conv1")
+    kernel = np.zeros(conv1.kernel.shape, np.float32)
+    kernel.flat[:3] = [-0.5, 0.25, 0.75]  # 3 non-zeros cannot hold 7 non-zero centroids
+    conv1.kernel.assign(kernel)
+    assert not clustering.can_cluster(kernel, 8)
+
+    clustered = clustering.cluster_and_fine_tune(
+        model, ClusteringParams(clusters=8, epochs=0), ALL_PRUNABLE,
+        np.zeros((1, 28, 28), np.float32), np.zeros(1, np.int64), batch_size=1,
+    )
+    np.testing.assert_array_equal(clustered.get_layer("conv1").kernel.numpy(), kernel)
+    assert clustering.distinct_values(clustered, ["dense1"]) == {"dense1": 8}
+
+
+@pytest.mark.parametrize(
+    ("kernel", "clusters", "expected"),
+    [([0.0, 0.0], 4, False), ([1.0, 2.0, 3.0, -1.0], 4, True), ([1.0, 2.0, -1.0], 8, False),
+     ([1.0] * 90 + [-1.0] * 10, 8, True)],
+)
+def test_can_cluster_follows_tfmots_split_of_centroids(kernel, clusters, expected):
+    assert clustering.can_cluster(np.array(kernel), clusters) is expected
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
