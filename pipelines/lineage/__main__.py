@@ -1,0 +1,7 @@
+"""`python -m pipelines.lineage ...` is `prune-lineage ...`."""
+
+import sys
+
+from pipelines.lineage.cli import main
+
+sys.exit(main())

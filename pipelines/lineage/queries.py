@@ -1,0 +1,300 @@
+"""Questions asked of ML Metadata: runs, artifacts, an artifact's lineage, the run's figures.
+
+Everything returns plain dataclasses / dicts (what `--json` prints); `render.py` formats them.
+TFX records: a `pipeline_run` context per run, a `node` context per component ("<pipeline>.<node
+id>"), an execution per component per run (state COMPLETE, CACHED, FAILED, ...) and INPUT / OUTPUT
+events between executions and artifacts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as mlmd
+
+from pipelines.lineage.store import LineageError
+
+RUN_CONTEXT = "pipeline_run"
+NODE_CONTEXT = "node"
+# `latest:<name>` shortcuts: (artifact type, node id, output key, required property value).
+SHORTCUTS = {
+    "pushed": ("PushedModel", "Pusher", "pushed_model", ("pushed", 1)),
+    "tflite": ("Model", "CompressExporter", "compressed", None),
+    "model": ("Model", "PruneTrainer", "model", None),
+    "baseline": ("Model", "Trainer", "model", None),
+    "report": ("CompressionReport", "CompressExporter", "report", None),
+    "examples": ("Examples", "TfdsExampleGen", "examples", None),
+}
+
+
+def _time(milliseconds: int) -> str:
+    return datetime.datetime.fromtimestamp(milliseconds / 1000, datetime.UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC")
+
+
+def scalar_properties(node: mlmd.Artifact | mlmd.Execution) -> dict:
+    """Custom properties with int, float or string values (structs and protos left out)."""
+    found = {}
+    for key, value in sorted(node.custom_properties.items()):
+        kind = value.WhichOneof("value")
+        if kind in ("int_value", "double_value", "string_value"):
+            found[key] = getattr(value, kind)
+    return found
+
+
+@dataclasses.dataclass
+class ArtifactInfo:
+    id: int
+    type: str
+    uri: str
+    state: str
+    node: str  # the component that produced it
+    output_key: str
+    created: str
+    properties: dict
+
+
+@dataclasses.dataclass
+class ExecutionInfo:
+    id: int
+    node: str
+    type: str
+    state: str
+    started: str
+    seconds: float
+    properties: dict
+
+
+@dataclasses.dataclass
+class RunInfo:
+    id: int
+    name: str
+    started: str
+    state: str
+    components: dict  # node id -> execution state
+
+
+class Lineage:
+    """Reads one store; caches types and the node of each execution."""
+
+    def __init__(self, store: metadata_store.MetadataStore):
+        self.store = store
+        self.artifact_types = {t.id: t.name for t in store.get_artifact_types()}
+        self.execution_node: dict[int, str] = {}
+        for context in store.get_contexts_by_type(NODE_CONTEXT):
+            node = context.name.split(".", 1)[-1]
+            for execution in store.get_executions_by_context(context.id):
+                self.execution_node[execution.id] = node
+        self._producer: dict[int, tuple[int, str]] | None = None
+
+    # --- runs -----------------------------------------------------------------------------
+    def runs(self) -> list[RunInfo]:
+        rows = []
+        for context in sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id):
+            executions = sorted(self.store.get_executions_by_context(context.id),
+                                key=lambda e: e.id)
+            states = {self.execution_node.get(e.id, e.type): _state(e) for e in executions}
+            values = set(states.values())
+            if "FAILED" in values:
+                state = "FAILED"
+            elif values & {"RUNNING", "NEW", "UNKNOWN"}:
+                state = "RUNNING"
+            elif values == {"CACHED"}:
+                state = "CACHED"
+            else:
+                state = "COMPLETE" if values else "EMPTY"
+            rows.append(RunInfo(context.id, context.name, _time(context.create_time_since_epoch),
+                                state, states))
+        return rows
+
+    def run_context(self, run: str) -> mlmd.Context:
+        """A run by name, by context id, or `latest`."""
+        contexts = sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id)
+        if not contexts:
+            raise LineageError("The store holds no pipeline runs")
+        if run == "latest":
+            return contexts[-1]
+        for context in contexts:
+            if context.name == run or str(context.id) == run:
+                return context
+        raise LineageError(f"No run {run!r}; runs: {', '.join(c.name for c in contexts)}")
+
+    # --- artifacts ------------------------------------------------------------------------
+    def producer(self, artifact_id: int) -> tuple[int, str] | None:
+        """(execution id, output key) of the execution that first output the artifact."""
+        if self._producer is None:
+            self._producer = {}
+            for event in self.store.get_events_by_execution_ids(list(self.execution_node)):
+                if event.type == mlmd.Event.OUTPUT and event.artifact_id not in self._producer:
+                    key = event.path.steps[0].key if event.path.steps else ""
+                    self._producer[event.artifact_id] = (event.execution_id, key)
+        return self._producer.get(artifact_id)
+
+    def artifact_info(self, artifact: mlmd.Artifact) -> ArtifactInfo:
+        produced = self.producer(artifact.id)
+        node, key = ("", "")
+        if produced:
+            node, key = self.execution_node.get(produced[0], ""), produced[1]
+        return ArtifactInfo(
+            id=artifact.id, type=self.artifact_types.get(artifact.type_id, "?"), uri=artifact.uri,
+            state=mlmd.Artifact.State.Name(artifact.state), node=node, output_key=key,
+            created=_time(artifact.create_time_since_epoch),
+            properties=scalar_properties(artifact))
+
+    def artifacts(self, type_name: str | None = None, run: str | None = None) -> list[ArtifactInfo]:
+        if run:
+            found = self.store.get_artifacts_by_context(self.run_context(run).id)
+        elif type_name:
+            found = self.store.get_artifacts_by_type(type_name)
+        else:
+            found = self.store.get_artifacts()
+        if type_name:
+            known = set(self.artifact_types.values())
+            if type_name not in known:
+                raise LineageError(f"No artifact type {type_name!r}; types: {sorted(known)}")
+            found = [a for a in found if self.artifact_types.get(a.type_id) == type_name]
+        return [self.artifact_info(a) for a in sorted(found, key=lambda a: a.id)]
+
+    def resolve(self, reference: str) -> mlmd.Artifact:
+        """An artifact by id, by URI, or by a `latest:<shortcut>`."""
+        if reference.startswith("latest:"):
+            return self._latest(reference.split(":", 1)[1])
+        if reference.isdigit():
+            found = self.store.get_artifacts_by_id([int(reference)])
+            if not found:
+                raise LineageError(f"No artifact with id {reference}")
+            return found[0]
+        found = self.store.get_artifacts_by_uri(reference.rstrip("/"))
+        if not found:
+            raise LineageError(
+                f"No artifact {reference!r}: give an artifact id, its URI or one of "
+                f"{', '.join('latest:' + s for s in SHORTCUTS)}")
+        return max(found, key=lambda a: a.id)
+
+    def _latest(self, shortcut: str) -> mlmd.Artifact:
+        if shortcut not in SHORTCUTS:
+            raise LineageError(f"Unknown shortcut latest:{shortcut}; known: "
+                               f"{', '.join('latest:' + s for s in SHORTCUTS)}")
+        type_name, node, key, required = SHORTCUTS[shortcut]
+        candidates = []
+        for artifact in self.store.get_artifacts_by_type(type_name):
+            produced = self.producer(artifact.id)
+            if not produced or self.execution_node.get(produced[0]) != node or produced[1] != key:
+                continue
+            if required and scalar_properties(artifact).get(required[0]) != required[1]:
+                continue
+            candidates.append(artifact)
+        if not candidates:
+            what = f"{type_name} from {node}" + (f" with {required[0]}={required[1]}"
+                                                 if required else "")
+            raise LineageError(f"latest:{shortcut}: no {what} in this store")
+        return max(candidates, key=lambda a: a.id)
+
+    # --- lineage --------------------------------------------------------------------------
+    def execution_info(self, execution: mlmd.Execution) -> ExecutionInfo:
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch)
+        return ExecutionInfo(
+            id=execution.id, node=self.execution_node.get(execution.id, "?"),
+            type=execution.type, state=_state(execution),
+            started=_time(execution.create_time_since_epoch), seconds=seconds / 1000,
+            properties=_execution_properties(execution))
+
+    def trace(self, artifact: mlmd.Artifact, downstream: bool = False) -> dict:
+        """The lineage graph from `artifact`: {"root", "artifacts", "executions", "edges"}.
+
+        Upstream: the execution that produced the artifact (not the cached executions that
+        reused it), its input artifacts, their producers, ... back to executions without inputs
+        (the ExampleGen). Downstream: every execution that read it, their outputs, and so on.
+        Edges point the way data flowed: ("a<id>", "e<id>", key) for an input,
+        ("e<id>", "a<id>", key) for an output.
+        """
+        artifacts = {artifact.id: artifact}
+        executions: dict[int, mlmd.Execution] = {}
+        edges: set[tuple[str, str, str]] = set()
+        pending = [artifact.id]
+        seen = set()
+        step_in = mlmd.Event.INPUT if downstream else mlmd.Event.OUTPUT
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            events = [e for e in self.store.get_events_by_artifact_ids([current])
+                      if e.type == step_in]
+            if not downstream:
+                # Provenance is the execution that made it; cached executions of later runs
+                # output the same artifact again and are left out (`runs` shows them).
+                events = sorted(events, key=lambda e: e.execution_id)[:1]
+            for event in events:
+                execution_id = event.execution_id
+                edges.add(_edge(event))
+                if execution_id in executions:
+                    continue
+                [execution] = self.store.get_executions_by_id([execution_id])
+                executions[execution_id] = execution
+                step_out = mlmd.Event.OUTPUT if downstream else mlmd.Event.INPUT
+                for other in self.store.get_events_by_execution_ids([execution_id]):
+                    if other.type != step_out:
+                        continue
+                    edges.add(_edge(other))
+                    if other.artifact_id not in artifacts:
+                        artifacts[other.artifact_id] = self.store.get_artifacts_by_id(
+                            [other.artifact_id])[0]
+                    pending.append(other.artifact_id)
+        return {
+            "root": artifact.id,
+            "direction": "downstream" if downstream else "upstream",
+            "artifacts": {a.id: self.artifact_info(a) for a in artifacts.values()},
+            "executions": {e.id: self.execution_info(e) for e in executions.values()},
+            "edges": sorted(edges),
+        }
+
+    # --- compare --------------------------------------------------------------------------
+    def compare(self, run: str = "latest") -> dict:
+        """The run's figures: baseline, pruned, compressed, gate and push, from MLMD alone."""
+        context = self.run_context(run)
+        by_output: dict[tuple[str, str], ArtifactInfo] = {}
+        for artifact in self.store.get_artifacts_by_context(context.id):
+            info = self.artifact_info(artifact)
+            by_output[info.node, info.output_key] = info
+        picks = {
+            "baseline": ("Trainer", "model", ("test_accuracy", "test_loss", "num_parameters")),
+            "pruned": ("PruneTrainer", "model",
+                       ("test_accuracy", "test_loss", "sparsity", "clusters", "num_parameters")),
+            "tflite": ("CompressExporter", "compressed",
+                       ("int8_tflite_accuracy", "int8_tflite_sparsity",
+                        "gzip_bytes_baseline_float_tflite", "gzip_bytes_pruned_int8_tflite",
+                        "compression_ratio", "latency_ms_float", "latency_ms_int8")),
+            "gate": ("Evaluator", "blessing", ("blessed",)),
+            "push": ("Pusher", "pushed_model", ("pushed", "pushed_destination")),
+        }
+        figures = {}
+        for name, (node, key, keys) in picks.items():
+            info = by_output.get((node, key))
+            if info is not None:
+                figures[name] = {"artifact_id": info.id,
+                                 **{k: info.properties[k] for k in keys if k in info.properties}}
+        if not figures:
+            raise LineageError(f"Run {context.name} recorded none of the pipeline's figures")
+        return {"run": context.name, "figures": figures}
+
+
+def _state(execution: mlmd.Execution) -> str:
+    return mlmd.Execution.State.Name(execution.last_known_state)
+
+
+def _edge(event: mlmd.Event) -> tuple[str, str, str]:
+    key = event.path.steps[0].key if event.path.steps else ""
+    if event.type in (mlmd.Event.INPUT, mlmd.Event.DECLARED_INPUT):
+        return (f"a{event.artifact_id}", f"e{event.execution_id}", key)
+    return (f"e{event.execution_id}", f"a{event.artifact_id}", key)
+
+
+_EXECUTION_KEYS = ("dataset", "manual_dir", "data_dir")  # what ExampleGen read
+
+
+def _execution_properties(execution: mlmd.Execution) -> dict:
+    properties = scalar_properties(execution)
+    return {k: properties[k] for k in _EXECUTION_KEYS if k in properties}

@@ -1,0 +1,164 @@
+"""`prune-lineage` on the store of the small pipeline's three runs (tests/pipelines/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines import configs
+from pipelines.lineage import cli, store
+
+pytestmark = pytest.mark.e2e
+
+
+def lineage(gated_runs, capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["--sqlite", gated_runs.config.resolved_metadata_path, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def lineage_json(gated_runs, capsys, *args: str):
+    code, out, err = lineage(gated_runs, capsys, "--json", *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_pushed_model_traces_back_through_both_trainers_to_the_tfds_examples(gated_runs, capsys):
+    graph = lineage_json(gated_runs, capsys, "lineage", "latest:pushed")
+    artifacts = {int(k): v for k, v in graph["artifacts"].items()}
+    executions = {int(k): v for k, v in graph["executions"].items()}
+    root = artifacts[graph["root"]]
+    assert (root["type"], root["properties"]["pushed"]) == ("PushedModel", 1)
+    assert {e["node"] for e in executions.values()} == {
+        "TfdsExampleGen", "StatisticsGen", "SchemaGen", "Trainer", "PruneTrainer", "Evaluator",
+        "CompressExporter", "Pusher"}
+    assert all(e["state"] == "COMPLETE" for e in executions.values())  # producers, not caches
+    [examples] = [a for a in artifacts.values() if a["type"] == "Examples"]
+    assert examples["properties"]["tfds_dataset"] == "mnist"
+    assert examples["properties"]["tfds_version"]
+    # The chain Examples -> Trainer -> Model -> PruneTrainer -> Model, as edges.
+    node_of = {f"e{i}": e["node"] for i, e in executions.items()}
+    made = {(node_of[s], artifacts[int(t[1:])]["type"])
+            for s, t, _ in graph["edges"] if s[0] == "e"}
+    read = {(artifacts[int(s[1:])]["node"], node_of[t], key)
+            for s, t, key in graph["edges"] if s[0] == "a"}
+    assert ("TfdsExampleGen", "Trainer", "examples") in read
+    assert ("Trainer", "PruneTrainer", "base_model") in read
+    assert ("PruneTrainer", "CompressExporter", "model") in read
+    assert ("CompressExporter", "Pusher", "model") in read
+    assert ("Pusher", "PushedModel") in made
+
+
+def test_lineage_tree_names_the_dataset_and_every_step(gated_runs, capsys):
+    code, out, _ = lineage(gated_runs, capsys, "lineage", "latest:pushed")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("artifact ") and "PushedModel Pusher.pushed_model" in lines[0]
+    assert "tfds_dataset=mnist" in out
+    for step in ("Pusher COMPLETE", "CompressExporter COMPLETE", "PruneTrainer COMPLETE",
+                 "Trainer COMPLETE", "TfdsExampleGen COMPLETE"):
+        assert step in out, step
+    assert "(see above)" in out  # the Examples artifact is read by several steps, shown once
+
+
+def test_downstream_of_the_examples_reaches_the_push(gated_runs, capsys):
+    examples = gated_runs.artifacts[0]["TfdsExampleGen", "examples"].uri
+    graph = lineage_json(gated_runs, capsys, "lineage", examples, "--downstream")
+    types = {a["type"] for a in graph["artifacts"].values()}
+    assert {"Model", "ModelBlessing", "CompressionReport", "PushedModel"} <= types
+    assert any(e["state"] == "CACHED" for e in graph["executions"].values())
+
+
+def test_runs_show_what_ran_and_what_was_cached(gated_runs, capsys):
+    runs = lineage_json(gated_runs, capsys, "runs")
+    assert len(runs) == 3
+    first, cached, strict = (run["components"] for run in runs)
+    assert set(first.values()) == {"COMPLETE"} and len(first) == 9
+    assert set(cached.values()) == {"CACHED"} and runs[1]["state"] == "CACHED"
+    assert strict["Trainer"] == "CACHED" and strict["Evaluator"] == "COMPLETE"
+    _, out, _ = lineage(gated_runs, capsys, "runs")
+    assert out.count("CACHED") >= 10
+
+
+def test_compare_prints_the_figures_the_exporter_recorded(gated_runs, capsys):
+    runs = lineage_json(gated_runs, capsys, "runs")
+    result = lineage_json(gated_runs, capsys, "compare", "--run", runs[0]["name"])
+    report_path = Path(gated_runs.artifacts[0]["CompressExporter", "report"].uri) / "report.json"
+    summary = json.loads(report_path.read_text())["summary"]
+    tflite = result["figures"]["tflite"]
+    assert tflite["compression_ratio"] == pytest.approx(summary["compression_ratio"])
+    assert tflite["gzip_bytes_pruned_int8_tflite"] == summary["gzip_bytes_pruned_int8_tflite"]
+    assert result["figures"]["gate"]["blessed"] == 1 and result["figures"]["push"]["pushed"] == 1
+    code, out, _ = lineage(gated_runs, capsys, "compare", "--run", runs[0]["name"])
+    assert code == 0
+    assert f"{summary['compression_ratio']:.1f}x" in out
+    assert f"{summary['gzip_bytes_pruned_int8_tflite']:,}" in out and "Evaluator: blessed" in out
+    _, out, _ = lineage(gated_runs, capsys, "compare")  # latest: the strict run
+    assert "Evaluator: NOT blessed" in out and "Pusher: nothing pushed" in out
+
+
+def test_artifacts_filter_by_type_and_run(gated_runs, capsys):
+    pushed = lineage_json(gated_runs, capsys, "artifacts", "--type", "PushedModel")
+    assert [a["properties"]["pushed"] for a in pushed] == [1, 0]
+    in_first_run = lineage_json(gated_runs, capsys, "artifacts", "--run",
+                                lineage_json(gated_runs, capsys, "runs")[0]["name"])
+    assert {a["type"] for a in in_first_run} >= {"Examples", "Model", "PushedModel"}
+    assert all(a["state"] == "LIVE" for a in in_first_run)
+
+
+def test_graph_formats(gated_runs, capsys, tmp_path):
+    code, dot, _ = lineage(gated_runs, capsys, "graph", "latest:tflite", "--format", "dot")
+    assert code == 0 and dot.startswith("digraph lineage {") and "PruneTrainer" in dot
+    code, mermaid, _ = lineage(gated_runs, capsys, "graph", "latest:tflite", "--format", "mermaid")
+    assert code == 0 and mermaid.startswith("flowchart LR") and "-->|base_model|" in mermaid
+    png = tmp_path / "lineage.png"
+    code, _, err = lineage(gated_runs, capsys, "graph", "latest:model", "--format", "png",
+                           "--output", str(png))
+    if shutil.which("dot"):
+        assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert code == 2 and "Graphviz" in err and not png.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["lineage", "99999"], "No artifact with id 99999"),
+     (["lineage", "/no/such/uri"], "No artifact '/no/such/uri'"),
+     (["lineage", "latest:nothing"], "Unknown shortcut latest:nothing"),
+     (["compare", "--run", "no-such-run"], "No run 'no-such-run'"),
+     (["artifacts", "--type", "Modle"], "No artifact type 'Modle'")],
+)
+def test_bad_references_exit_with_a_message(gated_runs, capsys, args, message):
+    code, out, err = lineage(gated_runs, capsys, *args)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_a_wrong_store_path_fails_cleanly_from_the_command_line(tmp_path):
+    missing = tmp_path / "nowhere" / "metadata.sqlite"
+    done = subprocess.run([sys.executable, "-m", "pipelines.lineage", "--sqlite", str(missing),
+                           "runs"], capture_output=True, text=True, cwd=configs.PROJECT_ROOT)
+    assert done.returncode == 2
+    assert f"No ML Metadata database at {missing}" in done.stderr
+    assert "Traceback" not in done.stderr and not missing.exists()
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "prune-lineage"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "lineage" in done.stdout and "--grpc-host" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"PIPELINE_NAME": "other"}, {"PIPELINE_ROOT": "/tmp/r"},
+     {"PIPELINE_ROOT": "/tmp/r", "METADATA_PATH": "/tmp/m.sqlite"}],
+)
+def test_default_store_is_the_one_make_run_writes(environ):
+    expected = configs.load_config([], environ=environ).resolved_metadata_path
+    assert store.default_sqlite_path(environ) == expected
