@@ -88,6 +88,9 @@ def run_command(args: argparse.Namespace) -> str:
         with open(args.output, "w") as f:
             f.write(text)
         return json.dumps({args.format: args.output}) if args.json else f"Wrote {args.output}"
+    if args.json:
+        return json.dumps({"format": args.format, "content": text, "graph": _jsonable(graph)},
+                          indent=2)
     return text.rstrip("\n")
 
 

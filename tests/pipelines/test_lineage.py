@@ -116,6 +116,8 @@ def test_graph_formats(gated_runs, capsys, tmp_path):
     assert code == 0 and dot.startswith("digraph lineage {") and "PruneTrainer" in dot
     code, mermaid, _ = lineage(gated_runs, capsys, "graph", "latest:tflite", "--format", "mermaid")
     assert code == 0 and mermaid.startswith("flowchart LR") and "-->|base_model|" in mermaid
+    as_json = lineage_json(gated_runs, capsys, "graph", "latest:tflite", "--format", "mermaid")
+    assert as_json["content"].startswith("flowchart LR") and as_json["graph"]["edges"]
     png = tmp_path / "lineage.png"
     code, _, err = lineage(gated_runs, capsys, "graph", "latest:model", "--format", "png",
                            "--output", str(png))
@@ -146,6 +148,25 @@ def test_a_wrong_store_path_fails_cleanly_from_the_command_line(tmp_path):
     assert done.returncode == 2
     assert f"No ML Metadata database at {missing}" in done.stderr
     assert "Traceback" not in done.stderr and not missing.exists()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--grpc-host", "127.0.0.1", "--grpc-port"], "Cannot read ML Metadata at gRPC 127.0.0.1:"),
+     (["--mysql-host", "127.0.0.1", "--mysql-port"], "Cannot read ML Metadata at MySQL root@")],
+)
+def test_an_unreachable_service_fails_at_once(capsys, flags, message):
+    code = cli.main([*flags, str(_closed_port()), "runs"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_console_script_is_installed():
