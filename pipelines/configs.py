@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -76,6 +77,10 @@ class PipelineConfig:
         0, "BEAM_NUM_WORKERS", "Beam DirectRunner workers; 0 means one per CPU core."
     )
     enable_cache: bool = _field(True, "ENABLE_CACHE", "Reuse outputs of unchanged components.")
+    beam_args: str = _field(
+        "", "BEAM_ARGS", "Beam pipeline args replacing the DirectRunner ones, e.g. for a cluster "
+        "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'."
+    )
 
     # The model (pruning/models.py).
     architecture: str = _field(
@@ -168,6 +173,12 @@ class PipelineConfig:
     )
     latency_runs: int = _field(
         500, "LATENCY_RUNS", "TFLite invocations per file whose median is the latency; 0 skips it."
+    )
+    # Kubeflow Pipelines (kubeflow/runner.py).
+    kfp_image: str = _field(
+        "ghcr.io/example/tfx-pruning-pipeline:latest", "KFP_IMAGE",
+        "Container image every step of the compiled Kubeflow pipeline runs in "
+        "(kubeflow/Dockerfile)."
     )
     # Pusher.
     serving_model_dir: str | None = _field(
@@ -296,6 +307,8 @@ class PipelineConfig:
 
     @property
     def beam_pipeline_args(self) -> list[str]:
+        if self.beam_args.strip():
+            return shlex.split(self.beam_args)
         return [
             "--runner=DirectRunner",
             f"--direct_running_mode={self.beam_running_mode}",

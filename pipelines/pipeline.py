@@ -1,6 +1,7 @@
 """`create_pipeline()`: the one definition of the pipeline that every runner imports.
 
-Pure: it builds component objects and reads nothing from disk, the environment or the network.
+It builds component objects and reads nothing from disk, the environment or the network (the
+local runners' SQLite store is the one exception: TFX's helper creates its directory).
 """
 
 from __future__ import annotations
@@ -101,15 +102,19 @@ def create_components(config: PipelineConfig) -> list:
     return components
 
 
-def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
-    """The pipeline with SQLite ML Metadata under the pipeline root and Beam args from config."""
+def create_pipeline(config: PipelineConfig, local_metadata: bool = True) -> tfx.dsl.Pipeline:
+    """The pipeline with Beam args from config and, for local runners, SQLite ML Metadata under
+    the pipeline root (TFX's helper creates that file's directory). Kubeflow passes
+    `local_metadata=False`: the cluster's metadata service records the runs."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.resolved_pipeline_root,
         components=create_components(config),
         enable_cache=config.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.resolved_metadata_path
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                config.resolved_metadata_path)
+            if local_metadata else None
         ),
         beam_pipeline_args=config.beam_pipeline_args,
     )

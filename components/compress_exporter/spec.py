@@ -40,7 +40,7 @@ PROPERTY_KEYS = (
 class CompressionReport(artifact.Artifact):
     """report.json, report.md, report.html and the three comparison plots (PNG)."""
 
-    TYPE_NAME = "CompressionReport"
+    TYPE_NAME = "components.CompressionReport"  # importable: see PruningCheckpoint
 
 
 class CompressExporterSpec(ComponentSpec):

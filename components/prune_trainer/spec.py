@@ -27,7 +27,9 @@ class PruningCheckpoint(artifact.Artifact):
     What a later run's `warmup_checkpoint` continues from.
     """
 
-    TYPE_NAME = "PruningCheckpoint"
+    # "<importable module>.<class>": Kubeflow v2 encodes custom types by schema title and
+    # imports that path inside the container (components/__init__.py exports the class).
+    TYPE_NAME = "components.PruningCheckpoint"
 
 
 class PruneTrainerSpec(ComponentSpec):

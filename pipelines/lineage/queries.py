@@ -24,7 +24,7 @@ SHORTCUTS = {
     "tflite": ("Model", "CompressExporter", "compressed", None),
     "model": ("Model", "PruneTrainer", "model", None),
     "baseline": ("Model", "Trainer", "model", None),
-    "report": ("CompressionReport", "CompressExporter", "report", None),
+    "report": ("components.CompressionReport", "CompressExporter", "report", None),
     "examples": ("Examples", "TfdsExampleGen", "examples", None),
 }
 

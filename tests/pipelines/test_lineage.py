@@ -70,7 +70,7 @@ def test_downstream_of_the_examples_reaches_the_push(gated_runs, capsys):
     examples = gated_runs.artifacts[0]["TfdsExampleGen", "examples"].uri
     graph = lineage_json(gated_runs, capsys, "lineage", examples, "--downstream")
     types = {a["type"] for a in graph["artifacts"].values()}
-    assert {"Model", "ModelBlessing", "CompressionReport", "PushedModel"} <= types
+    assert {"Model", "ModelBlessing", "components.CompressionReport", "PushedModel"} <= types
     assert any(e["state"] == "CACHED" for e in graph["executions"].values())
 
 

@@ -11,7 +11,8 @@ from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.utils import io_utils
 
-from components.prune_trainer import PruneTrainer
+from components.compress_exporter import CompressionReport
+from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from pipelines import outputs
 from pipelines.pipeline import create_components, create_pipeline
 from tests.pipelines.conftest import NUM_MOCK_EXAMPLES, make_config, node_states
@@ -24,9 +25,9 @@ OUTPUT_TYPES = {
     "SchemaGen": {"Schema"},
     "ExampleValidator": {"ExampleAnomalies"},
     "Trainer": {"Model", "ModelRun"},
-    "PruneTrainer": {"Model", "ModelRun", "PruningCheckpoint"},
+    "PruneTrainer": {"Model", "ModelRun", PruningCheckpoint.TYPE_NAME},
     "Evaluator": {"ModelEvaluation", "ModelBlessing"},
-    "CompressExporter": {"Model", "CompressionReport"},
+    "CompressExporter": {"Model", CompressionReport.TYPE_NAME},
     "Pusher": {"PushedModel"},
 }
 pytestmark = pytest.mark.e2e
@@ -87,7 +88,7 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
     assert pruned["sparsity"] == pytest.approx(config_sparsity(config), abs=0.01)
     assert pruned["pruned_layers"] == "conv1,conv2,conv3,dense1,logits"
     assert pruned["clusters"] == 4
-    [ckpt] = store.get_artifacts_by_type("PruningCheckpoint")
+    [ckpt] = store.get_artifacts_by_type(PruningCheckpoint.TYPE_NAME)
     assert _custom_properties(ckpt)["epochs_done"] == 2
     _check_gate_export_and_push(config, store, artifacts)
     # Lineage: the PruneTrainer read the Trainer's model.
@@ -117,7 +118,7 @@ def test_a_stricter_gate_blesses_nothing_and_nothing_is_pushed(gated_runs):
     pushes = sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
     assert [p.custom_properties["pushed"].int_value for p in pushes] == [1, 0]
     assert len(os.listdir(strict.resolved_serving_model_dir)) == 1  # still only the first push
-    report = _first(store, "CompressionReport",
+    report = _first(store, CompressionReport.TYPE_NAME,
                     gated_runs.artifacts[2]["CompressExporter", "report"].uri)
     assert report.custom_properties["blessed"].int_value == 0
     assert "pushed 0" in gated_runs.summaries[2]
@@ -201,7 +202,8 @@ def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder
             tfx.orchestration.LocalDagRunner().run(partial)
 
     store = outputs.open_store(config.resolved_metadata_path)
-    checkpoints = sorted(store.get_artifacts_by_type("PruningCheckpoint"), key=lambda a: a.id)
+    checkpoints = sorted(store.get_artifacts_by_type(PruningCheckpoint.TYPE_NAME),
+                         key=lambda a: a.id)
     iterations = [c.custom_properties["optimizer_iterations"].int_value for c in checkpoints]
     assert iterations == [iterations[0], 2 * iterations[0]]  # the second run continued the first
     executions = store.get_executions_by_type(PruneTrainer.get_class_type())
