@@ -17,13 +17,15 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup run run-beam bench test lint lock clean help
+.PHONY: setup run run-beam bench kfp-compile kfp-deploy test lint lock clean help
 
 help:
 	@echo "make run    - run the pipeline locally (LocalDagRunner) on MNIST"
 	@echo "make test   - lint and run the test suite"
 	@echo "make bench  - full pipeline on real MNIST + unchanged rerun -> build/bench/results.json"
 	@echo "              (BENCH_ARGS=--sweep: one model per target sparsity -> sweep.png)"
+	@echo "make kfp-compile - compile for Kubeflow Pipelines v2 -> kubeflow/build/<name>.json"
+	@echo "make kfp-deploy ENDPOINT=... [NAMESPACE=...] [EXPERIMENT=...] - upload it and start a run"
 	@echo "make setup  - OS libraries + .venv from requirements/lock.txt (run by the two above)"
 	@echo "make lock   - regenerate requirements/lock.txt from requirements/requirements.in"
 
@@ -40,6 +42,16 @@ run: setup
 
 bench: setup
 	$(PY) -m pipelines.bench $(BENCH_ARGS)
+
+kfp-compile: setup
+	$(PY) -m kubeflow.runner $(RUN_ARGS)
+
+# ENDPOINT, NAMESPACE, EXPERIMENT, RUN_NAME and SPEC come from make's command line.
+kfp-deploy: setup
+	@test -n "$(ENDPOINT)" || { echo "kfp-deploy: set ENDPOINT=http(s)://<Kubeflow Pipelines host>"; exit 2; }
+	$(PY) -m kubeflow.deploy --endpoint "$(ENDPOINT)" \
+	  $(if $(SPEC),--spec "$(SPEC)") $(if $(NAMESPACE),--namespace "$(NAMESPACE)") \
+	  $(if $(EXPERIMENT),--experiment "$(EXPERIMENT)") $(if $(RUN_NAME),--run-name "$(RUN_NAME)")
 
 run-beam: setup
 	$(PY) -m pipelines.beam_runner $(RUN_ARGS)

@@ -37,6 +37,11 @@ def check_for_kubeflow(config: configs.PipelineConfig) -> None:
         raise ValueError(
             f"PIPELINE_NAME={config.pipeline_name!r}: Kubeflow Pipelines v2 needs lower-case "
             "letters, digits and '-' (e.g. mnist-pruning)")
+    if config.prune_warm_start:
+        raise ValueError(
+            "PRUNE_WARM_START=true needs a Resolver with a custom strategy, which TFX's Kubeflow "
+            "v2 compiler does not support (only LatestArtifactStrategy and "
+            "LatestBlessedModelStrategy): run warm starts locally")
     bad = []
     for name in REMOTE_OPTIONS:
         value = getattr(config, name) or ""

@@ -73,7 +73,8 @@ def test_cluster_beam_args_replace_the_direct_runner(tmp_path):
     [({"PIPELINE_ROOT": "/local/root"}, "PIPELINE_ROOT=/local/root"),
      ({"TFDS_MANUAL_DIR": ""}, "TFDS_MANUAL_DIR=(unset)"),
      ({"SERVING_MODEL_DIR": "build/serving"}, "SERVING_MODEL_DIR=build/serving"),
-     ({"PIPELINE_NAME": "mnist_pruning"}, "PIPELINE_NAME='mnist_pruning': Kubeflow")],
+     ({"PIPELINE_NAME": "mnist_pruning"}, "PIPELINE_NAME='mnist_pruning': Kubeflow"),
+     ({"PRUNE_WARM_START": "true"}, "PRUNE_WARM_START=true needs a Resolver")],
 )
 def test_settings_that_cannot_work_in_a_cluster_are_refused(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message.replace("(", "\\(").replace(")", "\\)")):

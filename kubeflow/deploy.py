@@ -1,0 +1,109 @@
+"""Uploads the compiled pipeline to Kubeflow Pipelines and starts a run.
+
+    python -m kubeflow.deploy --endpoint https://KFP_HOST [--spec kubeflow/build/mnist-pruning.json]
+        [--namespace NS] [--experiment NAME] [--run-name NAME]
+    make kfp-deploy ENDPOINT=https://KFP_HOST [NAMESPACE=...] [EXPERIMENT=...]
+
+The first upload creates the pipeline; later ones add a version to it. Prints the run's URL.
+Authentication: what `kfp.Client` reads (in-cluster service account token, `KF_PIPELINES_*`
+environment variables, or a port-forward to the ml-pipeline-ui service: no credentials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+BUILD_DIR = Path(__file__).resolve().parent / "build"
+HEALTHZ = "/apis/v2beta1/healthz"
+
+
+class DeployError(Exception):
+    """A problem the user can fix: printed as one line."""
+
+
+def check_reachable(endpoint: str, timeout: float = 10.0) -> None:
+    """DeployError naming the endpoint unless its KFP API answers within `timeout` seconds."""
+    url = endpoint.rstrip("/") + HEALTHZ
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        if error.code not in (401, 403):  # an auth wall still proves the service is there
+            raise DeployError(f"Kubeflow Pipelines at {endpoint} answered {error.code} for "
+                              f"{HEALTHZ}: is this the pipelines API endpoint?") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DeployError(f"Cannot reach Kubeflow Pipelines at {endpoint}: {reason}") from None
+
+
+def read_spec(path: str) -> str:
+    """The pipeline name inside a compiled spec; DeployError if the file is not one."""
+    try:
+        with open(path) as f:
+            job = json.load(f)
+        return job["pipelineSpec"]["pipelineInfo"]["name"]
+    except FileNotFoundError:
+        raise DeployError(f"No compiled pipeline at {path}: run `make kfp-compile` first") from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise DeployError(f"{path} is not a compiled KFP pipeline spec (JSON)") from None
+
+
+def deploy(endpoint: str, spec: str, namespace: str | None, experiment: str,
+           run_name: str | None) -> str:
+    """Uploads `spec` (as a new pipeline or a new version of it), starts a run; its URL."""
+    name = read_spec(spec)
+    check_reachable(endpoint)
+    import kfp  # here: importing it takes a second the error paths above do not need
+
+    client = kfp.Client(host=endpoint, namespace=namespace)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    pipeline_id = client.get_pipeline_id(name)
+    if pipeline_id is None:
+        pipeline_id = client.upload_pipeline(spec, pipeline_name=name).pipeline_id
+        # The upload made the pipeline's first version; a run names pipeline and version.
+        versions = client.list_pipeline_versions(pipeline_id, page_size=1,
+                                                 sort_by="created_at desc").pipeline_versions
+        if not versions:
+            raise DeployError(f"Kubeflow Pipelines listed no version of pipeline {pipeline_id}")
+        version_id = versions[0].pipeline_version_id
+    else:
+        version_id = client.upload_pipeline_version(
+            spec, pipeline_version_name=f"{name}-{stamp}", pipeline_id=pipeline_id
+        ).pipeline_version_id
+    experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
+    run = client.run_pipeline(
+        experiment_id=experiment_id, job_name=run_name or f"{name}-{stamp}",
+        pipeline_id=pipeline_id, version_id=version_id)
+    return f"{endpoint.rstrip('/')}/#/runs/details/{run.run_id}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", required=True,
+                        help="Kubeflow Pipelines API/UI URL, e.g. http://localhost:8080")
+    parser.add_argument("--spec", default=str(BUILD_DIR / "mnist-pruning.json"),
+                        help="compiled pipeline (default: %(default)s)")
+    parser.add_argument("--namespace", help="Kubeflow profile namespace (multi-user clusters)")
+    parser.add_argument("--experiment", default="mnist-pruning",
+                        help="experiment to file the run under (created if missing)")
+    parser.add_argument("--run-name", help="default: <pipeline>-<UTC timestamp>")
+    args = parser.parse_args(argv)
+    try:
+        url = deploy(args.endpoint, args.spec, args.namespace, args.experiment, args.run_name)
+    except DeployError as error:
+        print(f"kfp-deploy: error: {error}", file=sys.stderr)
+        return 2
+    print(f"Run started: {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
