@@ -180,6 +180,11 @@ class PipelineConfig:
         "Container image every step of the compiled Kubeflow pipeline runs in "
         "(kubeflow/Dockerfile)."
     )
+    pqat_epochs: int = _field(
+        0, "PQAT_EPOCHS", "Pruning-preserving quantization-aware training epochs for an extra "
+        "pruned_pqat_int8.tflite; 0 skips it."
+    )
+    pqat_learning_rate: float = _field(1e-4, "PQAT_LEARNING_RATE", "Its learning rate (Adam).")
     # Pusher.
     serving_model_dir: str | None = _field(
         None, "SERVING_MODEL_DIR", "Where blessed models are pushed; default "
@@ -211,6 +216,8 @@ class PipelineConfig:
             )
         if self.latency_runs < 0:
             raise ValueError(f"latency_runs must be >= 0, got {self.latency_runs}")
+        if self.pqat_epochs < 0:
+            raise ValueError(f"pqat_epochs must be >= 0, got {self.pqat_epochs}")
 
     @property
     def model_kwargs(self) -> dict:

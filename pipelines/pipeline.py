@@ -86,6 +86,8 @@ def create_components(config: PipelineConfig) -> list:
         blessing=evaluator.outputs["blessing"],
         representative_examples=config.representative_examples,
         latency_runs=config.latency_runs,
+        pqat_epochs=config.pqat_epochs,
+        pqat_learning_rate=config.pqat_learning_rate,
     )
     # Pushes compressed's Format-Serving/ (pruned SavedModel + pruned_int8.tflite), only when
     # the Evaluator blessed the pruned model.

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import tf_keras as keras
 
-from pruning import apply, export, sizes, sparsity, tflite
+from pruning import apply, export, qat, sizes, sparsity, tflite
 from pruning.data import in_memory_dataset
 from pruning.evaluate import evaluate
 
@@ -26,6 +26,19 @@ log = logging.getLogger(__name__)
 # TFLite flavours, by the suffix of their file name (`pruned_int8.tflite`).
 TFLITE_FILES = {"float": "float", "dynamic_int8": "dynamic_int8", "int8": "full_int8"}
 MODEL_NAMES = ("baseline", "pruned")
+
+
+@dataclasses.dataclass(frozen=True)
+class PqatOptions:
+    """Optional pruning-preserving QAT of the pruned model, on these training examples."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    epochs: int = 1
+    learning_rate: float = 1e-4
+
+
+PQAT_FILE = "pruned_pqat_int8.tflite"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +124,13 @@ def compress_and_compare(
     representative_images: np.ndarray,
     latency_runs: int = 0,
     progress: Callable[[str], None] = log.info,
+    pqat: PqatOptions | None = None,
 ) -> dict:
-    """Writes both models' files into `out_dir` and returns the report (see module docstring)."""
+    """Writes both models' files into `out_dir` and returns the report (see module docstring).
+
+    With `pqat`, also `pruned_pqat_int8.tflite`: the pruned model after pruning-preserving
+    quantization-aware training, converted to full integer and measured like the others.
+    """
     if len(eval_images) == 0:
         raise ValueError("No eval examples: accuracy needs at least one")
     if len(representative_images) == 0:
@@ -133,6 +151,15 @@ def compress_and_compare(
         progress(f"{name}: measuring sizes and running the TFLite files on "
                  f"{len(eval_images)} eval examples")
         records += measure_files(name, paths, eval_images, eval_labels)
+    if pqat is not None:
+        progress(f"pruning-preserving QAT of the pruned model, {pqat.epochs} epoch(s) on "
+                 f"{len(pqat.images)} examples")
+        trained = qat.pqat_fine_tune(pruned, pqat.images, pqat.labels, epochs=pqat.epochs,
+                                     learning_rate=pqat.learning_rate)
+        path = os.path.join(out_dir, PQAT_FILE)
+        with open(path, "wb") as f:
+            f.write(tflite.convert(trained, "full_int8", representative_images))
+        records += measure_files("pruned", {"tflite_pqat_int8": path}, eval_images, eval_labels)
     with open(os.path.join(out_dir, "pruned_int8.tflite"), "rb") as f:
         tensors = [dataclasses.asdict(t) | {"sparsity": t.sparsity}
                    for t in tflite.stored_tensors(f.read())]
@@ -162,6 +189,10 @@ def build_report(
         "compression_ratio": baseline_float.gzip_bytes / pruned_int8.gzip_bytes,
         "int8_accuracy_loss": keras_figures["baseline"]["accuracy"] - pruned_int8.accuracy,
     }
+    if ("pruned", "tflite_pqat_int8") in by_key:
+        pqat_file = by_key["pruned", "tflite_pqat_int8"]
+        summary["pqat_int8_tflite_accuracy"] = pqat_file.accuracy
+        summary["gzip_bytes_pruned_pqat_int8_tflite"] = pqat_file.gzip_bytes
     if latency:
         summary["latency_ms_float"] = latency["pruned_float"]
         summary["latency_ms_int8"] = latency["pruned_int8"]

@@ -14,6 +14,8 @@ from components.compress_exporter.spec import (
     COMPRESSED_KEY,
     EVAL_SPLIT_KEY,
     LATENCY_RUNS_KEY,
+    PQAT_EPOCHS_KEY,
+    PQAT_LEARNING_RATE_KEY,
     REPORT_KEY,
     REPRESENTATIVE_EXAMPLES_KEY,
     REPRESENTATIVE_SPLIT_KEY,
@@ -33,6 +35,9 @@ class CompressExporter(base_component.BaseComponent):
         `representative_examples` of `representative_split` calibrate full-integer quantization.
       blessing: optional Evaluator blessing, recorded in the report.
       latency_runs: invocations per TFLite file whose median is its latency; 0 skips timing.
+      pqat_epochs: > 0 adds `pruned_pqat_int8.tflite`, the pruned model after that many epochs
+        of pruning-preserving quantization-aware training on `representative_split` (all of it)
+        at `pqat_learning_rate`.
     """
 
     SPEC_CLASS = CompressExporterSpec
@@ -48,6 +53,8 @@ class CompressExporter(base_component.BaseComponent):
         representative_split: str = "train",
         representative_examples: int = 500,
         latency_runs: int = 500,
+        pqat_epochs: int = 0,
+        pqat_learning_rate: float = 1e-4,
     ):
         if representative_examples < 1:
             raise ValueError(
@@ -55,6 +62,10 @@ class CompressExporter(base_component.BaseComponent):
             )
         if latency_runs < 0:
             raise ValueError(f"latency_runs must be >= 0, got {latency_runs}")
+        if pqat_epochs < 0:
+            raise ValueError(f"pqat_epochs must be >= 0, got {pqat_epochs}")
+        if pqat_learning_rate <= 0:
+            raise ValueError(f"pqat_learning_rate must be > 0, got {pqat_learning_rate}")
         super().__init__(
             spec=CompressExporterSpec(
                 baseline_model=baseline_model,
@@ -66,6 +77,8 @@ class CompressExporter(base_component.BaseComponent):
                     REPRESENTATIVE_SPLIT_KEY: representative_split,
                     REPRESENTATIVE_EXAMPLES_KEY: representative_examples,
                     LATENCY_RUNS_KEY: latency_runs,
+                    PQAT_EPOCHS_KEY: pqat_epochs,
+                    PQAT_LEARNING_RATE_KEY: pqat_learning_rate,
                     COMPRESSED_KEY: Channel(type=standard_artifacts.Model),
                     REPORT_KEY: Channel(type=CompressionReport),
                 },

@@ -70,6 +70,14 @@ class Executor(base_executor.BaseExecutor):
         )
         log.info("CompressExporter: %d eval examples, %d representative examples",
                  len(eval_images), len(representative))
+        pqat = None
+        pqat_epochs = int(exec_properties.get(spec.PQAT_EPOCHS_KEY) or 0)
+        if pqat_epochs:
+            train_images, train_labels = read_split(
+                examples_uri, exec_properties[spec.REPRESENTATIVE_SPLIT_KEY])
+            pqat = compress.PqatOptions(
+                train_images, train_labels, epochs=pqat_epochs,
+                learning_rate=float(exec_properties.get(spec.PQAT_LEARNING_RATE_KEY) or 1e-4))
 
         # Written locally first (sizes are measured on local files), then copied to the
         # artifacts' URIs, which may be remote (gs://, s3://) on Kubeflow.
@@ -81,6 +89,7 @@ class Executor(base_executor.BaseExecutor):
                 np.asarray(representative),
                 latency_runs=int(exec_properties[spec.LATENCY_RUNS_KEY]),
                 progress=lambda message: log.info("CompressExporter: %s", message),
+                pqat=pqat,
             )
             blessed = blessing_state(input_dict)
             if blessed is not None:

@@ -16,6 +16,8 @@ EVAL_SPLIT_KEY = "eval_split"
 REPRESENTATIVE_SPLIT_KEY = "representative_split"
 REPRESENTATIVE_EXAMPLES_KEY = "representative_examples"
 LATENCY_RUNS_KEY = "latency_runs"
+PQAT_EPOCHS_KEY = "pqat_epochs"  # 0: no pruning-preserving QAT
+PQAT_LEARNING_RATE_KEY = "pqat_learning_rate"
 
 # What Pusher pushes: the `compressed` artifact's Format-Serving directory, i.e. the pruned
 # SavedModel with the pruned full-integer TFLite file beside saved_model.pb.
@@ -33,7 +35,9 @@ PROPERTY_KEYS = (
     "compression_ratio",
     "latency_ms_float",
     "latency_ms_int8",
-    "blessed",
+    "pqat_int8_tflite_accuracy",  # with pqat_epochs > 0 only
+    "gzip_bytes_pruned_pqat_int8_tflite",  # with pqat_epochs > 0 only
+    "blessed",  # with a blessing input only
 )
 
 
@@ -49,6 +53,8 @@ class CompressExporterSpec(ComponentSpec):
         REPRESENTATIVE_SPLIT_KEY: ExecutionParameter(type=str),
         REPRESENTATIVE_EXAMPLES_KEY: ExecutionParameter(type=int),
         LATENCY_RUNS_KEY: ExecutionParameter(type=int),
+        PQAT_EPOCHS_KEY: ExecutionParameter(type=int, optional=True),
+        PQAT_LEARNING_RATE_KEY: ExecutionParameter(type=float, optional=True),
     }
     INPUTS = {
         BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
