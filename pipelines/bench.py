@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from components.compress_exporter.spec import CompressionReport
 from pipelines import configs, outputs
 
 BENCH_DIR = configs.BUILD_DIR / "bench"
-REPORT_TYPE = "components.CompressionReport"  # CompressionReport.TYPE_NAME
 DEFAULT_SWEEP = (0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995)
 RESULT_KEYS = (
     "baseline_accuracy", "pruned_accuracy", "pruned_sparsity", "int8_tflite_accuracy",
@@ -70,7 +70,7 @@ def component_seconds(metadata_path: str, pipeline_name: str, run_index: int = 0
 
 def newest_report(metadata_path: str) -> dict:
     store = outputs.open_store(metadata_path)
-    reports = store.get_artifacts_by_type(REPORT_TYPE)
+    reports = store.get_artifacts_by_type(CompressionReport.TYPE_NAME)
     if not reports:
         raise SystemExit(f"No CompressionReport in {metadata_path}")
     newest = max(reports, key=lambda a: a.id)

@@ -71,15 +71,19 @@ def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
     return rows
 
 
-def _figures(artifact: metadata_store_pb2.Artifact) -> dict:
+def scalar_properties(node: metadata_store_pb2.Artifact | metadata_store_pb2.Execution) -> dict:
+    """Custom properties with int, float or string values (structs and protos left out)."""
     found = {}
-    for name in FIGURES:
-        if name in artifact.custom_properties:
-            value = artifact.custom_properties[name]
-            kind = value.WhichOneof("value")
-            if kind in ("int_value", "double_value", "string_value"):  # not structs/protos
-                found[name] = getattr(value, kind)
+    for key, value in sorted(node.custom_properties.items()):
+        kind = value.WhichOneof("value")
+        if kind in ("int_value", "double_value", "string_value"):
+            found[key] = getattr(value, kind)
     return found
+
+
+def _figures(artifact: metadata_store_pb2.Artifact) -> dict:
+    properties = scalar_properties(artifact)
+    return {name: properties[name] for name in FIGURES if name in properties}
 
 
 def format_summary(metadata_path: str, pipeline_name: str) -> str:

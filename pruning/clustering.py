@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from pruning import data
-from pruning.training import compile_model
+from pruning import data, sparsity
+from pruning.training import TrainingParams, compile_model
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,22 @@ class ClusteringParams:
         return self.clusters > 0
 
 
+def _layers_by_name(model: keras.Model, layer_names: list[str]) -> dict:
+    """{name: layer} of the model; ValueError naming any name it lacks."""
+    by_name = {layer.name: layer for layer in model.layers}
+    missing = sorted(set(layer_names) - set(by_name))
+    if missing:
+        raise ValueError(f"Model {model.name!r} has no layer {missing} to cluster")
+    return by_name
+
+
 def apply_clustering(
     model: keras.Model, params: ClusteringParams, layer_names: list[str]
 ) -> keras.Model:
     """`model` with the named layers wrapped for sparsity-preserving clustering."""
     if not params.enabled:
         raise ValueError("apply_clustering needs clusters >= 2")
-    known = {layer.name for layer in model.layers}
-    missing = sorted(set(layer_names) - known)
-    if missing:
-        raise ValueError(f"Model {model.name!r} has no layer {missing} to cluster")
+    _layers_by_name(model, layer_names)
 
     def wrap(layer: keras.layers.Layer) -> keras.layers.Layer:
         if layer.name not in layer_names:
@@ -105,10 +111,7 @@ def cluster_and_fine_tune(
     Layers with too few non-zero weights to place the clusters (see `can_cluster`) are left as
     they are: they already hold about as few distinct values as clustering would give them.
     """
-    by_name = {layer.name: layer for layer in model.layers}
-    missing = sorted(set(layer_names) - set(by_name))
-    if missing:
-        raise ValueError(f"Model {model.name!r} has no layer {missing} to cluster")
+    by_name = _layers_by_name(model, layer_names)
     chosen = [name for name in layer_names
               if can_cluster(keras.backend.get_value(by_name[name].kernel), params.clusters)]
     skipped = sorted(set(layer_names) - set(chosen))
@@ -133,3 +136,23 @@ def distinct_values(model: keras.Model, layer_names: list[str]) -> dict[str, int
     by_name = {layer.name: layer for layer in model.layers}
     return {name: int(np.unique(keras.backend.get_value(by_name[name].kernel)).size)
             for name in layer_names}
+
+
+def cluster_pruned_model(
+    model: keras.Model,
+    params: ClusteringParams,
+    layer_names: list[str],
+    images: np.ndarray,
+    labels: np.ndarray,
+    training: TrainingParams,
+) -> tuple[keras.Model, sparsity.SparsityReport, dict]:
+    """The pruned model clustered with the pruning run's batch size, augmentation and seed, its
+    measured sparsity, and that report as sparsity.json holds it (with `distinct_values`)."""
+    clustered = cluster_and_fine_tune(
+        model, params, layer_names, images, labels,
+        batch_size=training.batch_size, augment=training.augment, seed=training.seed,
+    )
+    report = sparsity.measure_sparsity(clustered, layer_names)
+    record = report.to_dict()
+    record["distinct_values"] = distinct_values(clustered, layer_names)
+    return clustered, report, record

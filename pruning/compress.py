@@ -100,17 +100,15 @@ def measure_files(
 
 
 def measure_latency(
-    models: Mapping[str, keras.Model], image: np.ndarray, runs: int,
-    representative_images: np.ndarray,
+    tflite_paths: Mapping[str, str], pruned: keras.Model, image: np.ndarray, runs: int
 ) -> dict[str, float]:
-    """Median batch-1 `invoke()` time in ms, one thread, of each model as float and full-int8
-    TFLite, and of the pruned model as float in the converter's sparse format."""
+    """Median batch-1 `invoke()` time in ms, one thread, of each written TFLite file
+    ({key: path}), and of the pruned model as float in the converter's sparse format."""
     files = {}
-    for name, model in models.items():
-        files[f"{name}_float"] = tflite.convert(model, "float")
-        files[f"{name}_int8"] = tflite.convert(model, "full_int8", representative_images)
-    if "pruned" in models:
-        files["pruned_float_sparse"] = tflite.convert(models["pruned"], "float", sparse=True)
+    for key, path in tflite_paths.items():
+        with open(path, "rb") as f:
+            files[key] = f.read()
+    files["pruned_float_sparse"] = tflite.convert(pruned, "float", sparse=True)
     return {key: tflite.TfliteModel(content, num_threads=1).latency_ms(image, runs)
             for key, content in files.items()}
 
@@ -136,7 +134,7 @@ def compress_and_compare(
     if len(representative_images) == 0:
         raise ValueError("No representative examples: full-integer quantization needs some")
     models = {"baseline": baseline, "pruned": pruned}
-    keras_figures, records = {}, []
+    keras_figures, records, timed = {}, [], {}
     for name, model in models.items():
         metrics = evaluate(model, in_memory_dataset(eval_images, eval_labels, 1000))
         layers = [layer.name for layer in apply.prunable_layers(model)]
@@ -151,6 +149,7 @@ def compress_and_compare(
         progress(f"{name}: measuring sizes and running the TFLite files on "
                  f"{len(eval_images)} eval examples")
         records += measure_files(name, paths, eval_images, eval_labels)
+        timed |= {f"{name}_{suffix}": paths[f"tflite_{suffix}"] for suffix in ("float", "int8")}
     if pqat is not None:
         progress(f"pruning-preserving QAT of the pruned model, {pqat.epochs} epoch(s) on "
                  f"{len(pqat.images)} examples")
@@ -166,7 +165,7 @@ def compress_and_compare(
     latency = {}
     if latency_runs:
         progress(f"timing batch-1 inference, median of {latency_runs} runs per file")
-        latency = measure_latency(models, eval_images[0], latency_runs, representative_images)
+        latency = measure_latency(timed, pruned, eval_images[0], latency_runs)
     return build_report(keras_figures, records, tensors, latency,
                         num_eval=len(eval_images), num_representative=len(representative_images))
 

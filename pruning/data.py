@@ -79,6 +79,15 @@ def split_files(examples_uri: str, split: str) -> list[str]:
     return files
 
 
+def read_split(
+    examples_uri: str, split: str, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of one split of an Examples artifact directory, in file order; only
+    the first `limit` when given."""
+    dataset = make_dataset(split_files(examples_uri, split), limit or 4096)
+    return to_arrays(dataset.take(1) if limit else dataset)
+
+
 def make_dataset(
     files: list[str],
     batch_size: int,

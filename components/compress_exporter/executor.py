@@ -8,7 +8,6 @@ import shutil
 import tempfile
 from typing import Any
 
-import numpy as np
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
@@ -19,15 +18,6 @@ from components.compress_exporter import spec
 from pruning import compress, data, report
 
 log = logging.getLogger(__name__)
-_READ_BATCH = 4096
-
-
-def read_split(examples_uri: str, split: str, limit: int | None = None):
-    """(images, labels) of one split of an Examples artifact; the first `limit` if given."""
-    dataset = data.make_dataset(data.split_files(examples_uri, split), limit or _READ_BATCH)
-    if limit:
-        dataset = dataset.take(1)
-    return data.to_arrays(dataset)
 
 
 def blessing_state(input_dict: dict) -> bool | None:
@@ -62,22 +52,22 @@ class Executor(base_executor.BaseExecutor):
             artifact_utils.get_single_uri(input_dict[spec.BASELINE_MODEL_KEY]))
         pruned = model_io.load_model(artifact_utils.get_single_uri(input_dict[spec.MODEL_KEY]))
         examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
-        eval_images, eval_labels = read_split(examples_uri, exec_properties[spec.EVAL_SPLIT_KEY])
-        representative, _ = read_split(
-            examples_uri,
-            exec_properties[spec.REPRESENTATIVE_SPLIT_KEY],
-            int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY]),
-        )
-        log.info("CompressExporter: %d eval examples, %d representative examples",
-                 len(eval_images), len(representative))
+        eval_images, eval_labels = data.read_split(
+            examples_uri, exec_properties[spec.EVAL_SPLIT_KEY])
+        representative_split = exec_properties[spec.REPRESENTATIVE_SPLIT_KEY]
+        count = int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY])
         pqat = None
         pqat_epochs = int(exec_properties.get(spec.PQAT_EPOCHS_KEY) or 0)
-        if pqat_epochs:
-            train_images, train_labels = read_split(
-                examples_uri, exec_properties[spec.REPRESENTATIVE_SPLIT_KEY])
+        if pqat_epochs:  # PQAT trains on the whole split: read it once, calibrate on its head
+            train_images, train_labels = data.read_split(examples_uri, representative_split)
+            representative = train_images[:count]
             pqat = compress.PqatOptions(
                 train_images, train_labels, epochs=pqat_epochs,
                 learning_rate=float(exec_properties.get(spec.PQAT_LEARNING_RATE_KEY) or 1e-4))
+        else:
+            representative, _ = data.read_split(examples_uri, representative_split, count)
+        log.info("CompressExporter: %d eval examples, %d representative examples",
+                 len(eval_images), len(representative))
 
         # Written locally first (sizes are measured on local files), then copied to the
         # artifacts' URIs, which may be remote (gs://, s3://) on Kubeflow.
@@ -86,7 +76,7 @@ class Executor(base_executor.BaseExecutor):
             local_report = os.path.join(work, "report")
             result = compress.compress_and_compare(
                 baseline, pruned, local_compressed, eval_images, eval_labels,
-                np.asarray(representative),
+                representative,
                 latency_runs=int(exec_properties[spec.LATENCY_RUNS_KEY]),
                 progress=lambda message: log.info("CompressExporter: %s", message),
                 pqat=pqat,

@@ -25,7 +25,7 @@ from tfx.types import artifact_utils
 
 from components import model_io
 from components.prune_trainer import spec
-from pruning import checkpoint, clustering, sparsity
+from pruning import checkpoint, clustering
 from pruning.evaluate import evaluate
 from pruning.fine_tune import prune_and_fine_tune
 from pruning.params import PruningParams
@@ -60,24 +60,6 @@ def warm_start_path(input_dict: dict) -> str | None:
     if path is None:
         raise FileNotFoundError(f"warmup_checkpoint artifact {uri} holds no checkpoint")
     return path
-
-
-def cluster_if_asked(
-    result, params: clustering.ClusteringParams, training: TrainingParams, images, labels
-) -> tuple:
-    """(model, SparsityReport, sparsity.json content): clustered when `params` asks for it."""
-    if not params.enabled:
-        return result.model, result.sparsity, result.sparsity.to_dict()
-    log.info("PruneTrainer: clustering %s into %d values each, %d epoch(s)",
-             ",".join(result.pruned_layers), params.clusters, params.epochs)
-    model = clustering.cluster_and_fine_tune(
-        result.model, params, result.pruned_layers, images, labels,
-        batch_size=training.batch_size, augment=training.augment, seed=training.seed,
-    )
-    report = sparsity.measure_sparsity(model, result.pruned_layers)
-    record = report.to_dict()
-    record["distinct_values"] = clustering.distinct_values(model, result.pruned_layers)
-    return model, report, record
 
 
 class Executor(base_executor.BaseExecutor):
@@ -121,9 +103,15 @@ class Executor(base_executor.BaseExecutor):
                 epoch + 1, training.epochs, loss, resume_dir,
             ),
         )
-        final_model, report, sparsity_record = cluster_if_asked(
-            result, cluster_params, training, train_images, train_labels
-        )
+        final_model, report = result.model, result.sparsity
+        sparsity_record = report.to_dict()
+        if cluster_params.enabled:
+            log.info("PruneTrainer: clustering %s into %d values each, %d epoch(s)",
+                     ",".join(result.pruned_layers), cluster_params.clusters,
+                     cluster_params.epochs)
+            final_model, report, sparsity_record = clustering.cluster_pruned_model(
+                result.model, cluster_params, result.pruned_layers, train_images, train_labels,
+                training)
         train_seconds = time.monotonic() - started
         metrics = evaluate(final_model, model_io.eval_dataset(eval_images, eval_labels))
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",

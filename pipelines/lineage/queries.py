@@ -15,6 +15,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from pipelines.lineage.store import LineageError
+from pipelines.outputs import scalar_properties
 
 RUN_CONTEXT = "pipeline_run"
 NODE_CONTEXT = "node"
@@ -32,16 +33,6 @@ SHORTCUTS = {
 def _time(milliseconds: int) -> str:
     return datetime.datetime.fromtimestamp(milliseconds / 1000, datetime.UTC).strftime(
         "%Y-%m-%d %H:%M:%S UTC")
-
-
-def scalar_properties(node: mlmd.Artifact | mlmd.Execution) -> dict:
-    """Custom properties with int, float or string values (structs and protos left out)."""
-    found = {}
-    for key, value in sorted(node.custom_properties.items()):
-        kind = value.WhichOneof("value")
-        if kind in ("int_value", "double_value", "string_value"):
-            found[key] = getattr(value, kind)
-    return found
 
 
 @dataclasses.dataclass

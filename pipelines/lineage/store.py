@@ -9,6 +9,8 @@ from pathlib import Path
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines import outputs
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PIPELINE = "mnist_pruning"
 
@@ -53,28 +55,29 @@ def describe(args: argparse.Namespace) -> str:
 
 def connect(args: argparse.Namespace) -> metadata_store.MetadataStore:
     """A read-only store; LineageError with the reason when it cannot be reached."""
-    if args.grpc_host:
-        config = metadata_store_pb2.MetadataStoreClientConfig(
-            host=args.grpc_host, port=args.grpc_port)
-    elif args.mysql_host:
-        config = metadata_store_pb2.ConnectionConfig()
-        config.mysql.host = args.mysql_host
-        config.mysql.port = args.mysql_port
-        config.mysql.database = args.mysql_database
-        config.mysql.user = args.mysql_user
-        config.mysql.password = args.mysql_password
-    else:
-        path = args.sqlite or default_sqlite_path()
-        if not os.path.isfile(path):
-            raise LineageError(
-                f"No ML Metadata database at {path}: run the pipeline first (`make run`), or "
-                "point --sqlite, --mysql-host or --grpc-host at a store")
-        config = metadata_store_pb2.ConnectionConfig()
-        config.sqlite.filename_uri = path
-        config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    remote = args.grpc_host or args.mysql_host
     try:
-        store = metadata_store.MetadataStore(config)
+        if remote:
+            store = metadata_store.MetadataStore(_remote_config(args))
+        else:
+            store = outputs.open_store(args.sqlite or default_sqlite_path())
         store.get_context_types()  # a cheap call that fails now if the store is unusable
+    except FileNotFoundError as error:  # no SQLite file: nothing to read, none is created
+        raise LineageError(f"{error}: run the pipeline first (`make run`), or point --sqlite, "
+                           "--mysql-host or --grpc-host at a store") from None
     except Exception as error:  # MLMD raises several error types, all of them "cannot connect"
         raise LineageError(f"Cannot read ML Metadata at {describe(args)}: {error}") from None
     return store
+
+
+def _remote_config(args: argparse.Namespace):
+    if args.grpc_host:
+        return metadata_store_pb2.MetadataStoreClientConfig(
+            host=args.grpc_host, port=args.grpc_port)
+    config = metadata_store_pb2.ConnectionConfig()
+    config.mysql.host = args.mysql_host
+    config.mysql.port = args.mysql_port
+    config.mysql.database = args.mysql_database
+    config.mysql.user = args.mysql_user
+    config.mysql.password = args.mysql_password
+    return config

@@ -13,7 +13,7 @@ from tfx.types import standard_artifacts
 
 from components import model_io
 from components.compress_exporter import CompressExporter, CompressionReport, executor, spec
-from pruning import models, report
+from pruning import data, models, report
 from pruning.evaluate import Metrics
 from tests.components.conftest import SPLIT_SIZES, TINY_MODEL
 
@@ -131,7 +131,7 @@ def _direct_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float
 
 def test_tflite_accuracy_is_that_of_a_direct_run_on_the_whole_eval_split(exported, tiny_inputs):
     compressed, _, result = exported
-    images, labels = executor.read_split(tiny_inputs[0].uri, "eval")
+    images, labels = data.read_split(tiny_inputs[0].uri, "eval")
     assert len(labels) == SPLIT_SIZES["eval"] == result["num_eval_examples"]
     for record in result["files"]:
         if record["format"].startswith("tflite_"):
@@ -232,7 +232,7 @@ def test_pqat_adds_a_trained_int8_file_that_keeps_the_zeros(tiny_inputs, tiny_ba
     files = {f["file"]: f for f in result["files"]}
     pqat = files["pruned_pqat_int8.tflite"]
     path = os.path.join(compressed.uri, "pruned_pqat_int8.tflite")
-    images, labels = executor.read_split(examples.uri, "eval")
+    images, labels = data.read_split(examples.uri, "eval")
     assert pqat["accuracy"] == _direct_accuracy(path, images, labels)
     # The prune-preserving quantizer kept the 90 % zeros through training and conversion.
     assert pqat["weight_sparsity"] >= files["pruned_int8.tflite"]["weight_sparsity"] - 0.005
