@@ -12,6 +12,7 @@ pods can reach (gs://, s3://, or MinIO through s3://).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -42,13 +43,10 @@ def check_for_kubeflow(config: configs.PipelineConfig) -> None:
             "PRUNE_WARM_START=true needs a Resolver with a custom strategy, which TFX's Kubeflow "
             "v2 compiler does not support (only LatestArtifactStrategy and "
             "LatestBlessedModelStrategy): run warm starts locally")
-    bad = []
-    for name in REMOTE_OPTIONS:
-        value = getattr(config, name) or ""
-        if not value.startswith(REMOTE_SCHEMES):
-            env = next(f.metadata["env"] for f in configs.dataclasses.fields(config)
-                       if f.name == name)
-            bad.append(f"{env}={value or '(unset)'}")
+    env_names = {f.name: f.metadata["env"] for f in dataclasses.fields(config)}
+    bad = [f"{env_names[name]}={getattr(config, name) or '(unset)'}"
+           for name in REMOTE_OPTIONS
+           if not (getattr(config, name) or "").startswith(REMOTE_SCHEMES)]
     if bad:
         raise ValueError(
             "Kubeflow steps run in pods: these options must be remote URIs "

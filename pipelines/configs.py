@@ -174,12 +174,6 @@ class PipelineConfig:
     latency_runs: int = _field(
         500, "LATENCY_RUNS", "TFLite invocations per file whose median is the latency; 0 skips it."
     )
-    # Kubeflow Pipelines (kubeflow/runner.py).
-    kfp_image: str = _field(
-        "ghcr.io/example/tfx-pruning-pipeline:latest", "KFP_IMAGE",
-        "Container image every step of the compiled Kubeflow pipeline runs in "
-        "(kubeflow/Dockerfile)."
-    )
     pqat_epochs: int = _field(
         0, "PQAT_EPOCHS", "Pruning-preserving quantization-aware training epochs for an extra "
         "pruned_pqat_int8.tflite; 0 skips it."
@@ -189,6 +183,12 @@ class PipelineConfig:
     serving_model_dir: str | None = _field(
         None, "SERVING_MODEL_DIR", "Where blessed models are pushed; default "
         "build/serving/<pipeline_name>."
+    )
+    # Kubeflow Pipelines (kubeflow/runner.py).
+    kfp_image: str = _field(
+        "ghcr.io/example/tfx-pruning-pipeline:latest", "KFP_IMAGE",
+        "Container image every step of the compiled Kubeflow pipeline runs in "
+        "(kubeflow/Dockerfile)."
     )
 
     def __post_init__(self) -> None:
