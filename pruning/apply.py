@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from pruning.params import PRUNABLE_LAYER_TYPES, PruningParams
+from pruning.params import PRUNABLE_LAYER_TYPES, InvalidParam, PruningParams
 
 
 def kernel_input_axis(rank: int) -> int:
@@ -19,32 +19,29 @@ def prunable_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def select_layers(model: keras.Model, params: PruningParams) -> list[keras.layers.Layer]:
-    """The layers `params` prunes in `model`; ValueError naming any name or shape that won't do."""
+    """The layers `params` prunes in `model`; InvalidParam names a layer or shape that fails."""
     candidates = prunable_layers(model)
-    unknown = sorted({name for name, _ in params.layer_sparsity} - {c.name for c in candidates})
+    known = sorted(c.name for c in candidates)
+    unknown = sorted({name for name, _ in params.layer_sparsity} - set(known))
     if unknown:
-        raise ValueError(
-            f"layer_sparsity names {unknown}, not prunable layers of model {model.name!r}; "
-            f"prunable layers: {sorted(c.name for c in candidates)}"
-        )
+        raise InvalidParam("layer_sparsity", ",".join(unknown),
+                           f"must name prunable layers of model {model.name!r}: "
+                           f"{', '.join(known)}")
     if params.whole_model:
         selected = candidates
     else:
-        known = {layer.name for layer in candidates}
-        unknown = sorted(set(params.layer_names) - known)
+        unknown = sorted(set(params.layer_names) - set(known))
         if unknown:
-            raise ValueError(
-                f"No prunable layer named {unknown} in model {model.name!r}; "
-                f"prunable layers: {sorted(known)}"
-            )
+            raise InvalidParam("layer_names", ",".join(unknown),
+                               f"must name prunable layers of model {model.name!r}: "
+                               f"{', '.join(known)}")
         selected = [
             layer for layer in candidates
             if layer.name in params.layer_names or type(layer).__name__ in params.layer_types
         ]
         if not selected:
-            raise ValueError(
-                f"layer_types {list(params.layer_types)} match no layer of model {model.name!r}"
-            )
+            raise InvalidParam("layer_types", ",".join(params.layer_types),
+                               f"match no layer of model {model.name!r}")
     for layer in selected:
         _check_shapes(layer, params)
     return selected
@@ -56,17 +53,15 @@ def _check_shapes(layer: keras.layers.Layer, params: PruningParams) -> None:
         m, n = params.sparsity_m_by_n
         channels = shape[kernel_input_axis(len(shape))]
         if channels % n:
-            raise ValueError(
-                f"sparsity_m_by_n {m}:{n} needs the input channels of layer {layer.name!r} "
-                f"(kernel {shape}) to be a multiple of {n}, got {channels}; "
-                "leave that layer out with layer_names/layer_types"
-            )
+            raise InvalidParam(
+                "sparsity_m_by_n", f"{m}:{n}",
+                f"needs the input channels of layer {layer.name!r} (kernel {shape}) to be a "
+                f"multiple of {n}, and it has {channels}; leave that layer out with "
+                "layer_names/layer_types")
     rows, cols = params.block_size
     if len(shape) == 2 and (shape[0] % rows or shape[1] % cols):
-        raise ValueError(
-            f"block_size {params.block_size} does not divide the kernel {shape} of layer "
-            f"{layer.name!r}"
-        )
+        raise InvalidParam("block_size", f"{rows}x{cols}",
+                           f"must divide the kernel {shape} of layer {layer.name!r}")
 
 
 def apply_pruning(model: keras.Model, params: PruningParams) -> keras.Model:

@@ -8,7 +8,6 @@ pruned full-int8 file from 50,276 to 38,647 gzip bytes at the same accuracy (REA
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import numpy as np
@@ -16,39 +15,13 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from pruning import data, sparsity
-from pruning.training import TrainingParams, compile_model
+from pruning.params import CENTROID_INITS, ClusteringParams, TrainingParams
+from pruning.training import compile_model
 
 log = logging.getLogger(__name__)
 
-INITS = {
-    "kmeans_plus_plus": tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS,
-    "linear": tfmot.clustering.keras.CentroidInitialization.LINEAR,
-    "density_based": tfmot.clustering.keras.CentroidInitialization.DENSITY_BASED,
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class ClusteringParams:
-    """`clusters` 0 turns clustering off; else each selected kernel keeps that many values."""
-
-    clusters: int = 0
-    epochs: int = 1  # fine-tuning of the centroids
-    learning_rate: float = 2e-4  # constant: the model is already trained
-    init: str = "kmeans_plus_plus"
-
-    def __post_init__(self) -> None:
-        if self.clusters != 0 and self.clusters < 2:
-            raise ValueError(f"clusters must be 0 (off) or >= 2, got {self.clusters}")
-        if self.epochs < 0:
-            raise ValueError(f"clustering epochs must be >= 0, got {self.epochs}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"clustering learning_rate must be > 0, got {self.learning_rate}")
-        if self.init not in INITS:
-            raise ValueError(f"Unknown centroid init {self.init!r}; choose one of {sorted(INITS)}")
-
-    @property
-    def enabled(self) -> bool:
-        return self.clusters > 0
+INITS = {name: getattr(tfmot.clustering.keras.CentroidInitialization, name.upper())
+         for name in CENTROID_INITS}
 
 
 def _layers_by_name(model: keras.Model, layer_names: list[str]) -> dict:

@@ -6,7 +6,6 @@ same scaling everywhere: `image` (784 int64 pixels, 0-255) -> float32 [28, 28] i
 
 from __future__ import annotations
 
-import glob
 import os
 
 import numpy as np
@@ -72,8 +71,9 @@ def in_memory_dataset(
 
 
 def split_files(examples_uri: str, split: str) -> list[str]:
-    """The TFRecord files of one split of an Examples artifact directory."""
-    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+    """The TFRecord files of one split of an Examples artifact directory (any URI TensorFlow
+    reads: a local path, gs://, ram://)."""
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
     if not files:
         raise FileNotFoundError(f"No files for split {split!r} under {examples_uri}")
     return files

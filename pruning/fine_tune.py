@@ -26,8 +26,8 @@ import tf_keras as keras
 
 from pruning import apply, checkpoint, sparsity, train
 from pruning.optim import make_optimizer
-from pruning.params import PruningParams
-from pruning.training import TrainingParams, compile_model
+from pruning.params import PruningParams, TrainingParams
+from pruning.training import compile_model, train_dataset
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def prune_and_fine_tune(
         log.info("Continuing %s from optimizer step %d", warm_start, start_step)
     resumed_from = epochs_done
 
-    dataset = training.train_dataset(images, labels)
+    dataset = train_dataset(training, images, labels)
     if training.loop == "fit":
         compile_model(model, optimizer)
         history = train.fit_with_pruning(

@@ -10,15 +10,13 @@ norm, and most parameters in one wide dense layer, which prunes best.
 
 from __future__ import annotations
 
-import inspect
-
 import tf_keras as keras
 
 from pruning.layers import ScaledDense
+from pruning.params import ModelParams
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-ARCHITECTURES = ("functional", "sequential")
 
 
 def _layers(width: int, dense_units: int, dropout: float) -> list[keras.layers.Layer]:
@@ -46,36 +44,15 @@ def _layers(width: int, dense_units: int, dropout: float) -> list[keras.layers.L
     ]
 
 
-def check_model_kwargs(kwargs: dict) -> None:
-    """ValueError naming any keyword or value `build_model` would reject, without building."""
-    allowed = set(inspect.signature(build_model).parameters)
-    unknown = sorted(set(kwargs) - allowed)
-    if unknown:
-        raise ValueError(f"Unknown model option(s) {unknown}; known: {sorted(allowed)}")
-    _check(**kwargs)
-
-
-def _check(architecture: str = "functional", width: int = 32, dense_units: int = 256,
-           dropout: float = 0.3) -> None:
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
-    if width < 1 or dense_units < 1:
-        raise ValueError(f"width and dense_units must be >= 1, got {width}, {dense_units}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-
-
-def build_model(
-    architecture: str = "functional", width: int = 32, dense_units: int = 256, dropout: float = 0.3
-) -> keras.Model:
+def build_model(params: ModelParams | None = None) -> keras.Model:
     """The CNN on 28x28 float pixels scaled to [0, 1]; outputs 10 logits.
 
     Scaling stays outside the model (input pipeline, serving signature) because TFMOT cannot wrap
     a whole model that contains a `Rescaling` layer, and the TFLite contract is [0, 1] floats.
     """
-    _check(architecture, width, dense_units, dropout)
-    layers = _layers(width, dense_units, dropout)
-    if architecture == "sequential":
+    params = params or ModelParams()
+    layers = _layers(params.width, params.dense_units, params.dropout)
+    if params.architecture == "sequential":
         return keras.Sequential(
             [keras.Input(IMAGE_SHAPE, name="image"), *layers], name="cnn_sequential"
         )

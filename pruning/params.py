@@ -1,18 +1,110 @@
-"""Pruning parameters: one validated value object for every option of the Keras pruning API."""
+"""The library's parameter objects: one validated value object per step, JSON in and out.
+
+`ModelParams` (the CNN's shape), `TrainingParams` (how long and how fast), `PruningParams` (every
+option of the Keras pruning API) and `ClusteringParams` (sparsity-preserving weight clustering).
+
+This module imports no TensorFlow: a settings layer can build and validate these in milliseconds,
+before TensorFlow's import (20 s or more) is paid. A bad value raises `InvalidParam`, a
+`ValueError` that names the parameter, so a caller can say which of its own options set it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from typing import Any
 
-import tensorflow_model_optimization as tfmot
-
+ARCHITECTURES = ("functional", "sequential")
+LOOPS = ("fit", "custom")
 SCHEDULES = ("polynomial_decay", "constant")
+BLOCK_POOLING_TYPES = ("AVG", "MAX")
 PRUNABLE_LAYER_TYPES = ("Conv2D", "Dense", "ScaledDense")
+CENTROID_INITS = ("kmeans_plus_plus", "linear", "density_based")
+
+
+class InvalidParam(ValueError):
+    """`param` of a parameter object has a value it cannot take; `rule` says what is allowed."""
+
+    def __init__(self, param: str, value: Any, rule: str):
+        super().__init__(f"{param} {rule}, got {value!r}")
+        self.param = param
+        self.value = value
+        self.rule = rule
+
+
+def _check(condition: bool, param: str, value: Any, rule: str) -> None:
+    if not condition:
+        raise InvalidParam(param, value, rule)
+
+
+class _JsonParams:
+    """JSON in and out for a frozen dataclass whose tuple fields JSON turns into lists."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """The inverse of `dataclasses.asdict` (nested lists back to tuples); unknown keys fail."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"Unknown {cls.__name__} field(s) {unknown}; known: {sorted(fields)}")
+        return cls(**{key: _tuples(value) for key, value in values.items()})
+
+
+def _tuples(value):
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 @dataclasses.dataclass(frozen=True)
-class PruningParams:
+class ModelParams(_JsonParams):
+    """The baseline CNN's shape (pruning/models.py)."""
+
+    architecture: str = "functional"
+    width: int = 32  # filters of conv1; conv2 and conv3 have twice as many
+    dense_units: int = 256  # units of dense1, the custom ScaledDense layer
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        _check(self.architecture in ARCHITECTURES, "architecture", self.architecture,
+               f"must be one of {', '.join(ARCHITECTURES)}")
+        _check(self.width >= 1, "width", self.width, "must be >= 1")
+        _check(self.dense_units >= 1, "dense_units", self.dense_units, "must be >= 1")
+        _check(0 <= self.dropout < 1, "dropout", self.dropout, "must be in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingParams(_JsonParams):
+    """How long and how fast to train; `loop` picks the pruning run's loop (see `fine_tune`)."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 3e-3  # the peak of the warm-up + cosine schedule
+    warmup_fraction: float = 0.1
+    augment: bool = True  # random shifts of up to data.MAX_SHIFT (1) pixel
+    seed: int = 0
+    loop: str = "fit"
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "epochs", self.epochs, "must be >= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
+        _check(0 <= self.warmup_fraction < 1, "warmup_fraction", self.warmup_fraction,
+               "must be in [0, 1)")
+        _check(self.loop in LOOPS, "loop", self.loop, f"must be one of {', '.join(LOOPS)}")
+
+    def steps_per_epoch(self, num_examples: int) -> int:
+        return math.ceil(num_examples / self.batch_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class PruningParams(_JsonParams):
     """What to prune, how much, and when.
 
     Scope: with no `layer_names` and no `layer_types` the whole model is pruned
@@ -37,68 +129,37 @@ class PruningParams:
     layer_sparsity: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"Unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        _check(self.schedule in SCHEDULES, "schedule", self.schedule,
+               f"must be one of {', '.join(SCHEDULES)}")
         for name in ("initial_sparsity", "final_sparsity"):
             value = getattr(self, name)
-            if not 0 <= value < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
-        if self.begin_step < 0:
-            raise ValueError(f"begin_step must be >= 0, got {self.begin_step}")
-        if self.frequency < 1:
-            raise ValueError(f"frequency must be >= 1, got {self.frequency}")
+            _check(0 <= value < 1, name, value, "must be in [0, 1)")
+        _check(self.begin_step >= 0, "begin_step", self.begin_step, "must be >= 0")
+        _check(self.frequency >= 1, "frequency", self.frequency, "must be >= 1")
         polynomial = self.schedule == "polynomial_decay"
-        if polynomial and self.end_step is not None and self.end_step <= self.begin_step:
-            raise ValueError(
-                f"end_step must be > begin_step, got end_step={self.end_step}, "
-                f"begin_step={self.begin_step}"
-            )
-        if polynomial and self.initial_sparsity > self.final_sparsity:
-            raise ValueError(
-                f"initial_sparsity {self.initial_sparsity} exceeds final_sparsity "
-                f"{self.final_sparsity}"
-            )
-        if len(self.block_size) != 2 or min(self.block_size) < 1:
-            raise ValueError(f"block_size must be two integers >= 1, got {self.block_size}")
-        if self.block_pooling_type not in ("AVG", "MAX"):
-            raise ValueError(
-                f"block_pooling_type must be AVG or MAX, got {self.block_pooling_type!r}"
-            )
+        if polynomial and self.end_step is not None:
+            _check(self.end_step > self.begin_step, "end_step", self.end_step,
+                   f"must be > begin_step ({self.begin_step})")
+        if polynomial:
+            _check(self.initial_sparsity <= self.final_sparsity, "initial_sparsity",
+                   self.initial_sparsity, f"must not exceed final_sparsity ({self.final_sparsity})")
+        _check(len(self.block_size) == 2 and min(self.block_size) >= 1, "block_size",
+               self.block_size, "must be two integers >= 1")
+        _check(self.block_pooling_type in BLOCK_POOLING_TYPES, "block_pooling_type",
+               self.block_pooling_type, f"must be one of {', '.join(BLOCK_POOLING_TYPES)}")
         if self.sparsity_m_by_n is not None:
             m, n = self.sparsity_m_by_n
-            if not 1 <= m < n:
-                raise ValueError(f"sparsity_m_by_n needs 1 <= m < n, got {m}:{n}")
-            if tuple(self.block_size) != (1, 1):
-                raise ValueError(
-                    f"sparsity_m_by_n {m}:{n} and block_size {self.block_size} exclude each other"
-                )
+            _check(1 <= m < n, "sparsity_m_by_n", f"{m}:{n}", "needs 1 <= m < n")
+            _check(tuple(self.block_size) == (1, 1), "sparsity_m_by_n", f"{m}:{n}",
+                   f"excludes block_size {self.block_size}")
         for name, value in self.layer_sparsity:
-            if not 0 <= value < 1:
-                raise ValueError(f"layer_sparsity[{name!r}] must be in [0, 1), got {value}")
-            if self.sparsity_m_by_n:
-                raise ValueError("layer_sparsity does not apply to sparsity_m_by_n (always m/n)")
+            _check(0 <= value < 1, "layer_sparsity", f"{name}:{value}",
+                   "needs each sparsity in [0, 1)")
+            _check(not self.sparsity_m_by_n, "layer_sparsity", f"{name}:{value}",
+                   "does not apply to sparsity_m_by_n (always m/n)")
         unknown = sorted(set(self.layer_types) - set(PRUNABLE_LAYER_TYPES))
-        if unknown:
-            raise ValueError(
-                f"Unknown prunable layer type(s) {unknown}; known: {list(PRUNABLE_LAYER_TYPES)}"
-            )
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> PruningParams:
-        """The inverse of `to_json` (JSON has lists where the fields hold tuples)."""
-        values = json.loads(text)
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"Unknown pruning parameter(s) {unknown}")
-        for key in ("block_size", "sparsity_m_by_n", "layer_names", "layer_types"):
-            if values.get(key) is not None:
-                values[key] = tuple(values[key])
-        if "layer_sparsity" in values:
-            values["layer_sparsity"] = tuple(tuple(item) for item in values["layer_sparsity"])
-        return cls(**values)
+        _check(not unknown, "layer_types", ",".join(unknown),
+               f"must name prunable layer types: {', '.join(PRUNABLE_LAYER_TYPES)}")
 
     def for_run(self, steps_per_epoch: int, epochs: int, start_step: int = 0) -> PruningParams:
         """Concrete steps for a run of `epochs` epochs starting at optimizer step `start_step`.
@@ -112,22 +173,13 @@ class PruningParams:
         end = self.end_step
         if end is None:
             end = total - steps_per_epoch if epochs > 1 else max(total // 2, 1)
-        if self.begin_step >= total:
-            raise ValueError(
-                f"begin_step {self.begin_step} is not before the end of training ({total} steps "
-                f"= {epochs} epochs x {steps_per_epoch})"
-            )
+        run = f"the end of training ({total} steps = {epochs} epochs x {steps_per_epoch})"
+        _check(self.begin_step < total, "begin_step", self.begin_step, f"must be before {run}")
         if self.schedule == "polynomial_decay":
-            if end > total:
-                raise ValueError(
-                    f"end_step {end} is after the end of training ({total} steps = {epochs} "
-                    f"epochs x {steps_per_epoch}): final_sparsity would never be reached"
-                )
-            if end <= self.begin_step:
-                raise ValueError(
-                    f"end_step must be > begin_step, got end_step={end}, "
-                    f"begin_step={self.begin_step}"
-                )
+            _check(end <= total, "end_step", end,
+                   f"must not be after {run}: final_sparsity would never be reached")
+            _check(end > self.begin_step, "end_step", end,
+                   f"must be > begin_step ({self.begin_step})")
         return dataclasses.replace(
             self, begin_step=self.begin_step + start_step, end_step=end + start_step
         )
@@ -139,8 +191,10 @@ class PruningParams:
     def final_sparsity_of(self, layer: str) -> float:
         return dict(self.layer_sparsity).get(layer, self.final_sparsity)
 
-    def pruning_schedule(self, layer: str | None = None) -> tfmot.sparsity.keras.PruningSchedule:
-        """The schedule, with `layer`'s own final sparsity when `layer_sparsity` names it."""
+    def pruning_schedule(self, layer: str | None = None):
+        """The TFMOT schedule, with `layer`'s own final sparsity when `layer_sparsity` names it."""
+        import tensorflow_model_optimization as tfmot
+
         final = self.final_sparsity_of(layer) if layer else self.final_sparsity
         if self.schedule == "constant":
             return tfmot.sparsity.keras.ConstantSparsity(
@@ -164,3 +218,25 @@ class PruningParams:
             "block_pooling_type": self.block_pooling_type,
             "sparsity_m_by_n": tuple(self.sparsity_m_by_n) if self.sparsity_m_by_n else None,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusteringParams(_JsonParams):
+    """`clusters` 0 turns clustering off; else each selected kernel keeps that many values."""
+
+    clusters: int = 0
+    epochs: int = 1  # fine-tuning of the centroids
+    learning_rate: float = 2e-4  # constant: the model is already trained
+    init: str = "kmeans_plus_plus"
+
+    def __post_init__(self) -> None:
+        _check(self.clusters == 0 or self.clusters >= 2, "clusters", self.clusters,
+               "must be 0 (off) or >= 2")
+        _check(self.epochs >= 0, "epochs", self.epochs, "must be >= 0")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
+        _check(self.init in CENTROID_INITS, "init", self.init,
+               f"must be one of {', '.join(CENTROID_INITS)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.clusters > 0

@@ -3,8 +3,8 @@
 A thin adapter: the model, training and export are `pruning.models`, `pruning.training` and
 `pruning.export`. Hyperparameters arrive in `custom_config` (from `pipelines/configs.py`):
 
-    {"model": {"architecture": "functional", "width": 32, ...},   # pruning.models.build_model
-     "training": {"epochs": 3, "batch_size": 128, ...}}           # pruning.training.TrainingParams
+    {"model": {"architecture": "functional", "width": 32, ...},   # pruning.params.ModelParams
+     "training": {"epochs": 5, "batch_size": 256, ...}}           # pruning.params.TrainingParams
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components import model_io
 from pruning import models
 from pruning.evaluate import evaluate
-from pruning.training import TrainingParams, train_baseline
+from pruning.params import ModelParams, TrainingParams
+from pruning.training import train_baseline
 
 RUN_FN = "components.baseline_trainer.module.run_fn"
 MODEL_CONFIG_KEY = "model"
@@ -27,8 +28,8 @@ TRAINING_CONFIG_KEY = "training"
 log = logging.getLogger(__name__)
 
 
-def parse_custom_config(custom_config: dict | None) -> tuple[dict, TrainingParams]:
-    """(build_model kwargs, TrainingParams) from the Trainer's custom_config, validated."""
+def parse_custom_config(custom_config: dict | None) -> tuple[ModelParams, TrainingParams]:
+    """(ModelParams, TrainingParams) from the Trainer's custom_config, validated."""
     config = custom_config or {}
     unknown = sorted(set(config) - {MODEL_CONFIG_KEY, TRAINING_CONFIG_KEY})
     if unknown:
@@ -36,9 +37,8 @@ def parse_custom_config(custom_config: dict | None) -> tuple[dict, TrainingParam
             f"Unknown custom_config keys {unknown}; expected {MODEL_CONFIG_KEY!r} and "
             f"{TRAINING_CONFIG_KEY!r}"
         )
-    model_kwargs = dict(config.get(MODEL_CONFIG_KEY, {}))
-    models.check_model_kwargs(model_kwargs)
-    return model_kwargs, TrainingParams(**config.get(TRAINING_CONFIG_KEY, {}))
+    return (ModelParams.from_dict(config.get(MODEL_CONFIG_KEY, {})),
+            TrainingParams.from_dict(config.get(TRAINING_CONFIG_KEY, {})))
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -48,14 +48,14 @@ def run_fn(fn_args: FnArgs) -> None:
             "train_args/eval_args num_steps are not used by this trainer: it trains for "
             "training.epochs full passes and evaluates the whole eval split"
         )
-    model_kwargs, training = parse_custom_config(fn_args.custom_config)
+    model_params, training = parse_custom_config(fn_args.custom_config)
     started = time.monotonic()
     train_images, train_labels = model_io.load_split(fn_args, fn_args.train_files)
     eval_images, eval_labels = model_io.load_split(fn_args, fn_args.eval_files)
     log.info("Read %d train and %d eval examples in %.1f s", len(train_images),
              len(eval_images), time.monotonic() - started)
 
-    model = models.build_model(**model_kwargs)
+    model = models.build_model(model_params)
     started = time.monotonic()
     train_baseline(model, train_images, train_labels, training, log_dir=fn_args.model_run_dir)
     train_seconds = time.monotonic() - started
@@ -66,5 +66,5 @@ def run_fn(fn_args: FnArgs) -> None:
     model_io.write_model(model_uri, model, metrics, {
         "epochs": training.epochs,
         "train_seconds": round(train_seconds, 1),
-        "architecture": model_kwargs.get("architecture", "functional"),
+        "architecture": model_params.architecture,
     })

@@ -6,9 +6,6 @@ validates its parameters against the architecture when the pipeline is built.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import tf_keras as keras
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import trainer_pb2
@@ -28,9 +25,7 @@ from components.prune_trainer.spec import (
     PruningCheckpoint,
 )
 from pruning import apply
-from pruning.clustering import ClusteringParams
-from pruning.params import PruningParams
-from pruning.training import TrainingParams
+from pruning.params import ClusteringParams, PruningParams, TrainingParams
 
 
 class PruneTrainer(base_component.BaseComponent):
@@ -82,8 +77,8 @@ class PruneTrainer(base_component.BaseComponent):
                 warmup_checkpoint=warmup_checkpoint,
                 **{
                     PRUNING_KEY: pruning.to_json(),
-                    TRAINING_KEY: json.dumps(dataclasses.asdict(training), sort_keys=True),
-                    CLUSTERING_KEY: json.dumps(dataclasses.asdict(clustering), sort_keys=True),
+                    TRAINING_KEY: training.to_json(),
+                    CLUSTERING_KEY: clustering.to_json(),
                     TRAIN_ARGS_KEY: trainer_pb2.TrainArgs(splits=[train_split]),
                     EVAL_ARGS_KEY: trainer_pb2.EvalArgs(splits=[eval_split]),
                     MODEL_KEY: Channel(type=standard_artifacts.Model),

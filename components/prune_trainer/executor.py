@@ -28,8 +28,7 @@ from components.prune_trainer import spec
 from pruning import checkpoint, clustering
 from pruning.evaluate import evaluate
 from pruning.fine_tune import prune_and_fine_tune
-from pruning.params import PruningParams
-from pruning.training import TrainingParams
+from pruning.params import ClusteringParams, PruningParams, TrainingParams
 
 log = logging.getLogger(__name__)
 RESUME_DIR = ".resume"
@@ -71,10 +70,8 @@ class Executor(base_executor.BaseExecutor):
     ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         pruning = PruningParams.from_json(exec_properties[spec.PRUNING_KEY])
-        training = TrainingParams(**json.loads(exec_properties[spec.TRAINING_KEY]))
-        cluster_params = clustering.ClusteringParams(
-            **json.loads(exec_properties.get(spec.CLUSTERING_KEY) or "{}")
-        )
+        training = TrainingParams.from_json(exec_properties[spec.TRAINING_KEY])
+        cluster_params = ClusteringParams.from_json(exec_properties[spec.CLUSTERING_KEY])
         fn_args = fn_args_utils.get_common_fn_args(input_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
         model_run_uri = artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY])

@@ -15,8 +15,8 @@ MODEL_RUN_KEY = "model_run"
 CHECKPOINT_KEY = "checkpoint"
 # Parameters
 PRUNING_KEY = "pruning"  # JSON of pruning.params.PruningParams
-TRAINING_KEY = "training"  # JSON of pruning.training.TrainingParams
-CLUSTERING_KEY = "clustering"  # JSON of pruning.clustering.ClusteringParams; clusters 0 = off
+TRAINING_KEY = "training"  # JSON of pruning.params.TrainingParams
+CLUSTERING_KEY = "clustering"  # JSON of pruning.params.ClusteringParams; clusters 0 = off
 TRAIN_ARGS_KEY = "train_args"
 EVAL_ARGS_KEY = "eval_args"
 
@@ -36,7 +36,7 @@ class PruneTrainerSpec(ComponentSpec):
     PARAMETERS = {
         PRUNING_KEY: ExecutionParameter(type=str),
         TRAINING_KEY: ExecutionParameter(type=str),
-        CLUSTERING_KEY: ExecutionParameter(type=str, optional=True),
+        CLUSTERING_KEY: ExecutionParameter(type=str),
         TRAIN_ARGS_KEY: ExecutionParameter(type=trainer_pb2.TrainArgs),
         EVAL_ARGS_KEY: ExecutionParameter(type=trainer_pb2.EvalArgs),
     }

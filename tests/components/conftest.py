@@ -13,6 +13,7 @@ from tfx.types import standard_artifacts
 from components import model_io
 from pruning import models
 from pruning.evaluate import Metrics
+from pruning.params import ModelParams
 
 SCHEMA_PBTXT = """
 feature {
@@ -23,7 +24,7 @@ feature {
 }
 """
 SPLIT_SIZES = {"train": 96, "eval": 32}
-TINY_MODEL = {"width": 8, "dense_units": 16, "dropout": 0.0}
+TINY_MODEL = ModelParams(width=8, dense_units=16, dropout=0.0)
 
 
 def _example(image: np.ndarray, label: int) -> bytes:
@@ -77,7 +78,7 @@ def write_base_model(directory: Path) -> standard_artifacts.Model:
     model = standard_artifacts.Model()
     model.uri = str(directory)
     keras.utils.set_random_seed(0)
-    model_io.write_model(model.uri, models.build_model(**TINY_MODEL), Metrics(0.1, 2.3, 32), {})
+    model_io.write_model(model.uri, models.build_model(TINY_MODEL), Metrics(0.1, 2.3, 32), {})
     return model
 
 

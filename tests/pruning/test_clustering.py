@@ -82,9 +82,10 @@ def test_can_cluster_follows_tfmots_split_of_centroids(kernel, clusters, expecte
     [
         ({"clusters": 1}, "clusters must be 0 \\(off\\) or >= 2, got 1"),
         ({"clusters": -3}, "clusters must be 0 \\(off\\) or >= 2, got -3"),
-        ({"epochs": -1}, "clustering epochs must be >= 0, got -1"),
-        ({"learning_rate": 0.0}, "clustering learning_rate must be > 0, got 0.0"),
-        ({"init": "random"}, "Unknown centroid init 'random'"),
+        ({"epochs": -1}, "epochs must be >= 0, got -1"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0, got 0.0"),
+        ({"init": "random"}, "init must be one of kmeans_plus_plus, linear, density_based, "
+         "got 'random'"),
     ],
 )
 def test_invalid_parameters_name_the_value(kwargs, message):

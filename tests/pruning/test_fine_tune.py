@@ -59,8 +59,9 @@ def test_default_end_step_reaches_the_target_one_epoch_before_the_end():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"end_step": 13}, r"end_step 13 is after the end of training \(12 steps"),
-        ({"begin_step": 12}, "begin_step 12 is not before the end of training"),
+        ({"end_step": 13}, r"end_step must not be after the end of training \(12 steps = 3 "
+         r"epochs x 4\): final_sparsity would never be reached, got 13"),
+        ({"begin_step": 12}, r"begin_step must be before the end of training \(12 steps"),
     ],
 )
 def test_a_schedule_outside_the_run_is_rejected(overrides, message):

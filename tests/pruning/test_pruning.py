@@ -7,7 +7,7 @@ import pytest
 import tf_keras as keras
 
 from pruning import apply, sparsity, train
-from pruning.params import PruningParams
+from pruning.params import InvalidParam, PruningParams
 from tests.pruning.helpers import (
     ALL_PRUNABLE,
     EPOCHS,
@@ -118,33 +118,41 @@ def test_pruning_starts_from_the_trained_weights():
     [
         ({"final_sparsity": 1.0}, r"final_sparsity must be in \[0, 1\), got 1.0"),
         ({"initial_sparsity": -0.1}, r"initial_sparsity must be in \[0, 1\), got -0.1"),
-        ({"begin_step": 10, "end_step": 10}, "end_step must be > begin_step, got end_step=10"),
-        ({"initial_sparsity": 0.9, "final_sparsity": 0.5}, "initial_sparsity 0.9 exceeds"),
+        ({"begin_step": 10, "end_step": 10}, r"end_step must be > begin_step \(10\), got 10"),
+        ({"initial_sparsity": 0.9, "final_sparsity": 0.5},
+         r"initial_sparsity must not exceed final_sparsity \(0.5\), got 0.9"),
         ({"frequency": 0}, "frequency must be >= 1, got 0"),
-        ({"schedule": "cubic"}, "Unknown schedule 'cubic'"),
-        ({"sparsity_m_by_n": (4, 4)}, "sparsity_m_by_n needs 1 <= m < n, got 4:4"),
-        ({"sparsity_m_by_n": (2, 4), "block_size": (2, 2)}, "exclude each other"),
+        ({"schedule": "cubic"}, "schedule must be one of polynomial_decay, constant, got 'cubic'"),
+        ({"sparsity_m_by_n": (4, 4)}, "sparsity_m_by_n needs 1 <= m < n, got '4:4'"),
+        ({"sparsity_m_by_n": (2, 4), "block_size": (2, 2)},
+         r"sparsity_m_by_n excludes block_size \(2, 2\), got '2:4'"),
         ({"block_size": (0, 1)}, r"block_size must be two integers >= 1, got \(0, 1\)"),
-        ({"layer_types": ("LSTM",)}, r"Unknown prunable layer type\(s\) \['LSTM'\]"),
-        ({"layer_sparsity": (("dense1", 1.2),)}, r"layer_sparsity\['dense1'\] must be in"),
+        ({"layer_types": ("LSTM",)}, "layer_types must name prunable layer types: Conv2D, "
+         "Dense, ScaledDense, got 'LSTM'"),
+        ({"layer_sparsity": (("dense1", 1.2),)},
+         r"layer_sparsity needs each sparsity in \[0, 1\), got 'dense1:1.2'"),
     ],
 )
 def test_invalid_parameters_name_the_bad_value(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidParam, match=message) as raised:
         params(**kwargs)
+    assert raised.value.param in kwargs or raised.value.param == "initial_sparsity"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"layer_names": ("conv9",)}, r"No prunable layer named \['conv9'\].*prunable layers"),
-        ({"sparsity_m_by_n": (2, 4)}, "input channels of layer 'conv1'.*got 1"),
-        ({"block_size": (3, 3), "layer_names": ("dense1",)}, r"block_size \(3, 3\) does not"),
-        ({"layer_sparsity": (("dense9", 0.5),)}, r"layer_sparsity names \['dense9'\]"),
+        ({"layer_names": ("conv9",)}, "layer_names must name prunable layers of model "
+         "'cnn_functional': conv1, conv2, conv3, dense1, logits, got 'conv9'"),
+        ({"sparsity_m_by_n": (2, 4)}, "input channels of layer 'conv1'.*it has 1"),
+        ({"block_size": (3, 3), "layer_names": ("dense1",)},
+         r"block_size must divide the kernel \(400, 16\) of layer 'dense1', got '3x3'"),
+        ({"layer_sparsity": (("dense9", 0.5),)},
+         "layer_sparsity must name prunable layers of model 'cnn_functional'.*got 'dense9'"),
     ],
 )
 def test_parameters_that_do_not_fit_the_model_are_named(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidParam, match=message):
         apply.select_layers(tiny_model(), params(**kwargs))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -39,7 +40,8 @@ def trained(tiny_inputs, tmp_path_factory):
     model.uri = str(tmp_path_factory.mktemp("model"))
     model_run = standard_artifacts.ModelRun()
     model_run.uri = str(tmp_path_factory.mktemp("model_run"))
-    config = {"model": {**TINY_MODEL, "architecture": "sequential"}, "training": TRAINING}
+    architecture = {**dataclasses.asdict(TINY_MODEL), "architecture": "sequential"}
+    config = {"model": architecture, "training": TRAINING}
     Executor().Do(
         {"examples": [examples], "schema": [schema]},
         {"model": [model], "model_run": [model_run]},
@@ -84,8 +86,9 @@ def test_model_run_holds_tensorboard_logs(trained):
 @pytest.mark.parametrize(
     ("custom_config", "message"),
     [
-        ({"model": {"architecture": "resnet"}}, "Unknown architecture 'resnet'"),
-        ({"model": {"depth": 3}}, r"Unknown model option\(s\) \['depth'\]"),
+        ({"model": {"architecture": "resnet"}},
+         "architecture must be one of functional, sequential, got 'resnet'"),
+        ({"model": {"depth": 3}}, r"Unknown ModelParams field\(s\) \['depth'\]"),
         ({"training": {"epochs": 0}}, "epochs must be >= 1, got 0"),
         ({"trainig": {}}, r"Unknown custom_config keys \['trainig'\]"),
     ],
