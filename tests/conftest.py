@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import glob
+import gzip
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
@@ -35,32 +36,58 @@ def placeholder_manual_dir(tmp_path: Path) -> str:
     return str(manual)
 
 
-def real_mnist_dir() -> Path | None:
-    """TFDS_MANUAL_DIR, else ../shared/data/mnist, if it holds the four files."""
-    candidate = Path(os.environ.get("TFDS_MANUAL_DIR") or configs.SHARED_DATA_DIR / "mnist")
+def real_data_dir(dataset: str) -> Path | None:
+    """The dataset's four original files: ../shared/data/<dataset> (for MNIST, TFDS_MANUAL_DIR
+    first), if they are all there."""
+    default = configs.SHARED_DATA_DIR / dataset
+    env = os.environ.get("TFDS_MANUAL_DIR") if dataset == "mnist" else None
+    candidate = Path(env or default)
     return candidate if all((candidate / n).is_file() for n in MNIST_FILES) else None
 
 
-@pytest.fixture(scope="session")
-def mnist_manual_dir() -> Path:
-    found = real_mnist_dir()
+def _manual_dir_or_skip(dataset: str) -> Path:
+    found = real_data_dir(dataset)
     if found is None:
-        pytest.skip("real MNIST files not found: set TFDS_MANUAL_DIR or add ../shared/data/mnist")
+        pytest.skip(f"real {dataset} files not found in ../shared/data/{dataset}"
+                    + (" or TFDS_MANUAL_DIR" if dataset == "mnist" else ""))
     return found
 
 
 @pytest.fixture(scope="session")
-def prepared_mnist_data_dir(mnist_manual_dir: Path, tmp_path_factory) -> str:
-    """A TFDS data_dir with MNIST prepared from the real files, once per test session."""
+def mnist_manual_dir() -> Path:
+    return _manual_dir_or_skip("mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_manual_dir() -> Path:
+    return _manual_dir_or_skip("fashion_mnist")
+
+
+@pytest.fixture(scope="session")
+def prepared_data_dir(mnist_manual_dir: Path, fashion_mnist_manual_dir: Path,
+                      tmp_path_factory) -> str:
+    """One TFDS data_dir with MNIST, then Fashion-MNIST, prepared from the real files, once per
+    test session: the order in which the second dataset once got the first one's images."""
     from components.tfds_example_gen import tfds_source
 
     data_dir = str(tmp_path_factory.mktemp("tfds_data"))
     tfds_source.prepare_dataset("mnist", data_dir, str(mnist_manual_dir))
+    tfds_source.prepare_dataset("fashion_mnist", data_dir, str(fashion_mnist_manual_dir))
     return data_dir
 
 
+def idx_arrays(manual_dir: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images [N, 784] uint8, labels [N]) of an original IDX file pair, parsed with numpy alone:
+    a second code path, independent of TFDS, to check what the pipeline wrote."""
+    with gzip.open(manual_dir / f"{prefix}-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28 * 28)
+    with gzip.open(manual_dir / f"{prefix}-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images, labels
+
+
 def read_split(examples: standard_artifacts.Examples, split: str) -> list[tf.train.Example]:
-    files = sorted(glob.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
+    files = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return [tf.train.Example.FromString(record) for record in dataset.as_numpy_iterator()]
 

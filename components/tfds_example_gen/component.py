@@ -1,9 +1,10 @@
 """TfdsExampleGen: a TFDS dataset as a standard TFX `Examples` artifact.
 
-Built on TFX's query-based ExampleGen machinery (spec, `QueryBasedDriver`, and
-`BaseExampleGenExecutor`): each input split's `pattern` is a TFDS split expression such as
-`train`, `test[:10%]` or `train+test`, and the output is gzipped TFRecord files of tf.Example that
-StatisticsGen, SchemaGen, ExampleValidator, Trainer and Evaluator read unchanged.
+Built on TFX's query-based ExampleGen machinery (spec, `QueryBasedDriver` extended with an input
+fingerprint, and `BaseExampleGenExecutor`): each input split's `pattern` is a TFDS split
+expression such as `train`, `test[:10%]` or `train+test`, and the output is gzipped TFRecord files
+of tf.Example that StatisticsGen, SchemaGen, ExampleValidator, Trainer and Evaluator read
+unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
-from components.tfds_example_gen import executor, tfds_source
+from components.tfds_example_gen import driver, executor, tfds_source
 from components.tfds_example_gen.spec import (
     DATA_DIR_KEY,
     DATASET_KEY,
@@ -92,6 +93,7 @@ class TfdsExampleGen(QueryBasedExampleGen):
 
     SPEC_CLASS = TfdsExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = driver.Driver
 
     def __init__(
         self,

@@ -137,6 +137,9 @@ class Executor(BaseExampleGenExecutor):
             examples.set_int_custom_property(_counter_name(split_name), count)
         examples.set_string_custom_property(TFDS_DATASET_PROPERTY, builder.name)
         examples.set_string_custom_property(TFDS_VERSION_PROPERTY, str(builder.version))
+        # What was read, also where no driver ran (Kubeflow): lineage can tell the data apart.
+        examples.set_string_custom_property(utils.FINGERPRINT_PROPERTY_NAME,
+                                            tfds_source.fingerprint(builder))
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)

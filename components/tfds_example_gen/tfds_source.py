@@ -1,13 +1,15 @@
-"""Plain TFDS helpers: fail-fast checks, offline preparation and tf.Example conversion.
+"""Plain TFDS helpers: fail-fast checks, offline preparation, fingerprints, tf.Examples.
 
 Nothing here depends on TFX, so the same functions work from a notebook:
 
     builder = prepare_dataset("mnist", data_dir="/tmp/tfds", manual_dir="../shared/data/mnist")
-    for example in iter_tf_examples("test", dataset="mnist", data_dir="/tmp/tfds", limit=5): ...
+    for record in iter_serialized_examples("test", dataset="mnist", data_dir="/tmp/tfds", limit=5):
+        ...
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -16,12 +18,17 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
 _READ_BATCH_SIZE = 512
 
 logger = logging.getLogger(__name__)
+
+
+class SourceChecksumError(ValueError):
+    """A source file in the manual directory is not the one the dataset version registers."""
 
 
 class ManualDataMissingError(FileNotFoundError):
@@ -58,6 +65,19 @@ def check_manual_dir(builder: tfds.core.DatasetBuilder, manual_dir: str | None) 
     )
 
 
+def download_dir(builder: tfds.core.DatasetBuilder) -> str:
+    """Where TFDS keeps this dataset version's downloads and extracted files, apart from others.
+
+    TFDS's default is one directory for every dataset, with extracted files named
+    `downloads/extracted/<method>.<file name>` after the file name alone: MNIST and Fashion-MNIST
+    share their four file names, so a dataset prepared second in the same data_dir silently
+    reused the first one's extracted images (TFDS checks the archives' checksums, not the
+    extracted copies').
+    """
+    return os.path.join(os.fspath(builder.data_dir_root), "downloads", builder.name,
+                        str(builder.version))
+
+
 def prepare_dataset(
     dataset: str, data_dir: str | None, manual_dir: str | None
 ) -> tfds.core.DatasetBuilder:
@@ -65,7 +85,8 @@ def prepare_dataset(
 
     A prepared dataset in `data_dir` is reused without touching `manual_dir`. Otherwise the source
     files must be in `manual_dir` (checked in milliseconds); TFDS then verifies their registered
-    checksums and raises `NonMatchingChecksumError` naming a corrupt or truncated file.
+    checksums (`SourceChecksumError` names a corrupt, truncated or wrong file) and extracts them
+    into a directory of this dataset version's own (`download_dir`).
     """
     builder = tfds.builder(dataset, data_dir=data_dir)
     if builder.is_prepared():
@@ -74,11 +95,48 @@ def prepare_dataset(
     check_manual_dir(builder, manual_dir)
     logger.info("Preparing TFDS %s %s from %s into %s", dataset, builder.version, manual_dir,
                 builder.data_dir)
-    builder.download_and_prepare(
-        # try_download_gcs=False: never ask GCS for a prebuilt copy (offline-first).
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir, try_download_gcs=False)
-    )
+    try:
+        builder.download_and_prepare(
+            download_dir=download_dir(builder),
+            # try_download_gcs=False: never ask GCS for a prebuilt copy (offline-first).
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=manual_dir, try_download_gcs=False),
+        )
+    except NonMatchingChecksumError as error:
+        raise SourceChecksumError(_checksum_message(builder, manual_dir, str(error))) from error
     return builder
+
+
+def _checksum_message(builder: tfds.core.DatasetBuilder, manual_dir: str | None,
+                      tfds_message: str) -> str:
+    """Which source file failed TFDS's checksum check, and what the original one is."""
+    infos = {info.filename or url.rsplit("/", 1)[-1]: info
+             for url, info in (builder.url_infos or {}).items()}
+    bad = [name for name in sorted(infos) if name in tfds_message] or sorted(infos)
+    expected = "; ".join(f"{name}: {int(infos[name].size):,} bytes, SHA-256 "
+                         f"{infos[name].checksum}" for name in bad)
+    return (f"{', '.join(bad)} in {manual_dir} is not the original file of TFDS "
+            f"{builder.name} {builder.version}: its SHA-256 differs (corrupt, truncated, or "
+            f"another dataset's file of the same name). Replace it with the original "
+            f"({expected}).")
+
+
+def fingerprint(builder: tfds.core.DatasetBuilder) -> str:
+    """What identifies the prepared files a conversion reads: their names, sizes and times.
+
+    The way TFX's file-based ExampleGens fingerprint their input files (names, sizes and
+    modification times, not contents, so it costs a directory listing even on a bucket): a
+    dataset prepared again gives another fingerprint.
+    """
+    directory = os.fspath(builder.data_dir)
+    entries = []
+    if tf.io.gfile.isdir(directory):
+        for name in sorted(tf.io.gfile.listdir(directory)):
+            stat = tf.io.gfile.stat(os.path.join(directory, name))
+            entries.append(f"{name}:{stat.length}:{stat.mtime_nsec}")
+    digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+    return (f"tfds:{builder.name}:{builder.version},files:{len(entries)},"
+            f"files_sha256:{digest}")
 
 
 _SPLIT_NAME = re.compile(r"^\s*([A-Za-z0-9_]+)")

@@ -19,14 +19,14 @@ pytestmark = pytest.mark.integration
 
 
 def test_full_mnist_converts_to_60000_train_and_10000_eval(
-    run_example_gen, prepared_mnist_data_dir, mnist_manual_dir
+    run_example_gen, prepared_data_dir, mnist_manual_dir
 ):
     # Multi-processing Beam: worker processes, which TFDS's mock_data could not reach.
     beam_args = configs.load_config(
         [], environ={"BEAM_RUNNING_MODE": "multi_processing"}
     ).beam_pipeline_args
     examples = run_example_gen(
-        beam_args=beam_args, data_dir=prepared_mnist_data_dir, manual_dir=str(mnist_manual_dir)
+        beam_args=beam_args, data_dir=prepared_data_dir, manual_dir=str(mnist_manual_dir)
     )
 
     properties = examples.mlmd_artifact.custom_properties
@@ -44,14 +44,14 @@ def test_full_mnist_converts_to_60000_train_and_10000_eval(
 
 
 def test_tfx_cli_creates_and_runs_the_local_pipeline(
-    tmp_path, prepared_mnist_data_dir, mnist_manual_dir
+    tmp_path, prepared_data_dir, mnist_manual_dir
 ):
     env = {
         **os.environ,
         "LOCAL_HOME": str(tmp_path / "tfx_home"),  # where `tfx pipeline create` registers it
         "PIPELINE_NAME": "cli_e2e",
         "PIPELINE_ROOT": str(tmp_path / "root"),
-        "TFDS_DATA_DIR": prepared_mnist_data_dir,
+        "TFDS_DATA_DIR": prepared_data_dir,
         "TFDS_MANUAL_DIR": str(mnist_manual_dir),
         "EXAMPLE_LIMIT": "200",
         "BEAM_RUNNING_MODE": "in_memory",

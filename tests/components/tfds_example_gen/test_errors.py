@@ -53,23 +53,33 @@ def test_corrupt_file_fails_tfds_checksum_naming_the_file(run_example_gen, tmp_p
     manual.mkdir()
     for name in MNIST_FILES:
         (manual / name).write_bytes(b"not the MNIST file " + name.encode())
-    with pytest.raises(NonMatchingChecksumError) as raised:
+    with pytest.raises(tfds_source.SourceChecksumError) as raised:
         run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
-    assert "wrong checksum" in str(raised.value)
-    assert any(str(manual / name) in str(raised.value) for name in MNIST_FILES)
+    message = str(raised.value)
+    assert f"in {manual} is not the original file of TFDS mnist 3.0.1" in message
+    assert "Replace it with the original" in message
+    assert any(f"{name}: " in message and "bytes, SHA-256 " in message for name in MNIST_FILES)
+    assert isinstance(raised.value.__cause__, NonMatchingChecksumError)  # TFDS's own error
+    assert "http" not in message  # no download address: the data is offline
 
 
 @pytest.mark.integration
-def test_truncated_real_file_fails_checksum_naming_it(
+def test_truncated_real_file_fails_checksum_naming_it_and_the_original(
     run_example_gen, mnist_manual_dir, tmp_path, no_network
 ):
     manual = tmp_path / "truncated"
     shutil.copytree(mnist_manual_dir, manual)
-    victim = manual / "train-labels-idx1-ubyte.gz"
+    name = "train-labels-idx1-ubyte.gz"
+    victim = manual / name
     victim.write_bytes(victim.read_bytes()[:1000])
-    checksum_error = NonMatchingChecksumError
-    with pytest.raises(checksum_error, match=r"train-labels-idx1-ubyte\.gz"):
+    # The original's size and SHA-256, from the real file and the data's own SHA256SUMS.
+    size = (mnist_manual_dir / name).stat().st_size
+    sums = dict(line.split()[::-1] for line in (mnist_manual_dir / "SHA256SUMS").read_text()
+                .splitlines() if line.strip())
+    with pytest.raises(tfds_source.SourceChecksumError) as raised:
         run_example_gen(data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
+    assert str(raised.value).startswith(f"{name} in {manual} is not the original file")
+    assert f"({name}: {size:,} bytes, SHA-256 {sums[name]})" in str(raised.value)
 
 
 @pytest.mark.parametrize(
