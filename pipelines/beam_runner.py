@@ -3,13 +3,17 @@
     python -m pipelines.beam_runner [--dataset mnist] [--example-limit N] [--help]
 """
 
-from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-
 from pipelines import cli
 
 
+def beam_dag_runner():
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+    return BeamDagRunner()
+
+
 def main(argv=None) -> None:
-    cli.run(BeamDagRunner(), argv, description=__doc__)
+    cli.run(beam_dag_runner, argv, description=__doc__, prog="pipelines.beam_runner")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from components.compress_exporter.spec import CompressionReport
-from pipelines import configs, outputs
+from pipelines import cli, configs
 
 BENCH_DIR = configs.BUILD_DIR / "bench"
 DEFAULT_SWEEP = (0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995)
@@ -56,6 +55,8 @@ def run_pipeline(env: dict[str, str], log_path: Path) -> float:
 
 def component_seconds(metadata_path: str, pipeline_name: str, run_index: int = 0) -> dict:
     """Wall seconds of each node's `run_index`-th execution, as ML Metadata recorded them."""
+    from pipelines import outputs
+
     store = outputs.open_store(metadata_path)
     seconds = {}
     for context in store.get_contexts_by_type(outputs.NODE_CONTEXT_TYPE):
@@ -71,6 +72,9 @@ def component_seconds(metadata_path: str, pipeline_name: str, run_index: int = 0
 
 
 def newest_report(metadata_path: str) -> dict:
+    from components.compress_exporter.spec import CompressionReport
+    from pipelines import outputs
+
     store = outputs.open_store(metadata_path)
     reports = store.get_artifacts_by_type(CompressionReport.TYPE_NAME)
     if not reports:
@@ -199,10 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for target in args.sweep or ():
         if not 0 < target < 1:
-            raise SystemExit(f"--sweep sparsities must be in (0, 1), got {target}")
-    if configs.load_config([]).resolved_manual_dir is None:
-        raise SystemExit("The benchmark needs the real MNIST files: set TFDS_MANUAL_DIR or put "
-                         "them in ../shared/data/mnist")
+            cli.fail("bench", f"--sweep sparsities must be in (0, 1), got {target}")
+    config = cli.load_config_or_exit("bench", [], "make bench")
+    if config.resolved_manual_dir is None:
+        cli.fail("bench", f"the benchmark needs the real {config.dataset_name} files: set "
+                          f"TFDS_MANUAL_DIR or put them in ../shared/data/{config.dataset_name}")
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     if args.sweep is not None:

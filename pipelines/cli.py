@@ -1,4 +1,11 @@
-"""What every runner shares: parse the config, build the pipeline, run it, say where outputs are."""
+"""What every runner shares: parse the options, build the pipeline, run it, say how it went.
+
+The options are parsed and checked before TensorFlow and TFX are imported, so a bad one costs
+well under a second: one line naming it, exit status 2, no traceback. Checks that need the model
+(layer names) run as soon as it is built, with the same kind of line. A run that fails keeps
+TFX's record (the failed execution in ML Metadata, TFX's log) and ends with one line naming the
+failed component, the cause and what to do; exit status 1.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +13,77 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn, Protocol
 
-from pipelines import configs, outputs
-from pipelines.pipeline import create_pipeline
+from pipelines import configs
+
+EXIT_BAD_OPTION = 2
+EXIT_RUN_FAILED = 1
 
 
 class DagRunner(Protocol):
     def run(self, pipeline): ...
 
 
-def run(runner: DagRunner, argv: Sequence[str] | None = None, description: str = "") -> None:
-    """Runs the configured pipeline with `runner` (LocalDagRunner, BeamDagRunner, ...)."""
+def fail(prog: str, message: str, status: int = EXIT_BAD_OPTION) -> NoReturn:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def load_config_or_exit(prog: str, argv: Sequence[str], description: str,
+                        environ: Mapping[str, str] | None = None) -> configs.PipelineConfig:
+    """The options, or one line naming the bad one and exit status 2."""
+    try:
+        return configs.load_config(argv, environ=environ, description=description)
+    except configs.SettingsError as error:
+        fail(prog, str(error))
+
+
+def build_pipeline_or_exit(prog: str, config: configs.PipelineConfig, **kwargs):
+    """`create_pipeline(config)`; a setting the built model rejects exits like a bad option."""
+    from pipelines.pipeline import create_pipeline  # TensorFlow and TFX: seconds of imports
+
+    try:
+        return create_pipeline(config, **kwargs)
+    except configs.SettingsError as error:
+        fail(prog, str(error))
+
+
+def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
+        description: str = "", prog: str = "pipelines.local_runner") -> None:
+    """Runs the configured pipeline with the runner `make_runner()` returns."""
     argv = sys.argv[1:] if argv is None else argv
-    config = configs.load_config(argv, description=description or "Run the pruning pipeline.")
+    config = load_config_or_exit(prog, argv, description or "Run the pruning pipeline.")
+    print(f"Pipeline {config.pipeline_name}: dataset {config.dataset}, "
+          f"manual_dir {config.resolved_manual_dir}, data_dir {config.resolved_tfds_data_dir}, "
+          f"gate: accuracy >= {config.resolved_eval_min_accuracy} and at most "
+          f"{config.resolved_eval_max_accuracy_drop} below the baseline's", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("absl").setLevel(logging.INFO)
-    print(f"Pipeline {config.pipeline_name}: dataset {config.dataset}, "
-          f"manual_dir {config.resolved_manual_dir}, data_dir {config.tfds_data_dir}", flush=True)
+    pipeline = build_pipeline_or_exit(prog, config)
     started = time.monotonic()
-    runner.run(create_pipeline(config))
+    try:
+        make_runner().run(pipeline)
+    except Exception as error:  # TFX has logged it and recorded the execution as failed
+        fail(prog, failure_line(config, error), EXIT_RUN_FAILED)
+
+    from pipelines import outputs
+
     if not os.path.isfile(config.resolved_metadata_path):
         # `tfx pipeline create` calls run() only to capture the pipeline: nothing was executed.
         print(f"Pipeline {config.pipeline_name} built; nothing was run.")
         return
     print(f"\nPipeline {config.pipeline_name} finished in {time.monotonic() - started:.0f} s.")
     print(outputs.format_summary(config.resolved_metadata_path, config.pipeline_name))
+
+
+def failure_line(config: configs.PipelineConfig, error: BaseException) -> str:
+    """'<component> failed: <cause>' from the store and the exception's own last line."""
+    from pipelines import outputs
+
+    cause = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    node = outputs.failed_node(config.resolved_metadata_path, config.pipeline_name)
+    where = f"{node} failed" if node else "the pipeline failed"
+    return (f"{where}: {type(error).__name__}: {cause} (TFX's log above has the details; "
+            f"ML Metadata: {config.resolved_metadata_path})")

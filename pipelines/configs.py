@@ -1,4 +1,4 @@
-"""Every tunable of the pipeline, in one place.
+"""Every tunable of the pipeline, in one place, checked before TensorFlow is imported.
 
 Each field has a default, an environment variable and a command-line flag; a flag beats the
 environment, which beats the default. Every runner builds its `PipelineConfig` with
@@ -6,6 +6,10 @@ environment, which beats the default. Every runner builds its `PipelineConfig` w
 
     python -m pipelines.local_runner --dataset fashion_mnist --example-limit 1000
     DATASET=fashion_mnist EXAMPLE_LIMIT=1000 make run
+
+This module and the library's parameter objects it builds (`pruning.params`) import no
+TensorFlow, so a bad option fails in well under a second with one line (`SettingsError`) naming
+the variable and flag, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pruning import models
-from pruning.clustering import ClusteringParams
-from pruning.params import PruningParams
-from pruning.training import TrainingParams
+from pruning.params import (
+    ClusteringParams,
+    InvalidParam,
+    ModelParams,
+    PruningParams,
+    TrainingParams,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build"
@@ -37,16 +44,20 @@ def _field(default, env: str, help: str):
 class PipelineConfig:
     """The pipeline's tunables. `None` means "derived": see the properties below."""
 
-    pipeline_name: str = _field("mnist_pruning", "PIPELINE_NAME", "TFX pipeline name.")
+    pipeline_name: str | None = _field(
+        None, "PIPELINE_NAME", "TFX pipeline name; default <dataset>_pruning (mnist_pruning)."
+    )
     pipeline_root: str | None = _field(
         None, "PIPELINE_ROOT", "Where artifacts go; default build/pipelines/<pipeline_name>."
     )
     metadata_path: str | None = _field(
         None, "METADATA_PATH", "SQLite ML Metadata file; default <pipeline_root>/metadata.sqlite."
     )
-    dataset: str = _field("mnist", "DATASET", "TFDS dataset: mnist or fashion_mnist.")
-    tfds_data_dir: str = _field(
-        str(BUILD_DIR / "tensorflow_datasets"), "TFDS_DATA_DIR", "Where TFDS keeps prepared data."
+    dataset: str = _field(
+        "mnist", "DATASET", "TFDS dataset: mnist or fashion_mnist, optionally name:version."
+    )
+    tfds_data_dir: str | None = _field(
+        None, "TFDS_DATA_DIR", "Where TFDS keeps prepared data; default build/tensorflow_datasets."
     )
     tfds_manual_dir: str | None = _field(
         None,
@@ -160,12 +171,14 @@ class PipelineConfig:
         2e-4, "CLUSTER_LEARNING_RATE", "Learning rate (Adam, constant) of that fine-tuning."
     )
     # The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both.
-    eval_min_accuracy: float = _field(
-        0.98, "EVAL_MIN_ACCURACY", "Lowest pruned-model accuracy on the eval split that blesses."
+    eval_min_accuracy: float | None = _field(
+        None, "EVAL_MIN_ACCURACY", "Lowest pruned-model accuracy on the eval split that blesses; "
+        "default per dataset: mnist 0.98, fashion_mnist 0.88."
     )
-    eval_max_accuracy_drop: float = _field(
-        0.005, "EVAL_MAX_ACCURACY_DROP", "Largest accuracy drop against the baseline that "
-        "blesses (0.005 = 0.5 percentage points)."
+    eval_max_accuracy_drop: float | None = _field(
+        None, "EVAL_MAX_ACCURACY_DROP", "Largest accuracy drop against the baseline that "
+        "blesses (0.005 = 0.5 percentage points); default per dataset: mnist 0.005, "
+        "fashion_mnist 0.015."
     )
     # CompressExporter: components/compress_exporter.
     representative_examples: int = _field(
@@ -192,88 +205,96 @@ class PipelineConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.example_limit is not None and self.example_limit < 1:
-            raise ValueError(f"example_limit must be >= 1, got {self.example_limit}")
-        if self.num_shards < 1:
-            raise ValueError(f"num_shards must be >= 1, got {self.num_shards}")
-        if self.beam_num_workers < 0:
-            raise ValueError(f"beam_num_workers must be >= 0, got {self.beam_num_workers}")
-        if self.beam_running_mode not in ("multi_processing", "multi_threading", "in_memory"):
-            raise ValueError(f"Unknown beam_running_mode {self.beam_running_mode!r}")
-        _ = self.hash_bucket_map  # Validates the syntax now.
-        models.check_model_kwargs(self.model_kwargs)
-        _ = self.training_params, self.prune_training_params, self.pruning_params
-        _ = self.clustering_params
-        if not 0 <= self.eval_min_accuracy <= 1:
-            raise ValueError(f"eval_min_accuracy must be in [0, 1], got {self.eval_min_accuracy}")
-        if not 0 <= self.eval_max_accuracy_drop <= 1:
-            raise ValueError(
-                f"eval_max_accuracy_drop must be in [0, 1], got {self.eval_max_accuracy_drop}"
-            )
-        if self.representative_examples < 1:
-            raise ValueError(
-                f"representative_examples must be >= 1, got {self.representative_examples}"
-            )
-        if self.latency_runs < 0:
-            raise ValueError(f"latency_runs must be >= 0, got {self.latency_runs}")
-        if self.pqat_epochs < 0:
-            raise ValueError(f"pqat_epochs must be >= 0, got {self.pqat_epochs}")
+        if self.pipeline_name is None:  # each dataset its own root, store and serving dir
+            object.__setattr__(self, "pipeline_name", f"{self.dataset_name}_pruning")
+        if self.dataset_name not in DATASET_GATES:
+            raise option_error("dataset", self.dataset,
+                               f"must be one of {', '.join(DATASET_GATES)} (optionally "
+                               "with :version): the model reads 28x28 grayscale images of 10 "
+                               "classes")
+        _check(self, self.example_limit is None or self.example_limit >= 1, "example_limit",
+               "must be an integer >= 1")
+        _check(self, self.num_shards >= 1, "num_shards", "must be an integer >= 1")
+        _check(self, self.beam_num_workers >= 0, "beam_num_workers", "must be an integer >= 0")
+        _check(self, self.beam_running_mode in BEAM_RUNNING_MODES, "beam_running_mode",
+               f"must be one of {', '.join(BEAM_RUNNING_MODES)}")
+        _ = self.hash_bucket_map  # Parses the syntax now.
+        # Building each parameter object validates it (pruning/params.py).
+        _ = self.model_params, self.training_params, self.prune_training_params
+        _ = self.pruning_params, self.clustering_params
+        for name in ("eval_min_accuracy", "eval_max_accuracy_drop"):
+            value = getattr(self, name)
+            _check(self, value is None or 0 <= value <= 1, name, "must be a number in [0, 1]")
+        _check(self, self.representative_examples >= 1, "representative_examples",
+               "must be an integer >= 1")
+        _check(self, self.latency_runs >= 0, "latency_runs", "must be an integer >= 0")
+        _check(self, self.pqat_epochs >= 0, "pqat_epochs", "must be an integer >= 0")
+        _check(self, self.pqat_learning_rate > 0, "pqat_learning_rate", "must be a number > 0")
 
     @property
-    def model_kwargs(self) -> dict:
-        return {
-            "architecture": self.architecture,
-            "width": self.model_width,
-            "dense_units": self.dense_units,
-            "dropout": self.dropout,
-        }
+    def dataset_name(self) -> str:
+        """The TFDS name without a version: `fashion_mnist` of `fashion_mnist:3.0.1`."""
+        return self.dataset.split(":", 1)[0]
+
+    @property
+    def resolved_eval_min_accuracy(self) -> float:
+        if self.eval_min_accuracy is not None:
+            return self.eval_min_accuracy
+        return DATASET_GATES[self.dataset_name][0]
+
+    @property
+    def resolved_eval_max_accuracy_drop(self) -> float:
+        if self.eval_max_accuracy_drop is not None:
+            return self.eval_max_accuracy_drop
+        return DATASET_GATES[self.dataset_name][1]
+
+    @property
+    def model_params(self) -> ModelParams:
+        return self._build(ModelParams, _MODEL_OPTIONS)
 
     @property
     def training_params(self) -> TrainingParams:
-        return TrainingParams(
-            epochs=self.train_epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            warmup_fraction=self.warmup_fraction,
-            augment=self.augment,
-            seed=self.seed,
-        )
+        return self._build(TrainingParams, _TRAINING_OPTIONS)
 
     @property
     def prune_training_params(self) -> TrainingParams:
-        return dataclasses.replace(
-            self.training_params,
-            epochs=self.prune_epochs,
-            learning_rate=self.prune_learning_rate,
-            loop=self.prune_loop,
-        )
+        return self._build(TrainingParams, _PRUNE_TRAINING_OPTIONS)
 
     @property
     def pruning_params(self) -> PruningParams:
-        return PruningParams(
-            schedule=self.prune_schedule,
-            initial_sparsity=self.prune_initial_sparsity,
-            final_sparsity=self.prune_final_sparsity,
-            begin_step=self.prune_begin_step,
-            end_step=self.prune_end_step,
-            frequency=self.prune_frequency,
-            block_size=_pair(self.prune_block_size, "x", "PRUNE_BLOCK_SIZE"),
-            block_pooling_type=self.prune_block_pooling,
-            sparsity_m_by_n=(
-                _pair(self.prune_m_by_n, ":", "PRUNE_M_BY_N") if self.prune_m_by_n else None
-            ),
-            layer_names=_names(self.prune_layers),
-            layer_types=_names(self.prune_layer_types),
-            layer_sparsity=() if self.prune_m_by_n else _layer_sparsity(self.prune_layer_sparsity),
-        )
+        parsed = {
+            "block_size": _pair(self.prune_block_size, "x", "prune_block_size"),
+            "sparsity_m_by_n": (_pair(self.prune_m_by_n, ":", "prune_m_by_n")
+                                if self.prune_m_by_n else None),
+            "layer_names": _names(self.prune_layers),
+            "layer_types": _names(self.prune_layer_types),
+            "layer_sparsity": () if self.prune_m_by_n else _layer_sparsity(
+                self.prune_layer_sparsity),
+        }
+        return self._build(PruningParams, _PRUNING_OPTIONS, parsed)
 
     @property
     def clustering_params(self) -> ClusteringParams:
-        return ClusteringParams(
-            clusters=self.cluster_count,
-            epochs=self.cluster_epochs,
-            learning_rate=self.cluster_learning_rate,
-        )
+        return self._build(ClusteringParams, _CLUSTERING_OPTIONS)
+
+    def _build(self, cls, options: Mapping[str, str], parsed: Mapping | None = None):
+        """`cls` from the options named in `options` ({parameter: field}), `parsed` replacing
+        the raw text of some; a bad value raises the SettingsError naming its option."""
+        values = {param: getattr(self, option) for param, option in options.items()}
+        values.update(parsed or {})
+        try:
+            return cls(**values)
+        except InvalidParam as error:
+            raise self.explain(error, options) from None
+
+    def explain(self, error: InvalidParam,
+                options: Mapping[str, str] | None = None) -> SettingsError:
+        """The option behind a library parameter's error; `options` default: the pruning
+        options (the ones checked again against the built model, e.g. layer names)."""
+        option = (options or _PRUNING_OPTIONS).get(error.param)
+        if option is None:
+            return SettingsError(str(error))
+        return option_error(option, getattr(self, option), error.rule)
 
     @property
     def resolved_serving_model_dir(self) -> str:
@@ -288,10 +309,14 @@ class PipelineConfig:
         return self.metadata_path or os.path.join(self.resolved_pipeline_root, "metadata.sqlite")
 
     @property
+    def resolved_tfds_data_dir(self) -> str:
+        return self.tfds_data_dir or str(BUILD_DIR / "tensorflow_datasets")
+
+    @property
     def resolved_manual_dir(self) -> str | None:
         if self.tfds_manual_dir:
             return self.tfds_manual_dir
-        shared = SHARED_DATA_DIR / self.dataset.split(":", 1)[0]
+        shared = SHARED_DATA_DIR / self.dataset_name
         return str(shared) if shared.is_dir() else None
 
     @property
@@ -306,9 +331,9 @@ class PipelineConfig:
         for item in self.hash_buckets.split(","):
             name, sep, count = item.partition(":")
             if not sep or not count.strip().isdigit():
-                raise ValueError(
-                    f"hash_buckets item {item!r} must look like 'name:count' ('train:9,eval:1')"
-                )
+                raise option_error("hash_buckets", self.hash_buckets,
+                                   f"item {item.strip()!r} must look like 'name:count' "
+                                   "('train:9,eval:1')")
             buckets[name.strip()] = int(count)
         return buckets
 
@@ -323,14 +348,57 @@ class PipelineConfig:
         ]
 
 
+# The gate's defaults per supported dataset: (lowest accuracy, largest drop against the baseline).
+# Fashion-MNIST is harder: the default baseline errs on about 9 % of its test images against
+# MNIST's 0.6 %, and the same pruning costs it 0.7-1.1 points, which MNIST's 0.5-point limit
+# would always refuse. 1.5 points there lets the error rate grow by a sixth; MNIST's limit lets it
+# almost double (README, "Datasets").
+DATASET_GATES = {"mnist": (0.98, 0.005), "fashion_mnist": (0.88, 0.015)}
+BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+
+# {library parameter: option} for each parameter object the options build.
+_MODEL_OPTIONS = {"architecture": "architecture", "width": "model_width",
+                  "dense_units": "dense_units", "dropout": "dropout"}
+_TRAINING_OPTIONS = {"epochs": "train_epochs", "batch_size": "batch_size",
+                     "learning_rate": "learning_rate", "warmup_fraction": "warmup_fraction",
+                     "augment": "augment", "seed": "seed"}
+_PRUNE_TRAINING_OPTIONS = {**_TRAINING_OPTIONS, "epochs": "prune_epochs",
+                           "learning_rate": "prune_learning_rate", "loop": "prune_loop"}
+_PRUNING_OPTIONS = {
+    "schedule": "prune_schedule", "initial_sparsity": "prune_initial_sparsity",
+    "final_sparsity": "prune_final_sparsity", "begin_step": "prune_begin_step",
+    "end_step": "prune_end_step", "frequency": "prune_frequency",
+    "block_size": "prune_block_size", "block_pooling_type": "prune_block_pooling",
+    "sparsity_m_by_n": "prune_m_by_n", "layer_names": "prune_layers",
+    "layer_types": "prune_layer_types", "layer_sparsity": "prune_layer_sparsity",
+}
+_CLUSTERING_OPTIONS = {"clusters": "cluster_count", "epochs": "cluster_epochs",
+                       "learning_rate": "cluster_learning_rate"}
+
+
+class SettingsError(ValueError):
+    """A bad option, said in one line: its variable and flag, its value and what is allowed."""
+
+
+def option_error(name: str, value, rule: str) -> SettingsError:
+    field = _FIELDS[name]
+    shown = "(unset)" if value is None or value == "" else value
+    return SettingsError(f"{field.metadata['env']}={shown} ({flag_name(field)}): {rule}")
+
+
+def _check(config: PipelineConfig, condition: bool, name: str, rule: str) -> None:
+    if not condition:
+        raise option_error(name, getattr(config, name), rule)
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _pair(text: str, separator: str, variable: str) -> tuple[int, int]:
+def _pair(text: str, separator: str, option: str) -> tuple[int, int]:
     parts = text.replace(" ", "").split(separator)
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
-        raise ValueError(f"{variable}={text!r} must look like 'a{separator}b' with integers a, b")
+        raise option_error(option, text, f"must look like 'a{separator}b' with integers a, b")
     return int(parts[0]), int(parts[1])
 
 
@@ -343,22 +411,25 @@ def _layer_sparsity(text: str) -> tuple[tuple[str, float], ...]:
         try:
             pairs.append((name.strip(), float(value)))
         except ValueError:
-            raise ValueError(
-                f"PRUNE_LAYER_SPARSITY item {item!r} must look like 'layer:sparsity' "
-                "('dense1:0.98')"
-            ) from None
+            raise option_error("prune_layer_sparsity", text,
+                               f"item {item!r} must look like 'layer:sparsity' ('dense1:0.98'), "
+                               "or the whole value 'none'") from None
     return tuple(pairs)
 
 
-def _base_type(annotation: str) -> type:
+_FIELDS = {field.name: field for field in dataclasses.fields(PipelineConfig)}
+_KINDS = {bool: "a boolean (true/false)", int: "an integer", float: "a number"}
+
+
+def _base_type(name: str) -> type:
     """bool, int, float or str for a field annotation such as 'int | None'."""
-    hint = typing.get_type_hints(PipelineConfig)[annotation]
+    hint = typing.get_type_hints(PipelineConfig)[name]
     if isinstance(hint, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return hint
 
 
-def _parse_value(name: str, raw: str, source: str):
+def _parse_value(name: str, raw: str):
     kind = _base_type(name)
     if raw == "" and kind is not str:
         return None
@@ -368,18 +439,14 @@ def _parse_value(name: str, raw: str, source: str):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{source}={raw!r} is not a boolean (true/false)")
-    if kind is int:
+    elif kind in (int, float):
         try:
-            return int(raw)
+            return kind(raw)
         except ValueError:
-            raise ValueError(f"{source}={raw!r} is not an integer") from None
-    if kind is float:
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f"{source}={raw!r} is not a number") from None
-    return raw
+            pass
+    else:
+        return raw
+    raise option_error(name, raw, f"must be {_KINDS[kind]}")
 
 
 def flag_name(field: dataclasses.Field) -> str:
@@ -405,14 +472,42 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     description: str = "Run the pruning pipeline.",
 ) -> PipelineConfig:
-    """Defaults, overridden by the environment, overridden by flags. Empty variables are unset."""
+    """Defaults, overridden by the environment, overridden by flags. Empty variables are unset.
+
+    Raises SettingsError (a ValueError) naming the first bad option.
+    """
     environ = os.environ if environ is None else environ
     flags = vars(build_arg_parser(description).parse_args(argv if argv is not None else []))
     values = {}
     for field in dataclasses.fields(PipelineConfig):
-        env = field.metadata["env"]
-        if flags.get(field.name) is not None:
-            values[field.name] = _parse_value(field.name, flags[field.name], flag_name(field))
-        elif environ.get(env):
-            values[field.name] = _parse_value(field.name, environ[env], env)
+        raw = flags.get(field.name)
+        if raw is None:
+            raw = environ.get(field.metadata["env"]) or None
+        if raw is not None:
+            values[field.name] = _parse_value(field.name, raw)
     return PipelineConfig(**values)
+
+
+def option_field(name: str) -> dataclasses.Field:
+    """The field of option `name` (its metadata holds the variable and help)."""
+    return _FIELDS[name]
+
+
+STORE_OPTIONS = ("metadata_path", "pipeline_root", "pipeline_name", "dataset")
+
+
+def default_store_path(environ: Mapping[str, str] | None = None) -> str:
+    """The SQLite store `make run` writes with these variables; only the four that decide it
+    (METADATA_PATH, PIPELINE_ROOT, PIPELINE_NAME, DATASET) are read."""
+    environ = os.environ if environ is None else environ
+    names = {_FIELDS[name].metadata["env"] for name in STORE_OPTIONS}
+    return load_config([], environ={k: v for k, v in environ.items() if k in names}
+                       ).resolved_metadata_path
+
+
+def explicitly_set(name: str, argv: Sequence[str] | None = None,
+                   environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the user set option `name` (by its flag or a non-empty variable)."""
+    environ = os.environ if environ is None else environ
+    flags = vars(build_arg_parser().parse_args(argv if argv is not None else []))
+    return flags.get(name) is not None or bool(environ.get(_FIELDS[name].metadata["env"]))

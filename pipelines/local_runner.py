@@ -4,13 +4,17 @@
     tfx pipeline create --engine local --pipeline_path pipelines/local_runner.py
 """
 
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # = tfx.v1's, lighter
-
 from pipelines import cli
 
 
+def local_dag_runner():
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # = tfx.v1's, lighter
+
+    return LocalDagRunner()
+
+
 def main(argv=None) -> None:
-    cli.run(LocalDagRunner(), argv, description=__doc__)
+    cli.run(local_dag_runner, argv, description=__doc__, prog="pipelines.local_runner")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,23 @@ def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
     return rows
 
 
+def failed_node(metadata_path: str, pipeline_name: str) -> str | None:
+    """The node of the pipeline's newest FAILED execution, or None (no store, or none failed)."""
+    if not os.path.isfile(metadata_path):
+        return None
+    store = open_store(metadata_path)
+    prefix = pipeline_name + "."
+    newest: tuple[int, str] | None = None
+    for context in store.get_contexts_by_type(NODE_CONTEXT_TYPE):
+        if not context.name.startswith(prefix):
+            continue
+        for execution in store.get_executions_by_context(context.id):
+            if (execution.last_known_state == metadata_store_pb2.Execution.FAILED
+                    and (newest is None or execution.id > newest[0])):
+                newest = (execution.id, context.name[len(prefix):])
+    return newest[1] if newest else None
+
+
 def scalar_properties(node: metadata_store_pb2.Artifact | metadata_store_pb2.Execution) -> dict:
     """Custom properties with int, float or string values (structs and protos left out)."""
     found = {}

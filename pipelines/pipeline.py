@@ -22,7 +22,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import pusher_pb2, trainer_pb2
+from tfx.proto import trainer_pb2
 from tfx.types import Channel
 
 from components import baseline_trainer
@@ -32,15 +32,18 @@ from components.prune_trainer.resolver import LatestCheckpointIfAny
 from components.tfds_example_gen import TfdsExampleGen
 from pipelines.configs import PipelineConfig
 from pipelines.evaluation import make_eval_config
+from pipelines.storage import Storage
 from pruning import models
+from pruning.params import InvalidParam
 
 
-def create_components(config: PipelineConfig) -> list:
+def create_components(config: PipelineConfig, storage: Storage | None = None) -> list:
     """The pipeline's components in DAG order (tests build partial pipelines from these)."""
+    storage = storage or Storage.local(config)
     example_gen = TfdsExampleGen(
         dataset=config.dataset,
-        data_dir=config.tfds_data_dir,
-        manual_dir=config.resolved_manual_dir,
+        data_dir=storage.tfds_data_dir,
+        manual_dir=storage.tfds_manual_dir,
         splits=config.splits,
         hash_buckets=config.hash_bucket_map,
         example_limit=config.example_limit,
@@ -62,7 +65,7 @@ def create_components(config: PipelineConfig) -> list:
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config={
-            "model": config.model_kwargs,
+            "model": dataclasses.asdict(config.model_params),
             "training": dataclasses.asdict(config.training_params),
         },
         custom_executor_spec=executor_spec.ExecutorClassSpec(baseline_trainer.Executor),
@@ -76,22 +79,26 @@ def create_components(config: PipelineConfig) -> list:
         ).with_id("latest_pruning_checkpoint")
         components.append(latest_checkpoint)
         warmup_checkpoint = latest_checkpoint.outputs["checkpoint"]
-    prune_trainer = PruneTrainer(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
-        base_model=trainer.outputs["model"],
-        pruning=config.pruning_params,
-        training=config.prune_training_params,
-        clustering=config.clustering_params,
-        warmup_checkpoint=warmup_checkpoint,
-        # Layer names, types and shapes are checked now, not after the baseline has trained.
-        reference_model=models.build_model(**config.model_kwargs),
-    )
+    try:
+        prune_trainer = PruneTrainer(
+            examples=example_gen.outputs["examples"],
+            schema=schema_gen.outputs["schema"],
+            base_model=trainer.outputs["model"],
+            pruning=config.pruning_params,
+            training=config.prune_training_params,
+            clustering=config.clustering_params,
+            warmup_checkpoint=warmup_checkpoint,
+            # Layer names, types and shapes are checked now, not after the baseline has trained.
+            reference_model=models.build_model(config.model_params),
+        )
+    except InvalidParam as error:  # a layer the model lacks: name the option that asked for it
+        raise config.explain(error) from None
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=prune_trainer.outputs["model"],
         baseline_model=trainer.outputs["model"],
-        eval_config=make_eval_config(config.eval_min_accuracy, config.eval_max_accuracy_drop),
+        eval_config=make_eval_config(config.resolved_eval_min_accuracy,
+                                     config.resolved_eval_max_accuracy_drop),
     )
     compress_exporter = CompressExporter(
         baseline_model=trainer.outputs["model"],
@@ -108,28 +115,26 @@ def create_components(config: PipelineConfig) -> list:
     pusher = Pusher(
         model=compress_exporter.outputs["compressed"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=config.resolved_serving_model_dir
-            )
-        ),
+        push_destination=storage.push_destination,
     )
     components += [prune_trainer, evaluator, compress_exporter, pusher]
     return components
 
 
-def create_pipeline(config: PipelineConfig, local_metadata: bool = True) -> Pipeline:
+def create_pipeline(
+    config: PipelineConfig, local_metadata: bool = True, storage: Storage | None = None
+) -> Pipeline:
     """The pipeline with Beam args from config and, for local runners, SQLite ML Metadata under
     the pipeline root (TFX's helper creates that file's directory). Kubeflow passes
-    `local_metadata=False`: the cluster's metadata service records the runs."""
+    `local_metadata=False` (the cluster's metadata service records the runs) and its `storage`."""
+    storage = storage or Storage.local(config)
     return Pipeline(
         pipeline_name=config.pipeline_name,
-        pipeline_root=config.resolved_pipeline_root,
-        components=create_components(config),
+        pipeline_root=storage.pipeline_root,
+        components=create_components(config, storage),
         enable_cache=config.enable_cache,
         metadata_connection_config=(
-            metadata.sqlite_metadata_connection_config(
-                config.resolved_metadata_path)
+            metadata.sqlite_metadata_connection_config(config.resolved_metadata_path)
             if local_metadata else None
         ),
         beam_pipeline_args=config.beam_pipeline_args,

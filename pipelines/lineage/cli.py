@@ -6,6 +6,7 @@
     prune-lineage graph latest:tflite --format dot|mermaid|png [--output FILE]
     prune-lineage compare [--run RUN]
     prune-lineage --json ...            # every command, for scripts
+    prune-lineage lineage latest:pushed --json --sqlite PATH   # options before or after
 
 Errors (no store, unknown artifact, unreachable service) print one line and exit with 2.
 """
@@ -20,34 +21,53 @@ from collections.abc import Sequence
 
 from pipelines.lineage import render
 from pipelines.lineage.queries import SHORTCUTS, Lineage
-from pipelines.lineage.store import LineageError, add_connection_flags, connect, describe
+from pipelines.lineage.store import (
+    LineageError,
+    add_connection_flags,
+    connect,
+    default_sqlite_path,
+    describe,
+)
 
 EXIT_ERROR = 2
 
 
+def _add_global_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    parser.add_argument("--json", action="store_true",
+                        default=False if defaults else argparse.SUPPRESS,
+                        help="print JSON instead of text")
+    add_connection_flags(parser, defaults)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Global options (--json, the store) go before or after the subcommand."""
     parser = argparse.ArgumentParser(
         prog="prune-lineage", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_connection_flags(parser)
+    _add_global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("runs", help="the pipeline's runs: start, state, components run or cached")
-    artifacts = commands.add_parser("artifacts", help="artifacts with their properties")
+
+    def command(name: str, helptext: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=helptext, description=helptext)
+        _add_global_options(sub, defaults=False)
+        return sub
+
+    command("runs", "the pipeline's runs: start, state, components run or cached")
+    artifacts = command("artifacts", "artifacts with their properties")
     artifacts.add_argument("--type", help="only this artifact type (Model, Examples, ...)")
     artifacts.add_argument("--run", help="only those of this run (name, id or `latest`)")
     shortcuts = ", ".join(f"latest:{s}" for s in SHORTCUTS)
     for name, helptext in (("lineage", "an artifact's provenance as an indented tree"),
                            ("graph", "the same lineage as a graph file")):
-        command = commands.add_parser(name, help=helptext)
-        command.add_argument("artifact", help=f"artifact id, URI, or {shortcuts}")
-        command.add_argument("--downstream", action="store_true",
-                             help="what was made from the artifact instead of what it came from")
+        sub = command(name, helptext)
+        sub.add_argument("artifact", help=f"artifact id, URI, or {shortcuts}")
+        sub.add_argument("--downstream", action="store_true",
+                         help="what was made from the artifact instead of what it came from")
         if name == "graph":
-            command.add_argument("--format", choices=("dot", "mermaid", "png"), default="dot")
-            command.add_argument("--output", help="file to write (default: stdout; png: "
-                                                  "lineage.png)")
-    compare = commands.add_parser("compare", help="baseline vs pruned vs TFLite figures")
+            sub.add_argument("--format", choices=("dot", "mermaid", "png"), default="dot")
+            sub.add_argument("--output", help="file to write (default: stdout; png: "
+                                              "lineage.png)")
+    compare = command("compare", "baseline vs pruned vs TFLite figures")
     compare.add_argument("--run", default="latest", help="run name, id or `latest` (default)")
     return parser
 
@@ -101,6 +121,8 @@ def _out(args: argparse.Namespace, result, text) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if not (args.sqlite or args.mysql_host or args.grpc_host):
+            args.sqlite = default_sqlite_path()
         print(run_command(args))
     except LineageError as error:
         print(f"prune-lineage: error: {error}", file=sys.stderr)

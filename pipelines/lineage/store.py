@@ -4,45 +4,52 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines import outputs
+from pipelines import configs, outputs
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PIPELINE = "mnist_pruning"
+CONNECTION_DEFAULTS = {"sqlite": None, "mysql_host": None, "mysql_port": 3306,
+                       "mysql_database": "metadb", "mysql_user": "root", "grpc_host": None,
+                       "grpc_port": 8080}
 
 
 class LineageError(Exception):
     """A problem the user can fix (bad store, unknown artifact): printed without a traceback."""
 
 
-def default_sqlite_path(environ=os.environ) -> str:
-    """Where `make run` keeps its store, from the same variables as pipelines/configs.py
-    (METADATA_PATH, PIPELINE_ROOT, PIPELINE_NAME), without importing TensorFlow."""
-    if environ.get("METADATA_PATH"):
-        return environ["METADATA_PATH"]
-    name = environ.get("PIPELINE_NAME") or DEFAULT_PIPELINE
-    root = environ.get("PIPELINE_ROOT") or str(PROJECT_ROOT / "build" / "pipelines" / name)
-    return os.path.join(root, "metadata.sqlite")
+def default_sqlite_path(environ=None) -> str:
+    """Where `make run` keeps its store, from the same variables (pipelines/configs.py)."""
+    try:
+        return configs.default_store_path(environ)
+    except configs.SettingsError as error:
+        raise LineageError(f"{error} (it names the default store)") from None
 
 
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+def add_connection_flags(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """The store options. `defaults=False` leaves unset ones out of the namespace: for the copy
+    each subcommand takes, so an option given before the subcommand is not overwritten."""
+
+    def default(name):
+        return CONNECTION_DEFAULTS[name] if defaults else argparse.SUPPRESS
+
     group = parser.add_argument_group("ML Metadata connection (default: the local SQLite store)")
-    group.add_argument("--sqlite", metavar="PATH",
+    group.add_argument("--sqlite", metavar="PATH", default=default("sqlite"),
                        help="SQLite file (default: the pipeline's, from METADATA_PATH / "
-                            "PIPELINE_ROOT / PIPELINE_NAME as in `make run`)")
-    group.add_argument("--mysql-host", help="MySQL server holding the store")
-    group.add_argument("--mysql-port", type=int, default=3306)
-    group.add_argument("--mysql-database", default="metadb")
-    group.add_argument("--mysql-user", default="root")
-    group.add_argument("--mysql-password", default=os.environ.get("MLMD_MYSQL_PASSWORD", ""),
-                       help="default: $MLMD_MYSQL_PASSWORD")
-    group.add_argument("--grpc-host", help="ML Metadata gRPC service, e.g. Kubeflow's "
-                                           "metadata-grpc-service (port-forwarded)")
-    group.add_argument("--grpc-port", type=int, default=8080)
+                            "PIPELINE_ROOT / PIPELINE_NAME / DATASET as in `make run`)")
+    group.add_argument("--mysql-host", default=default("mysql_host"),
+                       help="MySQL server holding the store")
+    group.add_argument("--mysql-port", type=int, default=default("mysql_port"))
+    group.add_argument("--mysql-database", default=default("mysql_database"))
+    group.add_argument("--mysql-user", default=default("mysql_user"))
+    group.add_argument("--mysql-password", default=(
+        os.environ.get("MLMD_MYSQL_PASSWORD", "") if defaults else argparse.SUPPRESS),
+        help="default: $MLMD_MYSQL_PASSWORD")
+    group.add_argument("--grpc-host", default=default("grpc_host"),
+                       help="ML Metadata gRPC service, e.g. Kubeflow's metadata-grpc-service "
+                            "(port-forwarded)")
+    group.add_argument("--grpc-port", type=int, default=default("grpc_port"))
 
 
 def describe(args: argparse.Namespace) -> str:
@@ -50,17 +57,18 @@ def describe(args: argparse.Namespace) -> str:
         return f"gRPC {args.grpc_host}:{args.grpc_port}"
     if args.mysql_host:
         return f"MySQL {args.mysql_user}@{args.mysql_host}:{args.mysql_port}/{args.mysql_database}"
-    return f"SQLite {args.sqlite or default_sqlite_path()}"
+    return f"SQLite {args.sqlite}"
 
 
 def connect(args: argparse.Namespace) -> metadata_store.MetadataStore:
-    """A read-only store; LineageError with the reason when it cannot be reached."""
+    """A read-only store (`args.sqlite` set unless a service is named); LineageError with the
+    reason when it cannot be reached."""
     remote = args.grpc_host or args.mysql_host
     try:
         if remote:
             store = metadata_store.MetadataStore(_remote_config(args))
         else:
-            store = outputs.open_store(args.sqlite or default_sqlite_path())
+            store = outputs.open_store(args.sqlite)
         store.get_context_types()  # a cheap call that fails now if the store is unusable
     except FileNotFoundError as error:  # no SQLite file: nothing to read, none is created
         raise LineageError(f"{error}: run the pipeline first (`make run`), or point --sqlite, "

@@ -9,8 +9,11 @@ from pipelines import configs
 
 def test_defaults():
     config = configs.load_config([], environ={})
-    assert config.dataset == "mnist"
+    assert config.dataset == "mnist" and config.pipeline_name == "mnist_pruning"
     assert config.splits == {"train": "train", "eval": "test"}
+    assert config.resolved_tfds_data_dir == str(configs.BUILD_DIR / "tensorflow_datasets")
+    assert (config.resolved_eval_min_accuracy, config.resolved_eval_max_accuracy_drop) == (
+        0.98, 0.005)
     assert config.resolved_pipeline_root == str(configs.BUILD_DIR / "pipelines" / "mnist_pruning")
     assert config.resolved_metadata_path.endswith("pipelines/mnist_pruning/metadata.sqlite")
     assert config.enable_cache is True
@@ -27,6 +30,27 @@ def test_environment_overrides_default_and_flag_overrides_environment():
     assert config.dataset == "fashion_mnist"
     assert config.example_limit == 7
     assert config.enable_cache is False
+
+
+@pytest.mark.parametrize(
+    ("dataset", "name", "gate"),
+    [("mnist", "mnist_pruning", (0.98, 0.005)),
+     ("fashion_mnist", "fashion_mnist_pruning", (0.88, 0.015)),
+     ("fashion_mnist:3.0.1", "fashion_mnist_pruning", (0.88, 0.015))],
+)
+def test_names_and_gate_follow_the_dataset(dataset, name, gate):
+    config = configs.load_config([], environ={"DATASET": dataset})
+    assert config.pipeline_name == name
+    assert config.resolved_serving_model_dir == str(configs.BUILD_DIR / "serving" / name)
+    assert config.resolved_metadata_path == str(
+        configs.BUILD_DIR / "pipelines" / name / "metadata.sqlite")
+    assert (config.resolved_eval_min_accuracy, config.resolved_eval_max_accuracy_drop) == gate
+    explicit = configs.load_config([], environ={
+        "DATASET": dataset, "PIPELINE_NAME": "mine", "EVAL_MIN_ACCURACY": "0.5",
+        "EVAL_MAX_ACCURACY_DROP": "0"})
+    assert explicit.pipeline_name == "mine"
+    assert (explicit.resolved_eval_min_accuracy, explicit.resolved_eval_max_accuracy_drop) == (
+        0.5, 0.0)
 
 
 def test_empty_environment_values_mean_default():
@@ -58,17 +82,31 @@ def test_hash_buckets_parse():
 @pytest.mark.parametrize(
     ("argv", "environ", "message"),
     [
-        ([], {"EXAMPLE_LIMIT": "ten"}, "EXAMPLE_LIMIT='ten' is not an integer"),
-        (["--num-shards", "x"], {}, "--num-shards='x' is not an integer"),
-        ([], {"ENABLE_CACHE": "maybe"}, "ENABLE_CACHE='maybe' is not a boolean"),
-        ([], {"EXAMPLE_LIMIT": "0"}, "example_limit must be >= 1, got 0"),
-        ([], {"BEAM_RUNNING_MODE": "fast"}, "Unknown beam_running_mode 'fast'"),
-        ([], {"HASH_BUCKETS": "train=9"}, "hash_buckets item 'train=9' must look like"),
+        ([], {"EXAMPLE_LIMIT": "ten"}, "EXAMPLE_LIMIT=ten (--example-limit): must be an integer"),
+        (["--num-shards", "x"], {}, "NUM_SHARDS=x (--num-shards): must be an integer"),
+        ([], {"ENABLE_CACHE": "maybe"},
+         "ENABLE_CACHE=maybe (--enable-cache): must be a boolean (true/false)"),
+        ([], {"EXAMPLE_LIMIT": "0"}, "EXAMPLE_LIMIT=0 (--example-limit): must be an integer >= 1"),
+        ([], {"BEAM_RUNNING_MODE": "fast"}, "BEAM_RUNNING_MODE=fast (--beam-running-mode): must "
+         "be one of in_memory, multi_threading, multi_processing"),
+        ([], {"HASH_BUCKETS": "train=9"}, "HASH_BUCKETS=train=9 (--hash-buckets): item "
+         "'train=9' must look like 'name:count' ('train:9,eval:1')"),
+        ([], {"DATASET": "cifar10"}, "DATASET=cifar10 (--dataset): must be one of mnist, "
+         "fashion_mnist (optionally with :version): the model reads 28x28 grayscale images of "
+         "10 classes"),
+        ([], {"EVAL_MAX_ACCURACY_DROP": "-0.1"},
+         "EVAL_MAX_ACCURACY_DROP=-0.1 (--eval-max-accuracy-drop): must be a number in [0, 1]"),
+        ([], {"MODEL_WIDTH": "0"}, "MODEL_WIDTH=0 (--model-width): must be >= 1"),
+        ([], {"TRAIN_EPOCHS": "0"}, "TRAIN_EPOCHS=0 (--train-epochs): must be >= 1"),
+        ([], {"CLUSTER_COUNT": "1"}, "CLUSTER_COUNT=1 (--cluster-count): must be 0 (off) or >= 2"),
+        ([], {"PQAT_LEARNING_RATE": "0"},
+         "PQAT_LEARNING_RATE=0.0 (--pqat-learning-rate): must be a number > 0"),
     ],
 )
-def test_bad_values_are_named(argv, environ, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_values_are_named_with_variable_flag_value_and_rule(argv, environ, message):
+    with pytest.raises(configs.SettingsError) as raised:
         configs.load_config(argv, environ=environ)
+    assert str(raised.value) == message
 
 
 def test_every_field_has_an_environment_variable_and_a_flag():

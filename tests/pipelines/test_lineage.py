@@ -54,6 +54,18 @@ def test_pushed_model_traces_back_through_both_trainers_to_the_tfds_examples(gat
     assert ("Pusher", "PushedModel") in made
 
 
+@pytest.mark.parametrize("command", [["lineage", "latest:pushed"], ["runs"], ["compare"]])
+def test_global_options_work_before_or_after_the_command(gated_runs, capsys, command):
+    store_path = gated_runs.config.resolved_metadata_path
+    outputs = []
+    for argv in (["--json", "--sqlite", store_path, *command],
+                 [*command, "--json", "--sqlite", store_path],
+                 ["--sqlite", store_path, *command, "--json"]):
+        assert cli.main(argv) == 0, capsys.readouterr().err
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
 def test_lineage_tree_names_the_dataset_and_every_step(gated_runs, capsys):
     code, out, _ = lineage(gated_runs, capsys, "lineage", "latest:pushed")
     assert code == 0
@@ -176,10 +188,17 @@ def test_console_script_is_installed():
 
 
 @pytest.mark.parametrize(
-    "environ",
-    [{}, {"PIPELINE_NAME": "other"}, {"PIPELINE_ROOT": "/tmp/r"},
-     {"PIPELINE_ROOT": "/tmp/r", "METADATA_PATH": "/tmp/m.sqlite"}],
+    ("environ", "expected"),
+    [({}, "build/pipelines/mnist_pruning/metadata.sqlite"),
+     ({"DATASET": "fashion_mnist"}, "build/pipelines/fashion_mnist_pruning/metadata.sqlite"),
+     ({"PIPELINE_NAME": "other"}, "build/pipelines/other/metadata.sqlite"),
+     ({"PIPELINE_ROOT": "/tmp/r"}, "/tmp/r/metadata.sqlite"),
+     ({"PIPELINE_ROOT": "/tmp/r", "METADATA_PATH": "/tmp/m.sqlite"}, "/tmp/m.sqlite"),
+     # Options that do not decide the store are not read (nor checked).
+     ({"PRUNE_FINAL_SPARSITY": "1.5"}, "build/pipelines/mnist_pruning/metadata.sqlite")],
 )
-def test_default_store_is_the_one_make_run_writes(environ):
-    expected = configs.load_config([], environ=environ).resolved_metadata_path
-    assert store.default_sqlite_path(environ) == expected
+def test_default_store_is_the_one_make_run_writes(environ, expected):
+    assert store.default_sqlite_path(environ) == str(configs.PROJECT_ROOT / expected)
+    if "PRUNE_FINAL_SPARSITY" not in environ:
+        assert configs.load_config([], environ=environ).resolved_metadata_path == str(
+            configs.PROJECT_ROOT / expected)

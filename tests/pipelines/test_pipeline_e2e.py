@@ -157,7 +157,7 @@ def config_sparsity(config) -> float:
     """The overall sparsity the configured per-layer targets add up to on this model."""
     from pruning import apply, models
 
-    return apply.expected_sparsity(models.build_model(**config.model_kwargs),
+    return apply.expected_sparsity(models.build_model(config.model_params),
                                    config.pruning_params)
 
 
