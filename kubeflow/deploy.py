@@ -2,11 +2,17 @@
 
     python -m kubeflow.deploy --endpoint https://KFP_HOST [--spec kubeflow/build/mnist-pruning.json]
         [--namespace NS] [--experiment NAME] [--run-name NAME]
-    make kfp-deploy ENDPOINT=https://KFP_HOST [NAMESPACE=...] [EXPERIMENT=...]
+        [--pipeline-root gs://B/p] [--tfds-data-dir gs://B/t] [--tfds-manual-dir gs://B/m]
+        [--serving-model-dir gs://B/s]
+    make kfp-deploy ENDPOINT=https://KFP_HOST PIPELINE_ROOT=gs://B/p TFDS_DATA_DIR=gs://B/t \
+        TFDS_MANUAL_DIR=gs://B/m SERVING_MODEL_DIR=gs://B/s [NAMESPACE=...] [EXPERIMENT=...]
 
-The first upload creates the pipeline; later ones add a version to it. Prints the run's URL.
-Authentication: what `kfp.Client` reads (in-cluster service account token, `KF_PIPELINES_*`
-environment variables, or a port-forward to the ml-pipeline-ui service: no credentials).
+The storage options are the run's parameters (kubeflow/runner.py): each one not given here takes
+the default the spec carries, if it has one; any left without a value stops the deploy before
+anything is sent, with one line naming all of them. The first upload creates the pipeline; later
+ones add a version to it. Prints the run's URL. Authentication: what `kfp.Client` reads
+(in-cluster service account token, `KF_PIPELINES_*` environment variables, or a port-forward to
+the ml-pipeline-ui service: no credentials).
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
-BUILD_DIR = Path(__file__).resolve().parent / "build"
+from kubeflow import runner
+from pipelines import configs
+
 HEALTHZ = "/apis/v2beta1/healthz"
 
 
@@ -55,10 +63,37 @@ def read_spec(path: str) -> str:
         raise DeployError(f"{path} is not a compiled KFP pipeline spec (JSON)") from None
 
 
+def run_values(spec: str, given: Mapping[str, str | None]) -> tuple[str, dict[str, str]]:
+    """(pipeline root, pipeline parameters) of the run: the storage options given, else the
+    spec's defaults. DeployError naming every option left unset or not a remote URI."""
+    from tfx.utils import proto_utils  # light: no TensorFlow
+
+    from pipelines.storage import push_destination
+
+    values = {option: given.get(option) or default
+              for option, default in runner.spec_parameters(spec).items()}
+    missing = [runner.option_name(option) for option, value in values.items() if not value]
+    problems = runner.remote_uri_problems(values)
+    parts = []
+    if missing:
+        parts.append(f"set {', '.join(missing)}: the spec {spec} has no default for them")
+    if problems:
+        parts.append(f"not {' or '.join(runner.REMOTE_SCHEMES)} URIs: {', '.join(problems)}")
+    if parts:
+        raise DeployError("; ".join(parts) + " (the run's storage: URIs the cluster's pods "
+                          "can reach)")
+    parameters = {runner.RUN_PARAMETERS[option]: values[option]
+                  for option in runner.RUN_PARAMETERS}
+    parameters["push_destination"] = proto_utils.proto_to_json(
+        push_destination(values["serving_model_dir"]))
+    return values["pipeline_root"], parameters
+
+
 def deploy(endpoint: str, spec: str, namespace: str | None, experiment: str,
-           run_name: str | None) -> str:
+           run_name: str | None, storage: Mapping[str, str | None] | None = None) -> str:
     """Uploads `spec` (as a new pipeline or a new version of it), starts a run; its URL."""
     name = read_spec(spec)
+    pipeline_root, parameters = run_values(spec, storage or {})
     check_reachable(endpoint)
     import kfp  # here: importing it takes a second the error paths above do not need
 
@@ -80,8 +115,17 @@ def deploy(endpoint: str, spec: str, namespace: str | None, experiment: str,
     experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
     run = client.run_pipeline(
         experiment_id=experiment_id, job_name=run_name or f"{name}-{stamp}",
-        pipeline_id=pipeline_id, version_id=version_id)
+        pipeline_id=pipeline_id, version_id=version_id, params=parameters,
+        pipeline_root=pipeline_root)
     return f"{endpoint.rstrip('/')}/#/runs/details/{run.run_id}"
+
+
+def default_spec(environ: Mapping[str, str] = os.environ) -> str:
+    """The file `make kfp-compile` writes with the same variables."""
+    names = {configs.option_field(n).metadata["env"] for n in ("pipeline_name", "dataset")}
+    config = configs.load_config([], environ={k: v for k, v in environ.items() if k in names})
+    name_given = configs.explicitly_set("pipeline_name", [], environ)
+    return str(runner.BUILD_DIR / f"{runner.kfp_pipeline_name(config, name_given)}.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,15 +133,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", required=True,
                         help="Kubeflow Pipelines API/UI URL, e.g. http://localhost:8080")
-    parser.add_argument("--spec", default=str(BUILD_DIR / "mnist-pruning.json"),
-                        help="compiled pipeline (default: %(default)s)")
+    parser.add_argument("--spec", help="compiled pipeline (default: what `make kfp-compile` "
+                                        "wrote for PIPELINE_NAME / DATASET)")
     parser.add_argument("--namespace", help="Kubeflow profile namespace (multi-user clusters)")
     parser.add_argument("--experiment", default="mnist-pruning",
                         help="experiment to file the run under (created if missing)")
     parser.add_argument("--run-name", help="default: <pipeline>-<UTC timestamp>")
+    storage = parser.add_argument_group(
+        "the run's storage (default: the variable, else the spec's default)")
+    for option in runner.STORAGE_OPTIONS:
+        field = configs.option_field(option)
+        storage.add_argument(configs.flag_name(field), dest=option,
+                             default=os.environ.get(field.metadata["env"]) or None,
+                             metavar=field.metadata["env"], help=field.metadata["help"])
     args = parser.parse_args(argv)
     try:
-        url = deploy(args.endpoint, args.spec, args.namespace, args.experiment, args.run_name)
+        spec = args.spec or default_spec()
+        url = deploy(args.endpoint, spec, args.namespace, args.experiment, args.run_name,
+                     {option: getattr(args, option) for option in runner.STORAGE_OPTIONS})
     except DeployError as error:
         print(f"kfp-deploy: error: {error}", file=sys.stderr)
         return 2

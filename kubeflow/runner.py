@@ -1,84 +1,178 @@
 """Compiles the same `create_pipeline()` for Kubeflow Pipelines v2 (also Vertex AI Pipelines).
 
-    python -m kubeflow.runner --pipeline-root gs://B/root --tfds-data-dir gs://B/tfds \\
-        --tfds-manual-dir gs://B/manual/mnist --serving-model-dir gs://B/serving \\
-        --kfp-image REGISTRY/tfx-pruning-pipeline:TAG [--beam-args '...']
-    make kfp-compile PIPELINE_ROOT=gs://... TFDS_DATA_DIR=gs://... ...
+    make kfp-compile [KFP_IMAGE=REGISTRY/tfx-pruning-pipeline:TAG] [PIPELINE_NAME=...]
+    python -m kubeflow.runner [--kfp-image ...] [--beam-args '...']
 
 Writes kubeflow/build/<pipeline name>.json with TFX's KubeflowV2DagRunner. Every option is the
-local pipeline's (pipelines/configs.py); the storage options must be remote URIs the cluster's
-pods can reach (gs://, s3://, or MinIO through s3://).
+local pipeline's (pipelines/configs.py). One spec serves any bucket: the storage options are
+parameters of the compiled pipeline, given when a run is submitted (`make kfp-deploy`):
+
+    PIPELINE_ROOT      the run's pipeline root (KFP's `pipeline_root`)
+    TFDS_DATA_DIR      pipeline parameter `tfds_data_dir`
+    TFDS_MANUAL_DIR    pipeline parameter `tfds_manual_dir`
+    SERVING_MODEL_DIR  pipeline parameter `push_destination` (the Pusher's PushDestination, JSON)
+
+Set when compiling, they become the defaults the spec carries. Each must be a `gs://` URI: the
+only remote scheme TensorFlow 2.21 reads and writes (`s3://`, `hdfs://`, `az://` are not
+implemented in it; README, "Storage").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+from pipelines import cli, configs
 
-from pipelines import configs
-from pipelines.pipeline import create_pipeline
+if TYPE_CHECKING:
+    from pipelines.storage import Storage
 
 BUILD_DIR = Path(__file__).resolve().parent / "build"
-# Options naming storage: a path on the compiling machine means nothing inside a pod.
-REMOTE_OPTIONS = ("pipeline_root", "tfds_data_dir", "tfds_manual_dir", "serving_model_dir")
-REMOTE_SCHEMES = ("gs://", "s3://", "hdfs://", "abfs://", "az://")
+REMOTE_SCHEMES = ("gs://",)
 KFP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # what KFP v2 accepts as a pipeline name
+# {storage option: pipeline parameter of the compiled spec}; the root is KFP's own.
+RUN_PARAMETERS = {
+    "tfds_data_dir": "tfds_data_dir",
+    "tfds_manual_dir": "tfds_manual_dir",
+    "serving_model_dir": "push_destination",
+}
+STORAGE_OPTIONS = ("pipeline_root", *RUN_PARAMETERS)
 
 
-def check_for_kubeflow(config: configs.PipelineConfig) -> None:
-    """ValueError naming a pipeline name KFP refuses and every storage option that is not a
-    remote URI."""
-    if not KFP_NAME.fullmatch(config.pipeline_name):
-        raise ValueError(
-            f"PIPELINE_NAME={config.pipeline_name!r}: Kubeflow Pipelines v2 needs lower-case "
-            "letters, digits and '-' (e.g. mnist-pruning)")
+def option_name(name: str) -> str:
+    field = configs.option_field(name)
+    return f"{field.metadata['env']} ({configs.flag_name(field)})"
+
+
+def kfp_pipeline_name(config: configs.PipelineConfig, name_given: bool) -> str:
+    """The pipeline name; a default one (`mnist_pruning`) made valid for KFP (`mnist-pruning`)."""
+    if name_given or KFP_NAME.fullmatch(config.pipeline_name):
+        return config.pipeline_name
+    return config.pipeline_name.replace("_", "-").lower()
+
+
+def remote_uri_problems(values: dict[str, str | None]) -> list[str]:
+    """`VAR=value` of each given storage value that is not a URI the pods can reach."""
+    return [f"{configs.option_field(name).metadata['env']}={value}"
+            for name, value in values.items()
+            if value and not value.startswith(REMOTE_SCHEMES)]
+
+
+def check_for_kubeflow(config: configs.PipelineConfig, name: str) -> None:
+    """SettingsError, one line naming every setting a cluster cannot use."""
+    problems = []
+    if not KFP_NAME.fullmatch(name):
+        problems.append(f"PIPELINE_NAME={name!r}: Kubeflow Pipelines v2 needs lower-case "
+                        "letters, digits and '-' (e.g. mnist-pruning)")
     if config.prune_warm_start:
-        raise ValueError(
+        problems.append(
             "PRUNE_WARM_START=true needs a Resolver with a custom strategy, which TFX's Kubeflow "
             "v2 compiler does not support (only LatestArtifactStrategy and "
             "LatestBlessedModelStrategy): run warm starts locally")
-    env_names = {f.name: f.metadata["env"] for f in dataclasses.fields(config)}
-    bad = [f"{env_names[name]}={getattr(config, name) or '(unset)'}"
-           for name in REMOTE_OPTIONS
-           if not (getattr(config, name) or "").startswith(REMOTE_SCHEMES)]
+    bad = remote_uri_problems({option: getattr(config, option) for option in STORAGE_OPTIONS})
     if bad:
-        raise ValueError(
-            "Kubeflow steps run in pods: these options must be remote URIs "
-            f"({', '.join(REMOTE_SCHEMES)}): {', '.join(bad)}")
+        problems.append(
+            f"Kubeflow steps run in pods, so storage must be {' or '.join(REMOTE_SCHEMES)} URIs "
+            f"(or left unset and given when the run is submitted): {', '.join(bad)}")
+    if problems:
+        raise configs.SettingsError("; ".join(problems))
 
 
-def compile_pipeline(config: configs.PipelineConfig, output_dir: str | Path = BUILD_DIR) -> str:
-    """Writes the KFP v2 pipeline spec of `create_pipeline(config)`; returns its path."""
-    check_for_kubeflow(config)
-    os.makedirs(output_dir, exist_ok=True)
-    filename = f"{config.pipeline_name}.json"
+def run_parameters(config: configs.PipelineConfig) -> tuple[Storage, dict[str, str]]:
+    """The pipeline's Storage for Kubeflow (run parameters), and the values of those set now,
+    which the spec carries as their defaults."""
+    from tfx.orchestration import data_types
+    from tfx.utils import proto_utils
+
+    from pipelines.storage import Storage, push_destination
+
+    given = {"tfds_data_dir": config.tfds_data_dir, "tfds_manual_dir": config.tfds_manual_dir,
+             "serving_model_dir": (proto_utils.proto_to_json(push_destination(
+                 config.serving_model_dir)) if config.serving_model_dir else None)}
+    storage = Storage(
+        pipeline_root=config.pipeline_root or "",
+        **{("push_destination" if option == "serving_model_dir" else option):
+           data_types.RuntimeParameter(name=RUN_PARAMETERS[option], ptype=str)
+           for option in RUN_PARAMETERS},
+    )
+    defaults = {RUN_PARAMETERS[option]: value for option, value in given.items() if value}
+    return storage, defaults
+
+
+def compile_pipeline(config: configs.PipelineConfig, output_dir: str | Path | None = None,
+                     name_given: bool = True) -> str:
+    """Writes the KFP v2 pipeline spec of `create_pipeline(config)`; returns its path.
+
+    `name_given=False`: the name is the default one, made valid for KFP.
+    """
+    name = kfp_pipeline_name(config, name_given)
+    check_for_kubeflow(config, name)
+    config = dataclasses.replace(config, pipeline_name=name)
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+    from pipelines.pipeline import create_pipeline
+
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         # Pipeline spec 2.1: what KFP 2.x and Vertex AI hand the container (typed
         # `parameterValues`, and the inputs spec the entrypoint needs to read them).
         config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=config.kfp_image, use_pipeline_spec_2_1=True),
-        output_dir=str(output_dir),
-        output_filename=filename,
     )
-    runner.run(create_pipeline(config, local_metadata=False), write_out=True)
-    return os.path.join(str(output_dir), filename)
+    storage, defaults = run_parameters(config)
+    pipeline = create_pipeline(config, local_metadata=False, storage=storage)
+    job = runner.run(pipeline, parameter_values=defaults, write_out=False)
+    # TFX puts the values only into this job's runtime config; as `defaultValue`s KFP shows
+    # them in its run form and uses them for runs submitted without them.
+    for name_, value in defaults.items():
+        job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"][name_][
+            "defaultValue"] = value
+    output_dir = str(output_dir or BUILD_DIR)
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, f"{name}.json")
+    with open(path, "w") as f:
+        json.dump(job, f, indent=2, sort_keys=True)
+    return path
+
+
+def spec_parameters(path: str) -> dict[str, str | None]:
+    """{storage option: its default in a spec `compile_pipeline` wrote, or None}."""
+    with open(path) as f:
+        job = json.load(f)
+    inputs = job["pipelineSpec"].get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    found = {"pipeline_root": job.get("runtimeConfig", {}).get("gcsOutputDirectory") or None}
+    for option, parameter in RUN_PARAMETERS.items():
+        found[option] = inputs.get(parameter, {}).get("defaultValue")
+    if found["serving_model_dir"]:  # the Pusher's PushDestination as JSON
+        filesystem = json.loads(found["serving_model_dir"]).get("filesystem", {})
+        found["serving_model_dir"] = (filesystem.get("base_directory")
+                                      or filesystem.get("baseDirectory"))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    config = configs.load_config(
-        sys.argv[1:] if argv is None else argv,
-        description="Compile the pipeline for Kubeflow Pipelines v2.")
+    prog = "kfp-compile"
+    argv = sys.argv[1:] if argv is None else argv
+    config = cli.load_config_or_exit(prog, argv, "Compile the pipeline for Kubeflow Pipelines v2.")
+    name_given = configs.explicitly_set("pipeline_name", argv)
     try:
-        path = compile_pipeline(config)
-    except ValueError as error:
-        raise SystemExit(f"kfp-compile: {error}") from None
-    print(f"Wrote {path} (image {config.kfp_image})")
+        check_for_kubeflow(config, kfp_pipeline_name(config, name_given))
+        path = compile_pipeline(config, name_given=name_given)
+    except configs.SettingsError as error:
+        cli.fail(prog, str(error))
+    unset = [option_name(option) for option, value in spec_parameters(path).items() if not value]
+    print(f"Wrote {path}: pipeline {kfp_pipeline_name(config, name_given)}, image "
+          f"{config.kfp_image}")
+    if not name_given and config.pipeline_name != kfp_pipeline_name(config, name_given):
+        print(f"  PIPELINE_NAME unset: {config.pipeline_name!r} became "
+              f"{kfp_pipeline_name(config, name_given)!r} (Kubeflow needs [a-z0-9-]).")
+    if unset:
+        print(f"  To give when submitting a run (`make kfp-deploy`): {', '.join(unset)}.")
 
 
 if __name__ == "__main__":

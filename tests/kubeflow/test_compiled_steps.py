@@ -1,7 +1,12 @@
-"""The custom components' steps, executed from the compiled spec by TFX's Kubeflow v2 container
-entrypoint (what each pod runs), with the placeholders filled with local paths and tiny data.
+"""The pipeline's steps, executed from the compiled spec by TFX's Kubeflow v2 container entrypoint
+(what each pod runs), with every artifact URI, data directory and the serving directory under
+TensorFlow's in-memory filesystem `ram://`.
 
-A spec that compiles but whose steps cannot run in the container fails here.
+On a cluster the artifacts live in a bucket (gs://). `ram://` stands in for it: TensorFlow's file
+functions reach it, Python's `open`, `glob`, `os` and `shutil` do not, so a step that bypasses
+`tf.io.gfile` fails here (and a step that wrote `ram:/...` as a local path is caught too: the
+working directory must stay empty). The run parameters (storage) are given as `make kfp-deploy`
+gives them.
 """
 
 from __future__ import annotations
@@ -10,21 +15,33 @@ import json
 import os
 
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
+from tfx.utils import io_utils, proto_utils
 
+from pipelines.storage import push_destination
 from tests.components.conftest import SCHEMA_PBTXT
-from tests.kubeflow.conftest import BUCKET
+from tests.conftest import MNIST_FILES
 from tests.pipelines.conftest import NUM_MOCK_EXAMPLES
 
 pytestmark = pytest.mark.e2e
+RAM = "ram://kfp"
+RUN_PARAMETERS = {
+    "tfds_data_dir": f"{RAM}/tfds",
+    "tfds_manual_dir": f"{RAM}/manual/mnist",
+    "push_destination": proto_utils.proto_to_json(push_destination(f"{RAM}/serving")),
+}
 
 
-def run_step(compiled: dict, task: str, inputs: dict[str, dict], root, local_bucket: str) -> dict:
+def run_step(compiled: dict, task: str, inputs: dict[str, dict], root: str,
+             output_file: str) -> dict:
     """Runs `task`'s container command in this process; returns {output key: RuntimeArtifact}.
 
-    `inputs` maps input keys to {"uri": ..., "metadata": {...}} of upstream outputs; every
-    gs://test-bucket path in the parameters becomes `local_bucket`.
+    `inputs` maps input keys to {"uri": ..., "metadata": {...}} of upstream outputs; outputs go
+    to `<root>/<task>/<key>/1` as TFX lays them out (the execution id last: `ram://` lists by
+    prefix, so `.../model` would also list `.../model_run`); pipeline parameters take
+    RUN_PARAMETERS.
     """
     spec = compiled["pipelineSpec"]
     component = spec["components"][task]
@@ -35,9 +52,10 @@ def run_step(compiled: dict, task: str, inputs: dict[str, dict], root, local_buc
 
     parameters = {}
     for key, value in task_spec["inputs"].get("parameters", {}).items():
-        constant = value["runtimeValue"]["constant"]  # pipeline spec 2.1: a plain JSON value
-        parameters[key] = (constant.replace(BUCKET, local_bucket) if isinstance(constant, str)
-                           else constant)
+        if "componentInputParameter" in value:  # a run parameter (storage)
+            parameters[key] = RUN_PARAMETERS[value["componentInputParameter"]]
+        else:  # pipeline spec 2.1: a plain JSON value
+            parameters[key] = value["runtimeValue"]["constant"]
     artifacts = {}
     for key, definition in component["inputDefinitions"].get("artifacts", {}).items():
         if key in inputs:
@@ -46,10 +64,9 @@ def run_step(compiled: dict, task: str, inputs: dict[str, dict], root, local_buc
                 "uri": inputs[key]["uri"], "metadata": inputs[key].get("metadata", {})}]}
     outputs = {}
     for key, definition in component["outputDefinitions"]["artifacts"].items():
-        uri = os.path.join(str(root), task, key)
         outputs[key] = {"artifacts": [{"name": f"artifacts/{task}-out-{key}",
-                                       "type": definition["artifactType"], "uri": uri}]}
-    output_file = os.path.join(str(root), task, "executor_output.json")
+                                       "type": definition["artifactType"],
+                                       "uri": f"{root}/{task}/{key}/1"}]}
     executor_input = {
         "inputs": {"parameterValues": parameters, "artifacts": artifacts},
         "outputs": {"artifacts": outputs, "outputFile": output_file},
@@ -63,39 +80,66 @@ def run_step(compiled: dict, task: str, inputs: dict[str, dict], root, local_buc
     return {key: value["artifacts"][0] for key, value in written.items()}
 
 
+def _write(uri: str, text: str) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(uri))
+    with tf.io.gfile.GFile(uri, "w") as f:
+        f.write(text)
+
+
+def _read_json(uri: str) -> dict:
+    with tf.io.gfile.GFile(uri) as f:
+        return json.load(f)
+
+
 @pytest.fixture(scope="module")
 def steps(compiled, tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("kfp_steps")
-    local_bucket = str(root / "bucket")
-    manual = root / "bucket" / "manual" / "mnist"
-    manual.mkdir(parents=True)
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
-                 "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-        (manual / name).write_bytes(b"")  # content is irrelevant under mock_data
-    done = {}
-    with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-        done["TfdsExampleGen"] = run_step(compiled, "TfdsExampleGen", {}, root, local_bucket)
-    examples = done["TfdsExampleGen"]["examples"]
-    schema_dir = root / "schema"
-    schema_dir.mkdir()
-    (schema_dir / "schema.pbtxt").write_text(SCHEMA_PBTXT)
-    schema = {"uri": str(schema_dir)}
-    done["Trainer"] = run_step(compiled, "Trainer", {"examples": examples, "schema": schema},
-                               root, local_bucket)
-    baseline = done["Trainer"]["model"]
-    done["PruneTrainer"] = run_step(
-        compiled, "PruneTrainer", {"examples": examples, "schema": schema,
-                                   "base_model": baseline}, root, local_bucket)
-    done["CompressExporter"] = run_step(
-        compiled, "CompressExporter", {"baseline_model": baseline, "examples": examples,
-                                       "model": done["PruneTrainer"]["model"]},
-        root, local_bucket)
+    local = tmp_path_factory.mktemp("kfp_steps")
+    workdir = local / "cwd"
+    workdir.mkdir()
+    old_cwd = os.getcwd()
+    os.chdir(workdir)  # where `ram://x` would land if code took it for a local path
+    try:
+        for name in MNIST_FILES:  # content is irrelevant under mock_data
+            _write(f"{RUN_PARAMETERS['tfds_manual_dir']}/{name}", "")
+        _write(f"{RAM}/schema/schema.pbtxt", SCHEMA_PBTXT)
+        done = {}
+
+        def step(task, inputs, root=f"{RAM}/root"):
+            done[task] = run_step(compiled, task, inputs, root, str(local / f"{task}.json"))
+            return done[task]
+
+        with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
+            examples = step("TfdsExampleGen", {})["examples"]
+        schema = {"uri": f"{RAM}/schema"}
+        baseline = step("Trainer", {"examples": examples, "schema": schema})["model"]
+        pruned = step("PruneTrainer", {"examples": examples, "schema": schema,
+                                       "base_model": baseline})["model"]
+        # The Evaluator is the one step kept local: TFMA reads examples and writes its results
+        # with Beam's file IO, which knows gs:// and local paths, not TensorFlow's ram://.
+        local_inputs = {}
+        for key, artifact in (("examples", examples), ("model", pruned),
+                              ("baseline_model", baseline)):
+            copy = str(local / "evaluator_inputs" / key)
+            io_utils.copy_dir(artifact["uri"], copy)
+            local_inputs[key] = {**artifact, "uri": copy}
+        blessing = step("Evaluator", local_inputs, root=str(local / "root"))["blessing"]
+        exported = step("CompressExporter", {"baseline_model": baseline, "examples": examples,
+                                             "model": pruned, "blessing": blessing})
+        step("Pusher", {"model": exported["compressed"], "model_blessing": blessing})
+    finally:
+        os.chdir(old_cwd)
+    done["workdir"] = sorted(os.listdir(workdir))
     return done
 
 
-def test_example_gen_step_writes_both_splits_from_the_filled_in_dirs(steps):
+def test_nothing_took_a_ram_uri_for_a_local_path(steps):
+    assert steps["workdir"] == []
+
+
+def test_example_gen_step_writes_both_splits_under_the_bucket(steps):
     examples = steps["TfdsExampleGen"]["examples"]
-    assert sorted(os.listdir(examples["uri"])) == ["Split-eval", "Split-train"]
+    assert examples["uri"].startswith(RAM)
+    assert sorted(tf.io.gfile.listdir(examples["uri"])) == ["Split-eval", "Split-train"]
     metadata = examples["metadata"]
     assert metadata["num_examples_train"] == NUM_MOCK_EXAMPLES
     assert metadata["tfds_dataset"] == "mnist"
@@ -103,22 +147,36 @@ def test_example_gen_step_writes_both_splits_from_the_filled_in_dirs(steps):
 
 def test_trainer_steps_write_models_and_their_figures(steps):
     baseline = steps["Trainer"]["model"]
-    assert os.path.isfile(os.path.join(baseline["uri"], "Format-Keras", "model.keras"))
+    assert tf.io.gfile.exists(f"{baseline['uri']}/Format-Keras/model.keras")
+    assert tf.io.gfile.exists(f"{baseline['uri']}/Format-Serving/saved_model.pb")
     assert 0 <= baseline["metadata"]["test_accuracy"] <= 1
     pruned = steps["PruneTrainer"]
     assert pruned["model"]["metadata"]["clusters"] == 4
     assert pruned["model"]["metadata"]["sparsity"] > 0.5
-    assert os.listdir(pruned["checkpoint"]["uri"])
-    with open(os.path.join(pruned["model"]["uri"], "sparsity.json")) as f:
-        assert json.load(f)["overall"] == pytest.approx(pruned["model"]["metadata"]["sparsity"])
+    assert tf.io.gfile.listdir(pruned["checkpoint"]["uri"])
+    sparsity = _read_json(f"{pruned['model']['uri']}/sparsity.json")
+    assert sparsity["overall"] == pytest.approx(pruned["model"]["metadata"]["sparsity"])
+    # The resume checkpoints lived beside the outputs, in the bucket, and were cleaned up.
+    assert tf.io.gfile.listdir(f"{RAM}/root/PruneTrainer/.resume") == []
 
 
-def test_compress_exporter_step_writes_the_files_and_report(steps):
+def test_evaluator_step_blesses_the_pruned_model(steps):
+    assert steps["Evaluator"]["blessing"]["metadata"]["blessed"] == 1
+
+
+def test_compress_exporter_step_writes_the_files_and_report_into_the_bucket(steps):
     exported = steps["CompressExporter"]
-    files = set(os.listdir(exported["compressed"]["uri"]))
+    files = set(tf.io.gfile.listdir(exported["compressed"]["uri"]))
     assert {"pruned_int8.tflite", "baseline_float.tflite", "Format-Serving"} <= files
-    with open(os.path.join(exported["report"]["uri"], "report.json")) as f:
-        summary = json.load(f)["summary"]
+    summary = _read_json(f"{exported['report']['uri']}/report.json")["summary"]
     assert exported["compressed"]["metadata"]["compression_ratio"] == pytest.approx(
         summary["compression_ratio"])
-    assert summary["int8_tflite_accuracy"] is not None
+    assert summary["int8_tflite_accuracy"] is not None and summary["blessed"] is True
+
+
+def test_pusher_step_pushes_into_the_serving_directory_given_at_submission(steps):
+    pushed = steps["Pusher"]["pushed_model"]["metadata"]
+    assert pushed["pushed"] == 1
+    destination = pushed["pushed_destination"]
+    assert destination.startswith(f"{RAM}/serving/")
+    assert {"saved_model.pb", "pruned_int8.tflite"} <= set(tf.io.gfile.listdir(destination))

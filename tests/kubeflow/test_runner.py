@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
+from unittest import mock
 
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from tfx.utils import import_utils
+from tfx.proto import pusher_pb2
+from tfx.utils import import_utils, proto_utils
 
 from components.compress_exporter import CompressionReport
 from components.prune_trainer import PruningCheckpoint
 from kubeflow import runner
-from tests.kubeflow.conftest import IMAGE, kfp_config
+from pipelines import configs
+from tests.kubeflow.conftest import BUCKET, IMAGE, kfp_config
+
+STORAGE_VARIABLES = ("PIPELINE_NAME", "PIPELINE_ROOT", "TFDS_DATA_DIR", "TFDS_MANUAL_DIR",
+                     "SERVING_MODEL_DIR", "DATASET")
+
+
+@contextlib.contextmanager
+def mock_environ(environ: dict[str, str]):
+    with mock.patch.dict(os.environ, environ, clear=True):
+        yield
 
 NODES = {"TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
          "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"}
@@ -68,15 +82,73 @@ def test_cluster_beam_args_replace_the_direct_runner(tmp_path):
                    for a in e["container"].get("args", []))
 
 
+def test_storage_is_a_run_parameter_with_the_compile_time_values_as_defaults(compiled):
+    parameters = compiled["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
+    assert parameters["tfds_data_dir"]["defaultValue"] == f"{BUCKET}/tfds"
+    assert parameters["tfds_manual_dir"]["defaultValue"] == f"{BUCKET}/manual/mnist"
+    destination = proto_utils.json_to_proto(parameters["push_destination"]["defaultValue"],
+                                            pusher_pb2.PushDestination())
+    assert destination.filesystem.base_directory == f"{BUCKET}/serving"
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    example_gen = tasks["TfdsExampleGen"]["inputs"]["parameters"]
+    assert example_gen["data_dir"] == {"componentInputParameter": "tfds_data_dir"}
+    assert example_gen["manual_dir"] == {"componentInputParameter": "tfds_manual_dir"}
+    assert tasks["Pusher"]["inputs"]["parameters"]["push_destination"] == {
+        "componentInputParameter": "push_destination"}
+    assert BUCKET not in json.dumps(tasks)  # no path is baked into a step
+
+
+def test_with_nothing_set_one_spec_is_compiled_for_any_bucket(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "BUILD_DIR", tmp_path)
+    environ = {"KFP_IMAGE": IMAGE}
+    runner_env = {k: v for k, v in os.environ.items() if k not in STORAGE_VARIABLES}
+    with mock_environ({**runner_env, **environ}):
+        runner.main([])
+    out = capsys.readouterr().out
+    path = tmp_path / "mnist-pruning.json"
+    assert out.startswith(f"Wrote {path}: pipeline mnist-pruning")
+    assert "PIPELINE_NAME unset: 'mnist_pruning' became 'mnist-pruning'" in out
+    assert ("To give when submitting a run (`make kfp-deploy`): PIPELINE_ROOT (--pipeline-root), "
+            "TFDS_DATA_DIR (--tfds-data-dir), TFDS_MANUAL_DIR (--tfds-manual-dir), "
+            "SERVING_MODEL_DIR (--serving-model-dir).") in out
+    job = json.loads(path.read_text())
+    assert "gcsOutputDirectory" not in job["runtimeConfig"]
+    parameters = job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
+    assert set(parameters) == {"tfds_data_dir", "tfds_manual_dir", "push_destination"}
+    assert not any("defaultValue" in p for p in parameters.values())
+    assert runner.spec_parameters(str(path)) == dict.fromkeys(runner.STORAGE_OPTIONS)
+
+
+@pytest.mark.parametrize(("dataset", "name"), [("mnist", "mnist-pruning"),
+                                                ("fashion_mnist", "fashion-mnist-pruning")])
+def test_the_default_name_is_made_valid_for_kubeflow(dataset, name):
+    config = configs.load_config([], environ={"DATASET": dataset})
+    assert runner.kfp_pipeline_name(config, name_given=False) == name
+    assert runner.kfp_pipeline_name(config, name_given=True) == config.pipeline_name
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"PIPELINE_ROOT": "/local/root"}, "PIPELINE_ROOT=/local/root"),
-     ({"TFDS_MANUAL_DIR": ""}, "TFDS_MANUAL_DIR=(unset)"),
+    [({"PIPELINE_ROOT": "/local/root"}, "storage must be gs:// URIs (or left unset and given "
+      "when the run is submitted): PIPELINE_ROOT=/local/root"),
+     ({"TFDS_DATA_DIR": "s3://b/tfds"}, "TFDS_DATA_DIR=s3://b/tfds"),
      ({"SERVING_MODEL_DIR": "build/serving"}, "SERVING_MODEL_DIR=build/serving"),
      ({"PIPELINE_NAME": "mnist_pruning"}, "PIPELINE_NAME='mnist_pruning': Kubeflow"),
      ({"PRUNE_WARM_START": "true"}, "PRUNE_WARM_START=true needs a Resolver")],
 )
 def test_settings_that_cannot_work_in_a_cluster_are_refused(tmp_path, overrides, message):
-    with pytest.raises(ValueError, match=message.replace("(", "\\(").replace(")", "\\)")):
+    with pytest.raises(configs.SettingsError) as raised:
         runner.compile_pipeline(kfp_config(**overrides), tmp_path)
+    assert message in str(raised.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_problem_is_named_in_one_line(capsys):
+    argv = ["--pipeline-name", "Bad_Name", "--pipeline-root", "/tmp/r", "--tfds-manual-dir",
+            "hdfs://nn/m"]
+    with pytest.raises(SystemExit) as raised:
+        runner.main(argv)
+    assert raised.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("kfp-compile: error: PIPELINE_NAME='Bad_Name': Kubeflow Pipelines v2")
+    assert line.endswith("PIPELINE_ROOT=/tmp/r, TFDS_MANUAL_DIR=hdfs://nn/m")
