@@ -1,11 +1,15 @@
 """The library's parameter objects: one validated value object per step, JSON in and out.
 
 `ModelParams` (the CNN's shape), `TrainingParams` (how long and how fast), `PruningParams` (every
-option of the Keras pruning API) and `ClusteringParams` (sparsity-preserving weight clustering).
+option of the Keras pruning API), `ClusteringParams` (sparsity-preserving weight clustering),
+`CompressionParams` (what the exporter measures, and optional PQAT) and `GateParams` (when a
+pruned model is good enough to push).
 
-This module imports no TensorFlow: a settings layer can build and validate these in milliseconds,
-before TensorFlow's import (20 s or more) is paid. A bad value raises `InvalidParam`, a
-`ValueError` that names the parameter, so a caller can say which of its own options set it.
+Each default here is the pipeline's default too: `pipelines/configs.py` takes its defaults from
+these objects. This module imports no TensorFlow, so a settings layer builds and validates these
+in milliseconds, before TensorFlow's import (20 s or more) is paid. A bad value raises
+`InvalidParam`, a `ValueError` that names the parameter, so a caller can say which of its own
+options set it.
 """
 
 from __future__ import annotations
@@ -81,15 +85,14 @@ class ModelParams(_JsonParams):
 
 @dataclasses.dataclass(frozen=True)
 class TrainingParams(_JsonParams):
-    """How long and how fast to train; `loop` picks the pruning run's loop (see `fine_tune`)."""
+    """How long and how fast to train: the baseline's run, or the pruning run's fine-tuning."""
 
-    epochs: int = 3
-    batch_size: int = 128
-    learning_rate: float = 3e-3  # the peak of the warm-up + cosine schedule
+    epochs: int = 5
+    batch_size: int = 256
+    learning_rate: float = 4e-3  # the peak of the warm-up + cosine schedule
     warmup_fraction: float = 0.1
     augment: bool = True  # random shifts of up to data.MAX_SHIFT (1) pixel
     seed: int = 0
-    loop: str = "fit"
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "epochs", self.epochs, "must be >= 1")
@@ -97,10 +100,13 @@ class TrainingParams(_JsonParams):
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
         _check(0 <= self.warmup_fraction < 1, "warmup_fraction", self.warmup_fraction,
                "must be in [0, 1)")
-        _check(self.loop in LOOPS, "loop", self.loop, f"must be one of {', '.join(LOOPS)}")
 
     def steps_per_epoch(self, num_examples: int) -> int:
         return math.ceil(num_examples / self.batch_size)
+
+
+# The pruning run fine-tunes a trained model: fewer epochs, a lower peak rate.
+PRUNE_TRAINING = TrainingParams(epochs=4, learning_rate=2e-3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,13 +119,13 @@ class PruningParams(_JsonParams):
     """
 
     schedule: str = "polynomial_decay"
-    initial_sparsity: float = 0.5  # polynomial_decay only
-    final_sparsity: float = 0.95  # the target; ConstantSparsity's sparsity
+    initial_sparsity: float = 0.3  # polynomial_decay only
+    final_sparsity: float = 0.9  # every pruned layer not in layer_sparsity
     begin_step: int = 0
     # polynomial_decay: when final_sparsity is reached; None = one epoch before training ends
     # (see `for_run`), so the last epoch fine-tunes at the final sparsity.
     end_step: int | None = None
-    frequency: int = 100  # steps between mask updates
+    frequency: int = 50  # steps between mask updates
     block_size: tuple[int, int] = (1, 1)  # prune (rows, cols) blocks of 2-D kernels together
     block_pooling_type: str = "AVG"
     sparsity_m_by_n: tuple[int, int] | None = None  # e.g. (2, 4): 2 zeros in every 4 weights
@@ -127,6 +133,9 @@ class PruningParams(_JsonParams):
     layer_types: tuple[str, ...] = ()
     # Per-layer final sparsity, e.g. (("dense1", 0.98), ("conv1", 0.5)): big layers can take more.
     layer_sparsity: tuple[tuple[str, float], ...] = ()
+    # How the fine-tuning drives TFMOT's pruning step: `fit` (UpdatePruningStep and
+    # PruningSummaries callbacks) or `custom` (a GradientTape loop calling it by hand).
+    loop: str = "fit"
 
     def __post_init__(self) -> None:
         _check(self.schedule in SCHEDULES, "schedule", self.schedule,
@@ -160,6 +169,7 @@ class PruningParams(_JsonParams):
         unknown = sorted(set(self.layer_types) - set(PRUNABLE_LAYER_TYPES))
         _check(not unknown, "layer_types", ",".join(unknown),
                f"must name prunable layer types: {', '.join(PRUNABLE_LAYER_TYPES)}")
+        _check(self.loop in LOOPS, "loop", self.loop, f"must be one of {', '.join(LOOPS)}")
 
     def for_run(self, steps_per_epoch: int, epochs: int, start_step: int = 0) -> PruningParams:
         """Concrete steps for a run of `epochs` epochs starting at optimizer step `start_step`.
@@ -224,7 +234,7 @@ class PruningParams(_JsonParams):
 class ClusteringParams(_JsonParams):
     """`clusters` 0 turns clustering off; else each selected kernel keeps that many values."""
 
-    clusters: int = 0
+    clusters: int = 8
     epochs: int = 1  # fine-tuning of the centroids
     learning_rate: float = 2e-4  # constant: the model is already trained
     init: str = "kmeans_plus_plus"
@@ -240,3 +250,36 @@ class ClusteringParams(_JsonParams):
     @property
     def enabled(self) -> bool:
         return self.clusters > 0
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressionParams(_JsonParams):
+    """What the exporter measures, and whether it trains a PQAT file too."""
+
+    representative_examples: int = 500  # train examples that calibrate full-integer files
+    latency_runs: int = 500  # invocations per timed file (median); 0 skips timing
+    # Pruning-preserving quantization-aware training of the pruned model: 0 epochs skips it.
+    pqat_epochs: int = 0
+    pqat_learning_rate: float = 1e-4  # constant (Adam): the model is already trained
+
+    def __post_init__(self) -> None:
+        _check(self.representative_examples >= 1, "representative_examples",
+               self.representative_examples, "must be >= 1")
+        _check(self.latency_runs >= 0, "latency_runs", self.latency_runs, "must be >= 0")
+        _check(self.pqat_epochs >= 0, "pqat_epochs", self.pqat_epochs, "must be >= 0")
+        _check(self.pqat_learning_rate > 0, "pqat_learning_rate", self.pqat_learning_rate,
+               "must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateParams(_JsonParams):
+    """A pruned model is good enough when it reaches `min_accuracy` and lies at most
+    `max_accuracy_drop` below the baseline's accuracy (both fractions: 0.005 = 0.5 points)."""
+
+    min_accuracy: float = 0.98
+    max_accuracy_drop: float = 0.005
+
+    def __post_init__(self) -> None:
+        for name in ("min_accuracy", "max_accuracy_drop"):
+            value = getattr(self, name)
+            _check(0 <= value <= 1, name, value, "must be in [0, 1]")

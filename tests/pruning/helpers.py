@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pruning import models
+from pruning.model import cnn
 from pruning.params import ModelParams, PruningParams
 
 STEPS_PER_EPOCH = 10
@@ -16,7 +16,7 @@ ALL_PRUNABLE = ["conv1", "conv2", "conv3", "dense1", "logits"]
 
 def tiny_model(architecture: str = "functional") -> keras.Model:
     keras.utils.set_random_seed(0)
-    return models.build_model(ModelParams(architecture, width=8, dense_units=16, dropout=0.0))
+    return cnn.build_model(ModelParams(architecture, width=8, dense_units=16, dropout=0.0))
 
 
 def tiny_data() -> tf.data.Dataset:

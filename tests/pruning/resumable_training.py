@@ -15,7 +15,8 @@ import signal
 
 import tf_keras as keras
 
-from pruning import apply, checkpoint, train
+from pruning.sparsity import loops, wrap
+from pruning.training import checkpoint
 from tests.pruning.helpers import EPOCHS, STEPS_PER_EPOCH, params, tiny_data, tiny_model
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--kill-after-epoch", type=int, default=0)
     args = parser.parse_args()
 
-    model = apply.apply_pruning(tiny_model(), params())
+    model = wrap.apply_pruning(tiny_model(), params())
     optimizer = keras.optimizers.Adam(1e-3)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     saver = checkpoint.TrainingCheckpoint(args.checkpoint_dir, model, optimizer)
@@ -58,7 +59,7 @@ def main() -> None:
     callbacks = [checkpoint.SaveEveryEpoch(saver)]
     if args.kill_after_epoch:
         callbacks.append(KillAfter(args.kill_after_epoch, report, args.report))
-    train.fit_with_pruning(model, tiny_data(), epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
+    loops.fit_with_pruning(model, tiny_data(), epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
                            initial_epoch=start_epoch, callbacks=callbacks)
     report["final"] = optimizer_state(optimizer)
     with open(args.report, "w") as f:

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import tf_keras as keras
 
-from pruning import apply, checkpoint, train
+from pruning.sparsity import loops, wrap
+from pruning.training import checkpoint
 from tests.pruning.helpers import STEPS_PER_EPOCH, params, tiny_data, tiny_model
 
 
@@ -42,17 +43,17 @@ def test_sigkilled_training_resumes_at_epoch_two_with_the_optimizer_state(tmp_pa
 
 def test_custom_loop_continues_from_a_checkpoint_of_another_run(tmp_path):
     """The warm-start path: a new model and optimizer continue an earlier run's checkpoint."""
-    model = apply.apply_pruning(tiny_model(), params())
+    model = wrap.apply_pruning(tiny_model(), params())
     optimizer = keras.optimizers.Adam(1e-3)
     saver = checkpoint.TrainingCheckpoint(str(tmp_path / "run1"), model, optimizer)
-    train.train_custom_loop(
+    loops.train_custom_loop(
         model, optimizer, tiny_data(), epochs=1, steps_per_epoch=STEPS_PER_EPOCH,
         on_epoch_end=lambda epoch, _loss: saver.save(epoch + 1),
     )
     saved_weights = [w.copy() for w in model.get_weights()]
     saved_slots = [v.numpy().copy() for v in optimizer.variables]
 
-    fresh_model = apply.apply_pruning(tiny_model(), params())
+    fresh_model = wrap.apply_pruning(tiny_model(), params())
     fresh_optimizer = keras.optimizers.Adam(1e-3)
     warm = checkpoint.TrainingCheckpoint(str(tmp_path / "run2"), fresh_model, fresh_optimizer)
     assert warm.restore_latest() == 0  # its own directory is empty
@@ -63,6 +64,6 @@ def test_custom_loop_continues_from_a_checkpoint_of_another_run(tmp_path):
         np.testing.assert_array_equal(restored.numpy(), saved)
     for restored, saved in zip(fresh_model.get_weights(), saved_weights, strict=True):
         np.testing.assert_array_equal(restored, saved)
-    train.train_custom_loop(fresh_model, fresh_optimizer, tiny_data(), epochs=2, initial_epoch=1,
+    loops.train_custom_loop(fresh_model, fresh_optimizer, tiny_data(), epochs=2, initial_epoch=1,
                             steps_per_epoch=STEPS_PER_EPOCH)
     assert int(fresh_optimizer.iterations.numpy()) == 2 * STEPS_PER_EPOCH

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pruning import clustering
-from pruning.clustering import ClusteringParams
+from pruning.params import ClusteringParams
+from pruning.sparsity import clustering
 from tests.pruning.helpers import ALL_PRUNABLE, tiny_model
 
 
@@ -98,4 +98,4 @@ def test_unknown_layer_and_disabled_clustering_are_refused():
     with pytest.raises(ValueError, match="has no layer \\['dense9'\\] to cluster"):
         clustering.apply_clustering(model, ClusteringParams(clusters=4), ["dense9"])
     with pytest.raises(ValueError, match="needs clusters >= 2"):
-        clustering.apply_clustering(model, ClusteringParams(), ["dense1"])
+        clustering.apply_clustering(model, ClusteringParams(clusters=0), ["dense1"])

@@ -7,7 +7,10 @@ import pytest
 import tensorflow as tf
 
 from components.tfds_example_gen.tfds_source import to_tf_example
-from pruning import apply, data, export, optim, training
+from pruning import data
+from pruning.model import export
+from pruning.sparsity import wrap
+from pruning.training import baseline, schedule
 from tests.pruning.helpers import params, tiny_model
 
 
@@ -70,8 +73,8 @@ def test_serving_signature_takes_serialized_examples(tmp_path, examples):
 
 def test_stripped_pruned_model_round_trips_through_the_keras_file(tmp_path, examples):
     images, _, _ = examples
-    stripped = apply.strip_pruning(apply.apply_pruning(tiny_model(), params()))
-    path = export.save_keras(stripped, str(tmp_path / "keras"))
+    stripped = wrap.strip_pruning(wrap.apply_pruning(tiny_model(), params()))
+    path = export.save_keras(stripped, str(tmp_path / "keras" / "model.keras"))
 
     reloaded = export.load_keras(path)
     assert type(reloaded.get_layer("dense1")).__name__ == "ScaledDense"
@@ -80,14 +83,14 @@ def test_stripped_pruned_model_round_trips_through_the_keras_file(tmp_path, exam
 
 
 def test_keras_file_loads_in_a_process_that_imported_only_export(tmp_path):
-    """A notebook that imported neither pruning.layers nor pruning.optim can load the file."""
+    """A notebook that imported neither the custom layer nor the schedule can load the file."""
     import subprocess
     import sys
 
     model = tiny_model()
-    training.compile_model(model, optim.make_optimizer(1e-3, total_steps=10))  # as the Trainer
-    path = export.save_keras(model, str(tmp_path))
-    code = (f"import pruning.export as e; m = e.load_keras({path!r}); "
+    baseline.compile_model(model, schedule.make_optimizer(1e-3, total_steps=10))  # as the Trainer
+    path = export.save_keras(model, str(tmp_path / "model.keras"))
+    code = (f"import pruning.model.export as e; m = e.load_keras({path!r}); "
             "print(type(m.get_layer('dense1')).__name__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)

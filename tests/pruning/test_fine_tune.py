@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pruning import checkpoint
-from pruning.fine_tune import prune_and_fine_tune
-from pruning.params import PruningParams
-from pruning.training import TrainingParams
+from pruning.params import PruningParams, TrainingParams
+from pruning.sparsity.step import prune_and_fine_tune
+from pruning.training import checkpoint
 from tests.pruning.helpers import tiny_model
 
 NUM_IMAGES = 64
@@ -28,8 +27,8 @@ def pruning_params(**overrides) -> PruningParams:
     return PruningParams(**{**values, **overrides})
 
 
-def training(epochs: int = 3, loop: str = "fit") -> TrainingParams:
-    return TrainingParams(epochs=epochs, batch_size=BATCH, learning_rate=1e-3, loop=loop)
+def training(epochs: int = 3) -> TrainingParams:
+    return TrainingParams(epochs=epochs, batch_size=BATCH, learning_rate=1e-3)
 
 
 class Interrupt(Exception):
@@ -38,7 +37,7 @@ class Interrupt(Exception):
 
 @pytest.mark.parametrize("loop", ["fit", "custom"])
 def test_both_loops_reach_each_layers_target(tmp_path, loop):
-    result = prune_and_fine_tune(tiny_model(), pruning_params(), training(loop=loop),
+    result = prune_and_fine_tune(tiny_model(), pruning_params(loop=loop), training(),
                                  *images_and_labels(), checkpoint_dir=str(tmp_path))
 
     layers = result.sparsity.to_dict()["layers"]
@@ -76,14 +75,14 @@ def test_interrupted_run_resumes_after_its_last_checkpoint(tmp_path, loop):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        prune_and_fine_tune(tiny_model(), pruning_params(), training(loop=loop),
+        prune_and_fine_tune(tiny_model(), pruning_params(loop=loop), training(),
                             *images_and_labels(), checkpoint_dir=str(tmp_path),
                             on_epoch_end=fail_after_first_epoch)
     saved = checkpoint.latest_in(str(tmp_path))
     assert checkpoint.saved_value(saved, "epoch") == 1
     assert checkpoint.saved_value(saved, "iterations") == STEPS
 
-    result = prune_and_fine_tune(tiny_model(), pruning_params(), training(loop=loop),
+    result = prune_and_fine_tune(tiny_model(), pruning_params(loop=loop), training(),
                                  *images_and_labels(), checkpoint_dir=str(tmp_path))
     assert result.resumed_from_epoch == 1
     assert len(result.losses) == 2  # epochs 2 and 3 only

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pruning import sizes
+from pruning.compression import sizes
 
 
 def test_file_sizes_are_bytes_on_disk_and_gzip_level_9(tmp_path):

@@ -8,8 +8,8 @@ import numpy as np
 import tf_keras as keras
 
 from pruning import data
-from pruning.optim import make_optimizer
 from pruning.params import TrainingParams
+from pruning.training.schedule import make_optimizer
 
 
 def train_dataset(params: TrainingParams, images: np.ndarray, labels: np.ndarray):

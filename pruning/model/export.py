@@ -8,10 +8,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from pruning import data
-from pruning.layers import ScaledDense
+from pruning.model.layers import ScaledDense
 
 SERVING_SIGNATURE = "serving_default"
-KERAS_FILE = "model.keras"
 
 
 def export_saved_model(model: keras.Model, export_dir: str) -> None:
@@ -30,10 +29,12 @@ def export_saved_model(model: keras.Model, export_dir: str) -> None:
     tf.saved_model.save(model, export_dir, signatures={SERVING_SIGNATURE: serve_examples})
 
 
-def save_keras(model: keras.Model, directory: str) -> str:
-    """The Keras file the next step (pruning, compression) loads; returns its path."""
-    tf.io.gfile.makedirs(directory)
-    path = os.path.join(directory, KERAS_FILE)
+def save_keras(model: keras.Model, path: str) -> str:
+    """The Keras file (`.keras`) the next step (pruning, compression) loads; returns its path.
+
+    Any URI TensorFlow writes (a local path, gs://).
+    """
+    tf.io.gfile.makedirs(os.path.dirname(path))
     model.save(path)
     return path
 

@@ -1,8 +1,9 @@
-"""Pruning a trained model while fine-tuning it, resumable from its per-epoch checkpoints.
+"""The PruneTrainer's whole step as plain functions, resumable from per-epoch checkpoints.
 
-`prune_and_fine_tune` is the whole PruneTrainer step as a plain function: wrap the selected layers,
-train with either loop, checkpoint model + optimizer every epoch, then strip the wrappers and
-measure the sparsity the stripped weights really have.
+`prune_step` is the step (usable from a notebook): `prune_and_fine_tune`, then optional
+sparsity-preserving clustering, then the figures of the final model. `prune_and_fine_tune` wraps
+the selected layers, trains with either loop, checkpoints model + optimizer every epoch, then
+strips the wrappers and measures the sparsity the stripped weights really have.
 
 Three ways a run starts:
 - fresh: optimizer step 0;
@@ -18,16 +19,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pruning import apply, checkpoint, sparsity, train
-from pruning.optim import make_optimizer
-from pruning.params import PruningParams, TrainingParams
-from pruning.training import compile_model, train_dataset
+from pruning import data
+from pruning.params import ClusteringParams, PruningParams, TrainingParams
+from pruning.sparsity import clustering, loops, measure, wrap
+from pruning.training import checkpoint
+from pruning.training.baseline import compile_model, train_dataset
+from pruning.training.metrics import Metrics, evaluate
+from pruning.training.schedule import make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +40,9 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass
 class PruneResult:
     model: keras.Model  # stripped: plain layers holding the zeros
-    wrapped_model: keras.Model  # with pruning wrappers, as checkpointed
     optimizer: keras.optimizers.Optimizer
     saver: checkpoint.TrainingCheckpoint  # export() copies the final state elsewhere
-    sparsity: sparsity.SparsityReport
+    sparsity: measure.SparsityReport
     pruned_layers: list[str]
     epochs_done: int
     resumed_from_epoch: int  # 0 when this attempt started from the first epoch
@@ -71,10 +75,10 @@ def prune_and_fine_tune(
     else:
         start_step = 0
     run_params = params.for_run(steps, training.epochs, start_step)
-    pruned_layers = [layer.name for layer in apply.select_layers(base_model, params)]
+    pruned_layers = [layer.name for layer in wrap.select_layers(base_model, params)]
 
     keras.utils.set_random_seed(training.seed)
-    model = apply.apply_pruning(base_model, run_params)
+    model = wrap.apply_pruning(base_model, run_params)
     optimizer = make_optimizer(
         training.learning_rate, steps * training.epochs, training.warmup_fraction, start_step
     )
@@ -92,9 +96,9 @@ def prune_and_fine_tune(
     resumed_from = epochs_done
 
     dataset = train_dataset(training, images, labels)
-    if training.loop == "fit":
+    if params.loop == "fit":
         compile_model(model, optimizer)
-        history = train.fit_with_pruning(
+        history = loops.fit_with_pruning(
             model,
             dataset,
             epochs=training.epochs,
@@ -114,7 +118,7 @@ def prune_and_fine_tune(
             if on_epoch_end:
                 on_epoch_end(epoch, loss)
 
-        losses = train.train_custom_loop(
+        losses = loops.train_custom_loop(
             model,
             optimizer,
             dataset,
@@ -124,13 +128,12 @@ def prune_and_fine_tune(
             on_epoch_end=after_epoch,
         )
 
-    stripped = apply.strip_pruning(model)
+    stripped = wrap.strip_pruning(model)
     return PruneResult(
         model=stripped,
-        wrapped_model=model,
         optimizer=optimizer,
         saver=saver,
-        sparsity=sparsity.measure_sparsity(stripped, pruned_layers),
+        sparsity=measure.measure_sparsity(stripped, pruned_layers),
         pruned_layers=pruned_layers,
         epochs_done=training.epochs,
         resumed_from_epoch=resumed_from,
@@ -157,3 +160,59 @@ def _write_epoch_summaries(writer, model, epoch, loss, optimizer) -> None:
             for _, mask, _ in getattr(layer, "pruning_vars", []):
                 tf.summary.scalar(f"{layer.name}/sparsity", 1 - tf.reduce_mean(mask))
     writer.flush()
+
+
+@dataclasses.dataclass
+class PruneStepResult:
+    model: keras.Model  # stripped, and clustered when clustering is on
+    sparsity: measure.SparsityReport  # of `model`'s pruned kernels
+    distinct_values: dict[str, int] | None  # per pruned kernel, when clustered
+    metrics: Metrics  # of `model` on the eval data
+    pruning: PruneResult  # the pruning run: epochs, resume, optimizer, checkpoint
+    seconds: float  # pruning and clustering, not evaluation
+
+    def sparsity_record(self) -> dict:
+        """What sparsity.json holds: per-layer and overall sparsity, and distinct values."""
+        record = self.sparsity.to_dict()
+        if self.distinct_values is not None:
+            record["distinct_values"] = self.distinct_values
+        return record
+
+
+def prune_step(
+    base_model: keras.Model,
+    params: PruningParams,
+    training: TrainingParams,
+    clustering_params: ClusteringParams,
+    train: tuple[np.ndarray, np.ndarray],
+    eval_data: tuple[np.ndarray, np.ndarray],
+    *,
+    checkpoint_dir: str,
+    warm_start: str | None = None,
+    log_dir: str | None = None,
+    on_epoch_end: Callable[[int, float], None] | None = None,
+) -> PruneStepResult:
+    """Prunes `base_model` on `train` (images, labels), clusters it if asked (with the pruning
+    run's batch size, augmentation and seed) and evaluates it on `eval_data`."""
+    started = time.monotonic()
+    result = prune_and_fine_tune(base_model, params, training, *train,
+                                 checkpoint_dir=checkpoint_dir, warm_start=warm_start,
+                                 log_dir=log_dir, on_epoch_end=on_epoch_end)
+    model, distinct = result.model, None
+    if clustering_params.enabled:
+        log.info("Clustering %s into %d values each, %d epoch(s)",
+                 ",".join(result.pruned_layers), clustering_params.clusters,
+                 clustering_params.epochs)
+        model = clustering.cluster_and_fine_tune(
+            model, clustering_params, result.pruned_layers, *train,
+            batch_size=training.batch_size, augment=training.augment, seed=training.seed)
+        distinct = clustering.distinct_values(model, result.pruned_layers)
+    seconds = time.monotonic() - started
+    return PruneStepResult(
+        model=model,
+        sparsity=measure.measure_sparsity(model, result.pruned_layers),
+        distinct_values=distinct,
+        metrics=evaluate(model, data.in_memory_dataset(*eval_data, 1000)),
+        pruning=result,
+        seconds=seconds,
+    )

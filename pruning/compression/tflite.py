@@ -10,8 +10,6 @@ files: int8, that value quantized with the input tensor's own scale and zero poi
 
 from __future__ import annotations
 
-import dataclasses
-import gzip
 import statistics
 import time
 from collections.abc import Iterator
@@ -22,7 +20,9 @@ import tf_keras as keras
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from pruning.evaluate import Metrics
+from pruning.compression import sizes
+from pruning.compression.report import StoredTensor
+from pruning.training.metrics import Metrics
 
 MODES = ("float", "dynamic_int8", "full_int8")
 INPUT_SHAPE = (1, 28, 28)
@@ -69,11 +69,6 @@ def convert(
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
-
-
-def gzip_size(content: bytes) -> int:
-    """Bytes after gzip at level 9 with a fixed header: the same input, the same figure."""
-    return len(gzip.compress(content, compresslevel=9, mtime=0))
 
 
 class TfliteModel:
@@ -135,23 +130,6 @@ class TfliteModel:
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 9: np.int8}  # TFLite TensorType codes
 
 
-@dataclasses.dataclass(frozen=True)
-class StoredTensor:
-    """A constant tensor as the flatbuffer stores it: where a file's bytes go."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    bytes: int
-    zeros: int  # values equal to the zero point: pruned weights that survived conversion
-    values: int
-    gzip_bytes: int  # this buffer alone through gzip_size
-
-    @property
-    def sparsity(self) -> float:
-        return self.zeros / self.values if self.values else 0.0
-
-
 def stored_tensors(content: bytes) -> list[StoredTensor]:
     """Every constant tensor with 2+ dimensions (the kernels), biggest first.
 
@@ -182,7 +160,7 @@ def stored_tensors(content: bytes) -> list[StoredTensor]:
             bytes=len(raw),
             zeros=int(np.sum(values == zero_point)),
             values=int(values.size),
-            gzip_bytes=gzip_size(raw),
+            gzip_bytes=sizes.gzip_size(raw),
         ))
     return sorted(found, key=lambda x: -x.bytes)
 

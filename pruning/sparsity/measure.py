@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import tf_keras as keras
 
-from pruning.apply import kernel_input_axis
+from pruning.architecture import kernel_input_axis
 
 
 @dataclasses.dataclass(frozen=True)

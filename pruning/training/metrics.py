@@ -1,4 +1,4 @@
-"""Accuracy and loss of a logits model over a whole split, the figures recorded in ML Metadata."""
+"""Accuracy and loss of a logits model over a whole split: what the trainers report."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ class Metrics:
     accuracy: float
     loss: float
     num_examples: int
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def evaluate(model: keras.Model, dataset: tf.data.Dataset) -> Metrics:

@@ -1,19 +1,20 @@
-"""The compression report as files: report.json, report.md, report.html and three PNG plots.
+"""The compression report as documents: report.json, report.md, report.html and three plots.
 
-The plots are the seed notebook's three comparisons, regular (baseline) against pruned: accuracy
-and loss, compressed (gzip) size, and quantized TFLite size.
+The plots compare regular (baseline) against pruned: accuracy and loss, compressed (gzip) size,
+and quantized TFLite size.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt
+
+from pruning.compression.report import MODELS, CompressionReport
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -23,22 +24,23 @@ PLOTS = {
     "compressed_size": "compressed_size.png",
     "tflite_size": "quantized_tflite_size.png",
 }
-_COLORS = {"baseline": "#7f8c8d", "pruned": "#2e86c1"}
+_COLORS = dict(zip(MODELS, ("#7f8c8d", "#2e86c1"), strict=True))
 
 
-def write_report(report: dict, out_dir: str, title: str = "Pruning and compression") -> dict:
-    """Writes every report file into `out_dir`; returns {kind: path}."""
+def write_documents(report: CompressionReport, out_dir: str,
+                    title: str = "Pruning and compression") -> dict:
+    """Writes every document into the local directory `out_dir`; returns {kind: path}."""
     os.makedirs(out_dir, exist_ok=True)
     paths = {"json": os.path.join(out_dir, REPORT_JSON)}
     with open(paths["json"], "w") as f:
-        json.dump(report, f, indent=2, sort_keys=True)
+        f.write(report.to_json())
     for key, name in PLOTS.items():
         paths[key] = os.path.join(out_dir, name)
     plot_accuracy_loss(report, paths["accuracy_loss"])
-    plot_sizes(report, ["keras", "tflite_float"], "gzip_bytes",
-               "Compressed (gzip) size", paths["compressed_size"])
-    plot_sizes(report, ["tflite_dynamic_int8", "tflite_int8"], "gzip_bytes",
-               "Quantized TFLite size (gzip)", paths["tflite_size"])
+    plot_sizes(report, ["keras", "tflite_float"], "Compressed (gzip) size",
+               paths["compressed_size"])
+    plot_sizes(report, ["tflite_dynamic_int8", "tflite_int8"], "Quantized TFLite size (gzip)",
+               paths["tflite_size"])
     tables = report_tables(report)
     paths["markdown"] = os.path.join(out_dir, REPORT_MD)
     with open(paths["markdown"], "w") as f:
@@ -49,49 +51,48 @@ def write_report(report: dict, out_dir: str, title: str = "Pruning and compressi
     return paths
 
 
-def report_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[list[str]]]]:
     """(heading, header, rows) for each table of the summary documents."""
-    s = report["summary"]
+    s = report.summary
     summary_rows = [
-        ["Baseline accuracy (Keras)", _pct(s["baseline_accuracy"])],
-        ["Pruned accuracy (Keras)", _pct(s["pruned_accuracy"])],
-        ["Pruned kernel sparsity (Keras)", _pct(s["pruned_sparsity"])],
-        ["Pruned int8 TFLite accuracy", _pct(s["int8_tflite_accuracy"])],
-        ["Zeros stored in the int8 TFLite kernels", _pct(s["int8_tflite_sparsity"])],
-        ["Baseline float TFLite, gzip bytes", f"{s['gzip_bytes_baseline_float_tflite']:,}"],
-        ["Pruned int8 TFLite, gzip bytes", f"{s['gzip_bytes_pruned_int8_tflite']:,}"],
-        ["Compression ratio", f"{s['compression_ratio']:.1f}x"],
+        ["Baseline accuracy (Keras)", _pct(s.baseline_accuracy)],
+        ["Pruned accuracy (Keras)", _pct(s.pruned_accuracy)],
+        ["Pruned kernel sparsity (Keras)", _pct(s.pruned_sparsity)],
+        ["Pruned int8 TFLite accuracy", _pct(s.int8_tflite_accuracy)],
+        ["Zeros stored in the int8 TFLite kernels", _pct(s.int8_tflite_sparsity)],
+        ["Baseline float TFLite, gzip bytes", f"{s.gzip_bytes_baseline_float_tflite:,}"],
+        ["Pruned int8 TFLite, gzip bytes", f"{s.gzip_bytes_pruned_int8_tflite:,}"],
+        ["Compression ratio", f"{s.compression_ratio:.1f}x"],
     ]
-    if "latency_ms_int8" in s:
+    if s.latency_ms_int8 is not None:
         summary_rows += [
-            ["Latency, pruned float TFLite (batch 1, median)", f"{s['latency_ms_float']:.4f} ms"],
-            ["Latency, pruned int8 TFLite (batch 1, median)", f"{s['latency_ms_int8']:.4f} ms"],
-            ["int8 speed-up", f"{s['int8_speedup']:.2f}x"],
+            ["Latency, pruned float TFLite (batch 1, median)", f"{s.latency_ms_float:.4f} ms"],
+            ["Latency, pruned int8 TFLite (batch 1, median)", f"{s.latency_ms_int8:.4f} ms"],
+            ["int8 speed-up", f"{s.int8_speedup:.2f}x"],
         ]
-    if "blessed" in s:
-        summary_rows.append(["Blessed by the Evaluator", "yes" if s["blessed"] else "no"])
+    if s.blessed is not None:
+        summary_rows.append(["Blessed by the Evaluator", "yes" if s.blessed else "no"])
     file_rows = [
-        [f["file"], f["model"], f["format"], f"{f['raw_bytes']:,}", f"{f['gzip_bytes']:,}",
-         _pct(f["accuracy"]), "" if f["loss"] is None else f"{f['loss']:.4f}",
-         _pct(f["weight_sparsity"])]
-        for f in report["files"]
+        [f.file, f.model, f.format, f"{f.raw_bytes:,}", f"{f.gzip_bytes:,}", _pct(f.accuracy),
+         "" if f.loss is None else f"{f.loss:.4f}", _pct(f.weight_sparsity)]
+        for f in report.files
     ]
     tensor_rows = [
-        [t["name"], "x".join(map(str, t["shape"])), t["dtype"], f"{t['bytes']:,}",
-         _pct(t["sparsity"]), f"{t['gzip_bytes']:,}"]
-        for t in report["pruned_int8_tensors"]
+        [t.name, "x".join(map(str, t.shape)), t.dtype, f"{t.bytes:,}", _pct(t.sparsity),
+         f"{t.gzip_bytes:,}"]
+        for t in report.pruned_int8_tensors
     ]
     tables = [
         ("Summary", ["Figure", "Value"], summary_rows),
-        (f"Files (accuracy and loss on {report['num_eval_examples']:,} eval examples)",
+        (f"Files (accuracy and loss on {report.num_eval_examples:,} eval examples)",
          ["File", "Model", "Format", "Raw bytes", "Gzip bytes", "Accuracy", "Loss",
           "Zeros in stored kernels"], file_rows),
         ("Where the bytes of pruned_int8.tflite go (kernels, biggest first)",
          ["Tensor", "Shape", "Type", "Bytes", "Zeros", "Gzip bytes alone"], tensor_rows),
     ]
-    if report["latency_ms"]:
+    if report.latency_ms:
         tables.append(("Latency (batch 1, one thread, median)", ["TFLite file", "ms"],
-                       [[k, f"{v:.4f}"] for k, v in report["latency_ms"].items()]))
+                       [[k, f"{v:.4f}"] for k, v in report.latency_ms.items()]))
     return tables
 
 
@@ -124,22 +125,22 @@ def to_html(title: str, tables) -> str:
     return "".join(parts)
 
 
-def plot_accuracy_loss(report: dict, path: str) -> None:
-    models = report["models"]
-    int8 = {f["model"]: f for f in report["files"] if f["format"] == "tflite_int8"}
+def plot_accuracy_loss(report: CompressionReport, path: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     for axis, key, label in ((left, "accuracy", "Accuracy (%)"), (right, "loss", "Loss")):
         scale = 100 if key == "accuracy" else 1
         groups = ["Keras", "int8 TFLite"]
-        for i, name in enumerate(("baseline", "pruned")):
-            values = [models[name][key] * scale, int8[name][key] * scale]
+        for i, name in enumerate(MODELS):
+            values = [getattr(report.models[name], key) * scale,
+                      getattr(report.file(name, "tflite_int8"), key) * scale]
             bars = axis.bar([g + i * 0.38 for g in range(len(groups))], values, 0.38,
                             label=name, color=_COLORS[name])
             axis.bar_label(bars, fmt="%.2f" if key == "accuracy" else "%.4f", fontsize=8)
         axis.set_xticks([g + 0.19 for g in range(len(groups))], groups)
         axis.set_title(label)
         if key == "accuracy":
-            low = min(min(models[n]["accuracy"], int8[n]["accuracy"]) for n in models) * 100
+            low = min(min(report.models[n].accuracy, report.file(n, "tflite_int8").accuracy)
+                      for n in MODELS) * 100
             axis.set_ylim(max(0, low - 2), 100)
     left.legend(loc="lower left", fontsize=8)
     fig.suptitle("Regular vs pruned: accuracy and loss on the eval split")
@@ -148,11 +149,11 @@ def plot_accuracy_loss(report: dict, path: str) -> None:
     plt.close(fig)
 
 
-def plot_sizes(report: dict, formats: list[str], field: str, title: str, path: str) -> None:
-    files = {(f["model"], f["format"]): f for f in report["files"]}
+def plot_sizes(report: CompressionReport, formats: list[str], title: str, path: str) -> None:
+    """Gzip bytes of each model's file in each format."""
     fig, axis = plt.subplots(figsize=(6, 3.6))
-    for i, name in enumerate(("baseline", "pruned")):
-        values = [files[name, fmt][field] / 1024 for fmt in formats]
+    for i, name in enumerate(MODELS):
+        values = [report.file(name, fmt).gzip_bytes / 1024 for fmt in formats]
         bars = axis.bar([g + i * 0.38 for g in range(len(formats))], values, 0.38,
                         label=name, color=_COLORS[name])
         axis.bar_label(bars, fmt="%.0f KiB", fontsize=8)

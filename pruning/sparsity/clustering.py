@@ -2,8 +2,7 @@
 
 Why: an int8 TFLite kernel at 97 % sparsity still spends about 8 bits on each surviving weight.
 With every kernel limited to a few shared values (zero stays a value of its own, so the sparsity
-is kept), gzip codes each weight in 3-4 bits: on the default MNIST model 8 clusters took the
-pruned full-int8 file from 50,276 to 38,647 gzip bytes at the same accuracy (README, "Compression").
+is kept), gzip codes each weight in 3-4 bits (README, "Gate, compression and push").
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from pruning import data, sparsity
-from pruning.params import CENTROID_INITS, ClusteringParams, TrainingParams
-from pruning.training import compile_model
+from pruning import data
+from pruning.params import CENTROID_INITS, ClusteringParams
+from pruning.training.baseline import compile_model
 
 log = logging.getLogger(__name__)
 
@@ -109,23 +108,3 @@ def distinct_values(model: keras.Model, layer_names: list[str]) -> dict[str, int
     by_name = {layer.name: layer for layer in model.layers}
     return {name: int(np.unique(keras.backend.get_value(by_name[name].kernel)).size)
             for name in layer_names}
-
-
-def cluster_pruned_model(
-    model: keras.Model,
-    params: ClusteringParams,
-    layer_names: list[str],
-    images: np.ndarray,
-    labels: np.ndarray,
-    training: TrainingParams,
-) -> tuple[keras.Model, sparsity.SparsityReport, dict]:
-    """The pruned model clustered with the pruning run's batch size, augmentation and seed, its
-    measured sparsity, and that report as sparsity.json holds it (with `distinct_values`)."""
-    clustered = cluster_and_fine_tune(
-        model, params, layer_names, images, labels,
-        batch_size=training.batch_size, augment=training.augment, seed=training.seed,
-    )
-    report = sparsity.measure_sparsity(clustered, layer_names)
-    record = report.to_dict()
-    record["distinct_values"] = distinct_values(clustered, layer_names)
-    return clustered, report, record

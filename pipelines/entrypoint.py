@@ -1,0 +1,81 @@
+"""What every entry point shares: parse the options, build the pipeline, run it, say how it went.
+
+The options are parsed and checked before TensorFlow and TFX are imported, the pruning options
+against the model's layers too, so a bad one costs well under a second: one line naming it, exit
+status 2, no traceback. A run that fails keeps TFX's record (the failed execution in ML Metadata,
+TFX's log) and ends with one line naming the failed component, the cause and what to do; exit
+status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn, Protocol
+
+from pipelines import configs
+
+EXIT_BAD_OPTION = 2
+EXIT_RUN_FAILED = 1
+
+
+class DagRunner(Protocol):
+    def run(self, pipeline): ...
+
+
+def fail(prog: str, message: str, status: int = EXIT_BAD_OPTION) -> NoReturn:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def load_config_or_exit(prog: str, argv: Sequence[str], description: str,
+                        environ: Mapping[str, str] | None = None) -> configs.PipelineConfig:
+    """The options, or one line naming the bad one and exit status 2."""
+    try:
+        return configs.load_config(argv, environ=environ, description=description)
+    except configs.SettingsError as error:
+        fail(prog, str(error))
+
+
+def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
+        description: str = "", prog: str = "pipelines.local_runner") -> None:
+    """Runs the configured pipeline with the runner `make_runner()` returns."""
+    argv = sys.argv[1:] if argv is None else argv
+    config = load_config_or_exit(prog, argv, description or "Run the pruning pipeline.")
+    print(f"Pipeline {config.pipeline_name}: dataset {config.dataset}, "
+          f"manual_dir {config.resolved_manual_dir}, data_dir {config.resolved_tfds_data_dir}, "
+          f"gate: accuracy >= {config.gate_params.min_accuracy} and at most "
+          f"{config.gate_params.max_accuracy_drop} below the baseline's", flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("absl").setLevel(logging.INFO)
+    from pipelines.pipeline import create_pipeline  # TensorFlow and TFX: seconds of imports
+
+    pipeline = create_pipeline(config)
+    started = time.monotonic()
+    try:
+        make_runner().run(pipeline)
+    except Exception as error:  # TFX has logged it and recorded the execution as failed
+        fail(prog, failure_line(config, error), EXIT_RUN_FAILED)
+
+    from pipelines import outputs
+
+    if not os.path.isfile(config.resolved_metadata_path):
+        # `tfx pipeline create` calls run() only to capture the pipeline: nothing was executed.
+        print(f"Pipeline {config.pipeline_name} built; nothing was run.")
+        return
+    print(f"\nPipeline {config.pipeline_name} finished in {time.monotonic() - started:.0f} s.")
+    print(outputs.format_summary(config.resolved_metadata_path, config.pipeline_name))
+
+
+def failure_line(config: configs.PipelineConfig, error: BaseException) -> str:
+    """'<component> failed: <cause>' from the store and the exception's own last line."""
+    from pipelines import outputs
+
+    cause = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    node = outputs.failed_node(config.resolved_metadata_path, config.pipeline_name)
+    where = f"{node} failed" if node else "the pipeline failed"
+    return (f"{where}: {type(error).__name__}: {cause} (TFX's log above has the details; "
+            f"ML Metadata: {config.resolved_metadata_path})")

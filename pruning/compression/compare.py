@@ -1,0 +1,178 @@
+"""Every deployable file of a baseline and a pruned model, measured side by side.
+
+`compress_and_compare` writes, for each model, a SavedModel, a Keras file and three TFLite files
+into a local directory, measures raw and gzip sizes the same way for all (`sizes`), runs each
+TFLite file on the whole eval set with LiteRT, counts the zeros left in its stored kernels, and
+optionally times batch-1 inference. It returns a `report.CompressionReport`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import tf_keras as keras
+
+from pruning import data
+from pruning.compression import sizes, tflite
+from pruning.compression.report import (
+    MODELS,
+    PQAT_FILE,
+    TFLITE_FILES,
+    CompressionReport,
+    CompressionSummary,
+    FileRecord,
+    ModelFigures,
+    drop_pp,
+)
+from pruning.model import export
+from pruning.sparsity import measure, wrap
+from pruning.training.metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+
+def write_model_files(
+    name: str, model: keras.Model, out_dir: str, representative_images: np.ndarray
+) -> dict[str, str]:
+    """`<name>_saved_model/`, `<name>.keras` and `<name>_{float,dynamic_int8,int8}.tflite`.
+
+    Returns {format: path}.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {"saved_model": os.path.join(out_dir, f"{name}_saved_model"),
+             "keras": os.path.join(out_dir, f"{name}.keras")}
+    export.export_saved_model(model, paths["saved_model"])
+    model.save(paths["keras"])
+    for suffix, mode in TFLITE_FILES.items():
+        paths[f"tflite_{suffix}"] = _write(
+            os.path.join(out_dir, f"{name}_{suffix}.tflite"),
+            tflite.convert(model, mode, representative_images))
+    return paths
+
+
+def _write(path: str, content: bytes) -> str:
+    with open(path, "wb") as f:
+        f.write(content)
+    return path
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def measure_files(
+    name: str, paths: Mapping[str, str], images: np.ndarray, labels: np.ndarray
+) -> list[FileRecord]:
+    """Sizes of every file; accuracy, loss and stored zeros of every TFLite file."""
+    records = []
+    for kind, path in paths.items():
+        record = FileRecord(name, kind, os.path.basename(path), sizes.raw_bytes(path),
+                            sizes.gzip_bytes(path))
+        if kind.startswith("tflite_"):
+            content = _read(path)
+            metrics = tflite.TfliteModel(content).evaluate(images, labels)
+            zeros, values = tflite.weight_zeros(content)
+            record = dataclasses.replace(record, accuracy=metrics.accuracy, loss=metrics.loss,
+                                         weight_zeros=zeros, weight_values=values)
+        records.append(record)
+    return records
+
+
+def measure_latency(
+    tflite_paths: Mapping[str, str], pruned: keras.Model, image: np.ndarray, runs: int
+) -> dict[str, float]:
+    """Median batch-1 `invoke()` time in ms, one thread, of each written TFLite file
+    ({key: path}), and of the pruned model as float in the converter's sparse format."""
+    files = {key: _read(path) for key, path in tflite_paths.items()}
+    files["pruned_float_sparse"] = tflite.convert(pruned, "float", sparse=True)
+    return {key: tflite.TfliteModel(content, num_threads=1).latency_ms(image, runs)
+            for key, content in files.items()}
+
+
+def keras_figures(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> ModelFigures:
+    metrics = evaluate(model, data.in_memory_dataset(images, labels, 1000))
+    layers = [layer.name for layer in wrap.prunable_layers(model)]
+    return ModelFigures(accuracy=metrics.accuracy, loss=metrics.loss,
+                        num_parameters=int(model.count_params()),
+                        kernel_sparsity=measure.measure_sparsity(model, layers).overall)
+
+
+def compress_and_compare(
+    baseline: keras.Model,
+    pruned: keras.Model,
+    out_dir: str,
+    eval_images: np.ndarray,
+    eval_labels: np.ndarray,
+    representative_images: np.ndarray,
+    latency_runs: int = 0,
+    progress: Callable[[str], None] = log.info,
+    pqat_model: keras.Model | None = None,
+) -> CompressionReport:
+    """Writes both models' files into the local directory `out_dir`; returns their report.
+
+    `pqat_model` (the pruned model after pruning-preserving quantization-aware training, see
+    `qat`) adds `pruned_pqat_int8.tflite`, converted to full integer and measured like the rest.
+    """
+    if len(eval_images) == 0:
+        raise ValueError("No eval examples: accuracy needs at least one")
+    if len(representative_images) == 0:
+        raise ValueError("No representative examples: full-integer quantization needs some")
+    models = dict(zip(MODELS, (baseline, pruned), strict=True))
+    figures, records, timed = {}, [], {}
+    for name, model in models.items():
+        figures[name] = keras_figures(model, eval_images, eval_labels)
+        progress(f"{name}: writing SavedModel, Keras and 3 TFLite files")
+        paths = write_model_files(name, model, out_dir, representative_images)
+        progress(f"{name}: measuring sizes and running the TFLite files on "
+                 f"{len(eval_images)} eval examples")
+        records += measure_files(name, paths, eval_images, eval_labels)
+        timed |= {f"{name}_{suffix}": paths[f"tflite_{suffix}"] for suffix in ("float", "int8")}
+    if pqat_model is not None:
+        path = _write(os.path.join(out_dir, PQAT_FILE),
+                      tflite.convert(pqat_model, "full_int8", representative_images))
+        records += measure_files("pruned", {"tflite_pqat_int8": path}, eval_images, eval_labels)
+    tensors = tflite.stored_tensors(_read(os.path.join(out_dir, "pruned_int8.tflite")))
+    latency = {}
+    if latency_runs:
+        progress(f"timing batch-1 inference, median of {latency_runs} runs per file")
+        latency = measure_latency(timed, pruned, eval_images[0], latency_runs)
+    return CompressionReport(
+        summary=summarize(figures, records, latency),
+        models=figures,
+        files=tuple(records),
+        pruned_int8_tensors=tuple(tensors),
+        latency_ms=latency,
+        num_eval_examples=len(eval_images),
+        num_representative_examples=len(representative_images),
+    )
+
+
+def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
+              latency: Mapping[str, float]) -> CompressionSummary:
+    by_key = {(r.model, r.format): r for r in records}
+    baseline_float = by_key["baseline", "tflite_float"]
+    pruned_int8 = by_key["pruned", "tflite_int8"]
+    pqat = by_key.get(("pruned", "tflite_pqat_int8"))
+    baseline_accuracy = figures["baseline"].accuracy
+    return CompressionSummary(
+        baseline_accuracy=baseline_accuracy,
+        pruned_accuracy=figures["pruned"].accuracy,
+        pruned_sparsity=figures["pruned"].kernel_sparsity,
+        int8_tflite_accuracy=pruned_int8.accuracy,
+        int8_tflite_sparsity=pruned_int8.weight_sparsity,
+        gzip_bytes_baseline_float_tflite=baseline_float.gzip_bytes,
+        gzip_bytes_pruned_int8_tflite=pruned_int8.gzip_bytes,
+        compression_ratio=baseline_float.gzip_bytes / pruned_int8.gzip_bytes,
+        pruned_accuracy_drop_pp=drop_pp(baseline_accuracy, figures["pruned"].accuracy),
+        int8_accuracy_drop_pp=drop_pp(baseline_accuracy, pruned_int8.accuracy),
+        latency_ms_float=latency.get("pruned_float"),
+        latency_ms_int8=latency.get("pruned_int8"),
+        int8_speedup=(latency["pruned_float"] / latency["pruned_int8"] if latency else None),
+        pqat_int8_tflite_accuracy=pqat.accuracy if pqat else None,
+        gzip_bytes_pruned_pqat_int8_tflite=pqat.gzip_bytes if pqat else None,
+    )
