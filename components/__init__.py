@@ -1,12 +1,11 @@
 """Custom TFX components of the pruning pipeline.
 
-Importing this package puts Keras 2 (tf_keras) in force: TensorFlow Model Optimization needs it, and
-TensorFlow reads TF_USE_LEGACY_KERAS when `tf.keras` is first touched.
+Importing this package imports `pruning`, which puts Keras 2 (tf_keras) in force. Each executor
+imports the library it adapts when it runs, so defining a pipeline (every cached rerun) does not
+pay for TensorFlow Model Optimization's import.
 """
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import pruning  # noqa: F401
 
 # The custom artifact types by their TYPE_NAME "components.<Class>": Kubeflow v2 imports a custom
 # type from its name inside the container. Resolved lazily (PEP 562) to keep this import light.

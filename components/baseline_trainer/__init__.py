@@ -1,6 +1,8 @@
 """The baseline Trainer: TFX's standard Trainer, its run_fn, and an executor recording metrics."""
 
 from components.baseline_trainer.executor import Executor
-from components.baseline_trainer.module import RUN_FN
+
+# TFX imports the module when the Trainer runs: the pipeline definition does not load it.
+RUN_FN = "components.baseline_trainer.module.run_fn"
 
 __all__ = ["RUN_FN", "Executor"]

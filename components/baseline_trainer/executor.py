@@ -12,7 +12,7 @@ from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import model_io
+from components import model_artifact, properties
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -24,4 +24,4 @@ class Executor(trainer_executor.GenericExecutor):
     ) -> None:
         super().Do(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
-        model_io.record_properties(model, model_io.read_metrics(model.uri))
+        properties.record(model, model_artifact.read_metrics(model.uri))

@@ -1,7 +1,8 @@
 """The Trainer's module: `run_fn` builds, trains and exports the baseline CNN.
 
-A thin adapter: the model, training and export are `pruning.models`, `pruning.training` and
-`pruning.export`. Hyperparameters arrive in `custom_config` (from `pipelines/configs.py`):
+A thin adapter: the data, model, training and export are `pruning.data`, `pruning.model.cnn`,
+`pruning.training.baseline` and `components.model_artifact`. Hyperparameters arrive in
+`custom_config` (from `pipelines/configs.py`):
 
     {"model": {"architecture": "functional", "width": 32, ...},   # pruning.params.ModelParams
      "training": {"epochs": 5, "batch_size": 256, ...}}           # pruning.params.TrainingParams
@@ -15,13 +16,13 @@ import time
 
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import model_io
-from pruning import models
-from pruning.evaluate import evaluate
+from components import examples, model_artifact, properties
+from pruning import data
+from pruning.model import cnn
 from pruning.params import ModelParams, TrainingParams
-from pruning.training import train_baseline
+from pruning.training.baseline import train_baseline
+from pruning.training.metrics import evaluate
 
-RUN_FN = "components.baseline_trainer.module.run_fn"
 MODEL_CONFIG_KEY = "model"
 TRAINING_CONFIG_KEY = "training"
 
@@ -49,22 +50,24 @@ def run_fn(fn_args: FnArgs) -> None:
             "training.epochs full passes and evaluates the whole eval split"
         )
     model_params, training = parse_custom_config(fn_args.custom_config)
+    if fn_args.schema_path:
+        examples.check_schema(os.path.dirname(fn_args.schema_path))
     started = time.monotonic()
-    train_images, train_labels = model_io.load_split(fn_args, fn_args.train_files)
-    eval_images, eval_labels = model_io.load_split(fn_args, fn_args.eval_files)
+    train_images, train_labels = data.read_files(fn_args.train_files)
+    eval_images, eval_labels = data.read_files(fn_args.eval_files)
     log.info("Read %d train and %d eval examples in %.1f s", len(train_images),
              len(eval_images), time.monotonic() - started)
 
-    model = models.build_model(model_params)
+    model = cnn.build_model(model_params)
     started = time.monotonic()
     train_baseline(model, train_images, train_labels, training, log_dir=fn_args.model_run_dir)
     train_seconds = time.monotonic() - started
-    metrics = evaluate(model, model_io.eval_dataset(eval_images, eval_labels))
+    metrics = evaluate(model, data.in_memory_dataset(eval_images, eval_labels, 1000))
     log.info("Baseline: test accuracy %.4f, loss %.4f after %d epochs (%.0f s)",
              metrics.accuracy, metrics.loss, training.epochs, train_seconds)
     model_uri = os.path.dirname(fn_args.serving_model_dir)  # <model>/Format-Serving
-    model_io.write_model(model_uri, model, metrics, {
-        "epochs": training.epochs,
-        "train_seconds": round(train_seconds, 1),
-        "architecture": model_params.architecture,
+    model_artifact.write_model(model_uri, model, metrics, {
+        properties.EPOCHS: training.epochs,
+        properties.TRAIN_SECONDS: round(train_seconds, 1),
+        properties.ARCHITECTURE: model_params.architecture,
     })

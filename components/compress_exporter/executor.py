@@ -1,7 +1,9 @@
-"""CompressExporter's executor: a thin adapter over `pruning.compress` and `pruning.report`."""
+"""CompressExporter's executor: maps artifacts to the arguments of
+`pruning.compression.step.compression_step`, and its report to the output artifacts."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -13,9 +15,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components import model_io
+from components import model_artifact, properties
 from components.compress_exporter import spec
-from pruning import compress, data, report
+from pruning.params import CompressionParams
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +28,15 @@ def blessing_state(input_dict: dict) -> bool | None:
     if not artifacts:
         return None
     blessing = artifact_utils.get_single_instance(artifacts)
-    return bool(blessing.get_int_custom_property("blessed"))
+    return bool(blessing.get_int_custom_property(properties.BLESSED))
 
 
-def assemble_serving_dir(compressed_uri: str) -> str:
-    """`Format-Serving/`: the pruned SavedModel with `pruned_int8.tflite` beside saved_model.pb,
-    which is what TFX's Pusher copies to the serving directory."""
-    target = os.path.join(compressed_uri, spec.SERVING_DIR)
-    shutil.copytree(os.path.join(compressed_uri, "pruned_saved_model"), target)
-    shutil.copy(os.path.join(compressed_uri, spec.PUSHED_TFLITE), target)
+def assemble_serving_dir(compressed_dir: str) -> str:
+    """`Format-Serving/` in a local directory: the pruned SavedModel with `pruned_int8.tflite`
+    beside saved_model.pb, which is what TFX's Pusher copies to the serving directory."""
+    target = os.path.join(compressed_dir, spec.SERVING_DIR)
+    shutil.copytree(os.path.join(compressed_dir, "pruned_saved_model"), target)
+    shutil.copy(os.path.join(compressed_dir, spec.PUSHED_TFLITE), target)
     return target
 
 
@@ -45,54 +47,44 @@ class Executor(base_executor.BaseExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        # The library (TensorFlow Model Optimization, LiteRT, matplotlib) loads when the step
+        # runs, not each time a pipeline that holds this component is defined.
+        from pruning import data
+        from pruning.compression import documents
+        from pruning.compression.step import compression_step
+
         self._log_startup(input_dict, output_dict, exec_properties)
+        params = CompressionParams.from_json(exec_properties[spec.COMPRESSION_KEY])
+        examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
+        eval_images, eval_labels = data.read_split(examples_uri,
+                                                   exec_properties[spec.EVAL_SPLIT_KEY])
+        # PQAT trains on the whole split; otherwise only its head calibrates quantization.
+        train_images, train_labels = data.read_split(
+            examples_uri, exec_properties[spec.REPRESENTATIVE_SPLIT_KEY],
+            None if params.pqat_epochs else params.representative_examples)
+        baseline = model_artifact.load_model(
+            artifact_utils.get_single_uri(input_dict[spec.BASELINE_MODEL_KEY]))
+        pruned = model_artifact.load_model(
+            artifact_utils.get_single_uri(input_dict[spec.MODEL_KEY]))
         compressed = artifact_utils.get_single_instance(output_dict[spec.COMPRESSED_KEY])
         report_artifact = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
-        baseline = model_io.load_model(
-            artifact_utils.get_single_uri(input_dict[spec.BASELINE_MODEL_KEY]))
-        pruned = model_io.load_model(artifact_utils.get_single_uri(input_dict[spec.MODEL_KEY]))
-        examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
-        eval_images, eval_labels = data.read_split(
-            examples_uri, exec_properties[spec.EVAL_SPLIT_KEY])
-        representative_split = exec_properties[spec.REPRESENTATIVE_SPLIT_KEY]
-        count = int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY])
-        pqat = None
-        pqat_epochs = int(exec_properties.get(spec.PQAT_EPOCHS_KEY) or 0)
-        if pqat_epochs:  # PQAT trains on the whole split: read it once, calibrate on its head
-            train_images, train_labels = data.read_split(examples_uri, representative_split)
-            representative = train_images[:count]
-            pqat = compress.PqatOptions(
-                train_images, train_labels, epochs=pqat_epochs,
-                learning_rate=float(exec_properties.get(spec.PQAT_LEARNING_RATE_KEY) or 1e-4))
-        else:
-            representative, _ = data.read_split(examples_uri, representative_split, count)
-        log.info("CompressExporter: %d eval examples, %d representative examples",
-                 len(eval_images), len(representative))
 
         # Written locally first (sizes are measured on local files), then copied to the
-        # artifacts' URIs, which may be remote (gs://, s3://) on Kubeflow.
+        # artifacts' URIs, which may be remote (gs://) on Kubeflow.
         with tempfile.TemporaryDirectory(prefix="compress_exporter_") as work:
             local_compressed = os.path.join(work, "compressed")
             local_report = os.path.join(work, "report")
-            result = compress.compress_and_compare(
-                baseline, pruned, local_compressed, eval_images, eval_labels,
-                representative,
-                latency_runs=int(exec_properties[spec.LATENCY_RUNS_KEY]),
+            report = compression_step(
+                baseline, pruned, local_compressed, eval_images, eval_labels, train_images,
+                train_labels, params,
                 progress=lambda message: log.info("CompressExporter: %s", message),
-                pqat=pqat,
-            )
-            blessed = blessing_state(input_dict)
-            if blessed is not None:
-                result["summary"]["blessed"] = blessed
+            ).with_blessing(blessing_state(input_dict))
             assemble_serving_dir(local_compressed)
-            report.write_report(result, local_report)
+            documents.write_documents(report, local_report)
             io_utils.copy_dir(local_compressed, compressed.uri)
             io_utils.copy_dir(local_report, report_artifact.uri)
         log.info("CompressExporter: compression ratio %.1fx, report in %s",
-                 result["summary"]["compression_ratio"],
-                 os.path.join(report_artifact.uri, report.REPORT_HTML))
-
-        figures = {key: result["summary"][key] for key in spec.PROPERTY_KEYS
-                   if key in result["summary"]}
+                 report.summary.compression_ratio,
+                 os.path.join(report_artifact.uri, documents.REPORT_HTML))
         for artifact in (compressed, report_artifact):
-            model_io.record_properties(artifact, figures)
+            properties.record(artifact, dataclasses.asdict(report.summary))

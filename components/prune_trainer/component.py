@@ -1,31 +1,29 @@
 """PruneTrainer: prunes the Trainer's baseline model with the Keras pruning API, fine-tuning it.
 
 Class-based (not `@component`) because it needs the exact-resume machinery of its executor and
-validates its parameters against the architecture when the pipeline is built.
+checks its parameters against the architecture when the pipeline is built.
 """
 
 from __future__ import annotations
 
-import tf_keras as keras
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.proto import trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components.prune_trainer import executor
 from components.prune_trainer.spec import (
     CHECKPOINT_KEY,
     CLUSTERING_KEY,
-    EVAL_ARGS_KEY,
+    EVAL_SPLIT_KEY,
     MODEL_KEY,
     MODEL_RUN_KEY,
     PRUNING_KEY,
-    TRAIN_ARGS_KEY,
+    TRAIN_SPLIT_KEY,
     TRAINING_KEY,
     PruneTrainerSpec,
     PruningCheckpoint,
 )
-from pruning import apply
-from pruning.params import ClusteringParams, PruningParams, TrainingParams
+from pruning import architecture
+from pruning.params import ClusteringParams, ModelParams, PruningParams, TrainingParams
 
 
 class PruneTrainer(base_component.BaseComponent):
@@ -33,16 +31,16 @@ class PruneTrainer(base_component.BaseComponent):
     `model_run` (TensorBoard logs with PruningSummaries) and `checkpoint`.
 
     Args:
-      examples, schema: the ExampleGen and SchemaGen outputs ('train' and 'eval' splits).
+      examples, schema: the ExampleGen and SchemaGen outputs (`train_split` and `eval_split`).
       base_model: the Trainer's Model; pruning starts from its trained weights.
       pruning: what to prune and how (every option of the Keras pruning API).
-      training: epochs, batch size, learning rate and loop (`fit` or `custom`) of the fine-tune.
-      clustering: optional sparsity-preserving weight clustering of the pruned layers after
-        pruning (fewer distinct weights, so the compressed files shrink further).
+      training: epochs, batch size and learning rate of the fine-tuning.
+      clustering: sparsity-preserving weight clustering of the pruned layers after pruning
+        (fewer distinct weights, so the compressed files shrink further); clusters 0 = off.
       warmup_checkpoint: optional PruningCheckpoint of an earlier run (e.g. from a Resolver) to
         continue from instead of starting over.
-      reference_model: optional model of the same architecture as `base_model`; when given, layer
-        names, types and kernel shapes are checked against it now, when the pipeline is built,
+      model: optional shape of `base_model`; when given, `pruning`'s layer names, types and
+        kernel shapes are checked against it now (`pruning.architecture`, no TensorFlow),
         rather than after the baseline has trained.
     """
 
@@ -58,17 +56,18 @@ class PruneTrainer(base_component.BaseComponent):
         training: TrainingParams,
         clustering: ClusteringParams | None = None,
         warmup_checkpoint: Channel | None = None,
-        reference_model: keras.Model | None = None,
+        model: ModelParams | None = None,
         train_split: str = "train",
         eval_split: str = "eval",
     ):
-        if not isinstance(pruning, PruningParams) or not isinstance(training, TrainingParams):
-            raise TypeError("pruning must be a PruningParams and training a TrainingParams")
-        clustering = clustering or ClusteringParams()
-        if not isinstance(clustering, ClusteringParams):
-            raise TypeError("clustering must be a ClusteringParams")
-        if reference_model is not None:
-            apply.select_layers(reference_model, pruning)
+        clustering = clustering or ClusteringParams(clusters=0)
+        for value, kind in ((pruning, PruningParams), (training, TrainingParams),
+                            (clustering, ClusteringParams)):
+            if not isinstance(value, kind):
+                raise TypeError(f"Expected a {kind.__name__}, got {value!r}")
+        if model is not None:
+            architecture.select_layers(architecture.prunable_layers(model), pruning,
+                                       architecture.model_name(model))
         super().__init__(
             spec=PruneTrainerSpec(
                 examples=examples,
@@ -79,8 +78,8 @@ class PruneTrainer(base_component.BaseComponent):
                     PRUNING_KEY: pruning.to_json(),
                     TRAINING_KEY: training.to_json(),
                     CLUSTERING_KEY: clustering.to_json(),
-                    TRAIN_ARGS_KEY: trainer_pb2.TrainArgs(splits=[train_split]),
-                    EVAL_ARGS_KEY: trainer_pb2.EvalArgs(splits=[eval_split]),
+                    TRAIN_SPLIT_KEY: train_split,
+                    EVAL_SPLIT_KEY: eval_split,
                     MODEL_KEY: Channel(type=standard_artifacts.Model),
                     MODEL_RUN_KEY: Channel(type=standard_artifacts.ModelRun),
                     CHECKPOINT_KEY: Channel(type=PruningCheckpoint),

@@ -1,4 +1,5 @@
-"""PruneTrainer's executor: a thin adapter over `pruning.fine_tune.prune_and_fine_tune`.
+"""PruneTrainer's executor: maps artifacts to the arguments of `pruning.sparsity.step.prune_step`
+and its result to the output artifacts.
 
 Resuming: checkpoints go to a directory named after a fingerprint of this execution's inputs and
 parameters, under the component's own output directory (`<pipeline_root>/<node>/.resume/<hash>`).
@@ -14,20 +15,15 @@ import hashlib
 import json
 import logging
 import os
-import time
 from typing import Any
 
 import tensorflow as tf
 from tfx import types
-from tfx.components.trainer import fn_args_utils
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import model_io
+from components import examples, model_artifact, properties
 from components.prune_trainer import spec
-from pruning import checkpoint, clustering
-from pruning.evaluate import evaluate
-from pruning.fine_tune import prune_and_fine_tune
 from pruning.params import ClusteringParams, PruningParams, TrainingParams
 
 log = logging.getLogger(__name__)
@@ -55,7 +51,7 @@ def warm_start_path(input_dict: dict) -> str | None:
     if not artifacts:
         return None
     uri = artifact_utils.get_single_uri(artifacts)
-    path = checkpoint.latest_in(uri)
+    path = tf.train.latest_checkpoint(uri)
     if path is None:
         raise FileNotFoundError(f"warmup_checkpoint artifact {uri} holds no checkpoint")
     return path
@@ -68,68 +64,56 @@ class Executor(base_executor.BaseExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        # The library (TensorFlow Model Optimization: seconds of imports) loads when the step
+        # runs, not each time a pipeline that holds this component is defined.
+        from pruning import data
+        from pruning.sparsity.step import prune_step
+
         self._log_startup(input_dict, output_dict, exec_properties)
         pruning = PruningParams.from_json(exec_properties[spec.PRUNING_KEY])
         training = TrainingParams.from_json(exec_properties[spec.TRAINING_KEY])
-        cluster_params = ClusteringParams.from_json(exec_properties[spec.CLUSTERING_KEY])
-        fn_args = fn_args_utils.get_common_fn_args(input_dict, exec_properties)
+        clustering = ClusteringParams.from_json(exec_properties[spec.CLUSTERING_KEY])
+        examples.check_schema(artifact_utils.get_single_uri(input_dict[spec.SCHEMA_KEY]))
+        examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
+        train = data.read_split(examples_uri, exec_properties[spec.TRAIN_SPLIT_KEY])
+        eval_data = data.read_split(examples_uri, exec_properties[spec.EVAL_SPLIT_KEY])
+        base_model = model_artifact.load_model(
+            artifact_utils.get_single_uri(input_dict[spec.BASE_MODEL_KEY]))
         model = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
-        model_run_uri = artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY])
         checkpoint_artifact = artifact_utils.get_single_instance(output_dict[spec.CHECKPOINT_KEY])
-
-        base_model = model_io.load_model(
-            artifact_utils.get_single_uri(input_dict[spec.BASE_MODEL_KEY])
-        )
         warm_start = warm_start_path(input_dict)
         resume_dir = resume_directory(model.uri, input_dict, exec_properties)
-        train_images, train_labels = model_io.load_split(fn_args, fn_args.train_files)
-        eval_images, eval_labels = model_io.load_split(fn_args, fn_args.eval_files)
 
-        started = time.monotonic()
-        result = prune_and_fine_tune(
-            base_model,
-            pruning,
-            training,
-            train_images,
-            train_labels,
+        result = prune_step(
+            base_model, pruning, training, clustering, train, eval_data,
             checkpoint_dir=resume_dir,
             warm_start=warm_start,
-            log_dir=model_run_uri,
+            log_dir=artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY]),
             on_epoch_end=lambda epoch, loss: log.info(
                 "PruneTrainer: epoch %d/%d done, loss %.4f, checkpoint in %s",
                 epoch + 1, training.epochs, loss, resume_dir,
             ),
         )
-        final_model, report = result.model, result.sparsity
-        sparsity_record = report.to_dict()
-        if cluster_params.enabled:
-            log.info("PruneTrainer: clustering %s into %d values each, %d epoch(s)",
-                     ",".join(result.pruned_layers), cluster_params.clusters,
-                     cluster_params.epochs)
-            final_model, report, sparsity_record = clustering.cluster_pruned_model(
-                result.model, cluster_params, result.pruned_layers, train_images, train_labels,
-                training)
-        train_seconds = time.monotonic() - started
-        metrics = evaluate(final_model, model_io.eval_dataset(eval_images, eval_labels))
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",
-                 report.overall, metrics.accuracy, metrics.loss)
+                 result.sparsity.overall, result.metrics.accuracy, result.metrics.loss)
 
-        model_io.write_json(os.path.join(model.uri, model_io.SPARSITY_FILE), sparsity_record)
-        summary = model_io.write_model(model.uri, final_model, metrics, {
-            "sparsity": report.overall,
-            "clusters": cluster_params.clusters,
-            "pruned_layers": ",".join(result.pruned_layers),
-            "epochs": training.epochs,
-            "resumed_from_epoch": result.resumed_from_epoch,
-            "warm_started": int(warm_start is not None),
-            "train_seconds": round(train_seconds, 1),
-        })
-        model_io.record_properties(model, summary)
-
-        saved = result.saver.export(checkpoint_artifact.uri)
-        model_io.record_properties(checkpoint_artifact, {
-            "epochs_done": result.epochs_done,
-            "optimizer_iterations": int(result.optimizer.iterations.numpy()),
-            "checkpoint_path": os.path.basename(saved),
+        model_artifact.write_json(os.path.join(model.uri, model_artifact.SPARSITY_FILE),
+                                  result.sparsity_record())
+        pruning_run = result.pruning
+        properties.record(model, model_artifact.write_model(model.uri, result.model,
+                                                            result.metrics, {
+            properties.SPARSITY: result.sparsity.overall,
+            properties.CLUSTERS: clustering.clusters,
+            properties.PRUNED_LAYERS: ",".join(pruning_run.pruned_layers),
+            properties.EPOCHS: training.epochs,
+            properties.RESUMED_FROM_EPOCH: pruning_run.resumed_from_epoch,
+            properties.WARM_STARTED: int(warm_start is not None),
+            properties.TRAIN_SECONDS: round(result.seconds, 1),
+        }))
+        saved = pruning_run.saver.export(checkpoint_artifact.uri)
+        properties.record(checkpoint_artifact, {
+            properties.EPOCHS_DONE: pruning_run.epochs_done,
+            properties.OPTIMIZER_ITERATIONS: int(pruning_run.optimizer.iterations.numpy()),
+            properties.CHECKPOINT_PATH: os.path.basename(saved),
         })
         tf.io.gfile.rmtree(resume_dir)

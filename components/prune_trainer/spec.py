@@ -1,6 +1,5 @@
 """PruneTrainer's spec, its artifact type, and the keys its component, executor and tests share."""
 
-from tfx.proto import trainer_pb2
 from tfx.types import artifact, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
@@ -17,8 +16,8 @@ CHECKPOINT_KEY = "checkpoint"
 PRUNING_KEY = "pruning"  # JSON of pruning.params.PruningParams
 TRAINING_KEY = "training"  # JSON of pruning.params.TrainingParams
 CLUSTERING_KEY = "clustering"  # JSON of pruning.params.ClusteringParams; clusters 0 = off
-TRAIN_ARGS_KEY = "train_args"
-EVAL_ARGS_KEY = "eval_args"
+TRAIN_SPLIT_KEY = "train_split"
+EVAL_SPLIT_KEY = "eval_split"
 
 
 class PruningCheckpoint(artifact.Artifact):
@@ -37,8 +36,8 @@ class PruneTrainerSpec(ComponentSpec):
         PRUNING_KEY: ExecutionParameter(type=str),
         TRAINING_KEY: ExecutionParameter(type=str),
         CLUSTERING_KEY: ExecutionParameter(type=str),
-        TRAIN_ARGS_KEY: ExecutionParameter(type=trainer_pb2.TrainArgs),
-        EVAL_ARGS_KEY: ExecutionParameter(type=trainer_pb2.EvalArgs),
+        TRAIN_SPLIT_KEY: ExecutionParameter(type=str),
+        EVAL_SPLIT_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),

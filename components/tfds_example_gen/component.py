@@ -32,8 +32,7 @@ from components.tfds_example_gen.spec import (
 DEFAULT_SPLITS: Mapping[str, str] = {"train": "train", "eval": "test"}
 DEFAULT_NUM_SHARDS = 4
 
-_SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
+_OUTPUT_SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def make_split_configs(
@@ -48,7 +47,7 @@ def make_split_configs(
     if not splits:
         raise ValueError("splits must name at least one output split, got {}")
     for name, expression in splits.items():
-        if not _SPLIT_NAME.match(name):
+        if not _OUTPUT_SPLIT_NAME.match(name):
             raise ValueError(f"Output split name {name!r} must be an identifier like 'train'")
         tfds_source.split_names(expression)  # Raises on a malformed TFDS split expression.
     if not hash_buckets:
@@ -57,7 +56,7 @@ def make_split_configs(
         )
         return input_config, example_gen_pb2.Output()
     for name, buckets in hash_buckets.items():
-        if not _SPLIT_NAME.match(name):
+        if not _OUTPUT_SPLIT_NAME.match(name):
             raise ValueError(f"Output split name {name!r} must be an identifier like 'train'")
         if buckets < 1:
             raise ValueError(f"hash_buckets[{name!r}] must be >= 1, got {buckets}")

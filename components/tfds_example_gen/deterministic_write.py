@@ -56,6 +56,6 @@ def WriteDeterministicSplit(
 
 
 def count_records(output_dir: str) -> int:
-    """Records in a split directory's files, read back from disk (about 1 s for MNIST's train)."""
+    """Records in a split directory's files, read back from disk."""
     files = tf.io.gfile.glob(os.path.join(output_dir, f"{FILE_PREFIX}-*"))
     return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tfx.components.example_gen import driver, utils
+from tfx.components.example_gen import driver
 from tfx.orchestration import data_types
 
+from components import properties
 from components.tfds_example_gen import tfds_source
 from components.tfds_example_gen.spec import DATA_DIR_KEY, DATASET_KEY, MANUAL_DIR_KEY
 
@@ -49,5 +50,5 @@ class Driver(driver.QueryBasedDriver):
     ) -> dict[str, Any]:
         exec_properties = super().resolve_exec_properties(
             exec_properties, pipeline_info, component_info)
-        exec_properties[utils.FINGERPRINT_PROPERTY_NAME] = input_fingerprint(exec_properties)
+        exec_properties[properties.INPUT_FINGERPRINT] = input_fingerprint(exec_properties)
         return exec_properties

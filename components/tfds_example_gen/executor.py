@@ -15,6 +15,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components import properties
 from components.tfds_example_gen import tfds_source
 from components.tfds_example_gen.deterministic_write import WriteDeterministicSplit, count_records
 from components.tfds_example_gen.spec import (
@@ -26,9 +27,6 @@ from components.tfds_example_gen.spec import (
 )
 
 METRICS_NAMESPACE = "TfdsExampleGen"
-NUM_EXAMPLES_PREFIX = "num_examples_"  # Custom property per output split, e.g. num_examples_train.
-TFDS_DATASET_PROPERTY = "tfds_dataset"
-TFDS_VERSION_PROPERTY = "tfds_version"
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +50,10 @@ def _TfdsToExample(
     )
 
 
-def _counter_name(split: str) -> str:
-    return NUM_EXAMPLES_PREFIX + split
-
-
 class _CountRecords(beam.DoFn):
     def __init__(self, split: str):
-        self._counter = beam.metrics.Metrics.counter(METRICS_NAMESPACE, _counter_name(split))
+        self._counter = beam.metrics.Metrics.counter(METRICS_NAMESPACE,
+                                                     properties.num_examples(split))
 
     def process(self, record: bytes):
         self._counter.inc()
@@ -122,7 +117,7 @@ class Executor(BaseExampleGenExecutor):
             name = counter.key.metric.name
             counts[name] = counts.get(name, 0) + (counter.committed or counter.attempted or 0)
         for split_name in split_names:
-            count = counts.get(_counter_name(split_name), 0)
+            count = counts.get(properties.num_examples(split_name), 0)
             # Read back what is on disk: a Beam runner that drops records (seen with the
             # DirectRunner's multi_threading mode on full MNIST) must fail the execution, not
             # publish a short split.
@@ -134,12 +129,13 @@ class Executor(BaseExampleGenExecutor):
                     "Use BEAM_RUNNING_MODE=in_memory or multi_processing."
                 )
             logger.info("TfdsExampleGen wrote %d examples to split %s", count, split_name)
-            examples.set_int_custom_property(_counter_name(split_name), count)
-        examples.set_string_custom_property(TFDS_DATASET_PROPERTY, builder.name)
-        examples.set_string_custom_property(TFDS_VERSION_PROPERTY, str(builder.version))
-        # What was read, also where no driver ran (Kubeflow): lineage can tell the data apart.
-        examples.set_string_custom_property(utils.FINGERPRINT_PROPERTY_NAME,
-                                            tfds_source.fingerprint(builder))
+            properties.record(examples, {properties.num_examples(split_name): count})
+        properties.record(examples, {
+            properties.TFDS_DATASET: builder.name,
+            properties.TFDS_VERSION: str(builder.version),
+            # What was read, also where no driver ran (Kubeflow): lineage tells data apart.
+            properties.INPUT_FINGERPRINT: tfds_source.fingerprint(builder),
+        })
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)

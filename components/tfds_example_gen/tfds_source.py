@@ -20,9 +20,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
+from pruning import data
+
 _READ_BATCH_SIZE = 512
+TFDS_FEATURES = ("image", "label")  # what the mnist and fashion_mnist builders yield
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +140,14 @@ def fingerprint(builder: tfds.core.DatasetBuilder) -> str:
             f"files_sha256:{digest}")
 
 
-_SPLIT_NAME = re.compile(r"^\s*([A-Za-z0-9_]+)")
+_TFDS_SPLIT_NAME = re.compile(r"^\s*([A-Za-z0-9_]+)")
 
 
 def split_names(split_expression: str) -> list[str]:
     """Base split names of a TFDS split expression, e.g. 'train[:10%]+test' -> ['train', 'test']."""
     names = []
     for part in split_expression.split("+"):
-        match = _SPLIT_NAME.match(part)
+        match = _TFDS_SPLIT_NAME.match(part)
         if not match:
             raise ValueError(f"Not a TFDS split expression: {split_expression!r}")
         names.append(match.group(1))
@@ -172,8 +173,9 @@ def to_tf_example(image: np.ndarray, label: int) -> tf.train.Example:
     return tf.train.Example(
         features=tf.train.Features(
             feature={
-                IMAGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=pixels)),
-                LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+                data.IMAGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=pixels)),
+                data.LABEL_KEY: tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=[int(label)])),
             }
         )
     )
@@ -193,5 +195,5 @@ def iter_serialized_examples(
         ds = ds.take(limit)
     # Batches cut the per-element cost of eager iteration about fourfold.
     for batch in tfds.as_numpy(ds.batch(_READ_BATCH_SIZE)):
-        for image, label in zip(batch[IMAGE_KEY], batch[LABEL_KEY], strict=True):
+        for image, label in zip(*(batch[name] for name in TFDS_FEATURES), strict=True):
             yield to_tf_example(image, label).SerializeToString(deterministic=True)

@@ -10,10 +10,10 @@ import tensorflow as tf
 import tf_keras as keras
 from tfx.types import standard_artifacts
 
-from components import model_io
-from pruning import models
-from pruning.evaluate import Metrics
+from components import model_artifact
+from pruning.model import cnn
 from pruning.params import ModelParams
+from pruning.training.metrics import Metrics
 
 SCHEMA_PBTXT = """
 feature {
@@ -78,7 +78,7 @@ def write_base_model(directory: Path) -> standard_artifacts.Model:
     model = standard_artifacts.Model()
     model.uri = str(directory)
     keras.utils.set_random_seed(0)
-    model_io.write_model(model.uri, models.build_model(TINY_MODEL), Metrics(0.1, 2.3, 32), {})
+    model_artifact.write_model(model.uri, cnn.build_model(TINY_MODEL), Metrics(0.1, 2.3, 32), {})
     return model
 
 

@@ -14,10 +14,11 @@ from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components import model_io
+from components import model_artifact
 from components.baseline_trainer import RUN_FN, Executor
 from components.baseline_trainer.module import parse_custom_config
-from pruning import data, export
+from pruning import data
+from pruning.model import export
 from tests.components.conftest import SPLIT_SIZES, TINY_MODEL
 
 TRAINING = {"epochs": 2, "batch_size": 32, "learning_rate": 3e-3}
@@ -52,8 +53,8 @@ def trained(tiny_inputs, tmp_path_factory):
 
 def test_model_artifact_carries_test_metrics_and_parameter_count(trained):
     model, _ = trained
-    metrics = model_io.read_metrics(model.uri)
-    keras_model = model_io.load_model(model.uri)
+    metrics = model_artifact.read_metrics(model.uri)
+    keras_model = model_artifact.load_model(model.uri)
     assert model.get_int_custom_property("num_parameters") == keras_model.count_params() > 0
     assert model.get_float_custom_property("test_accuracy") == metrics["test_accuracy"]
     assert 0 <= metrics["test_accuracy"] <= 1
@@ -68,13 +69,13 @@ def test_serving_signature_scores_serialized_examples(trained, tiny_inputs):
     examples, _ = tiny_inputs
     files = glob.glob(os.path.join(examples.uri, "Split-eval", "*"))
     records = list(tf.data.TFRecordDataset(files, compression_type="GZIP").take(5))
-    serving = tf.saved_model.load(model_io.serving_dir(model.uri))
+    serving = tf.saved_model.load(model_artifact.serving_dir(model.uri))
     scores = serving.signatures[export.SERVING_SIGNATURE](examples=tf.stack(records))["scores"]
     assert scores.shape == (5, 10)
     np.testing.assert_allclose(tf.reduce_sum(scores, axis=1), np.ones(5), rtol=1e-5)
     # The same scores as the Keras file on the same pixels.
     images, _ = data.parse_examples(tf.stack(records))
-    keras_scores = tf.nn.softmax(model_io.load_model(model.uri)(images, training=False))
+    keras_scores = tf.nn.softmax(model_artifact.load_model(model.uri)(images, training=False))
     np.testing.assert_allclose(scores, keras_scores, atol=1e-5)
 
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
-from tfx.types import standard_artifacts
+from tfx.types import Channel, standard_artifacts
 
-from components import model_io
+from components import model_artifact, properties
 from components.compress_exporter import CompressExporter, CompressionReport, executor, spec
-from pruning import data, models, report
-from pruning.evaluate import Metrics
+from pruning import data
+from pruning.compression import documents
+from pruning.compression.report import CompressionReport as Report
+from pruning.compression.report import CompressionSummary
+from pruning.model import cnn
+from pruning.params import CompressionParams
+from pruning.training.metrics import Metrics
 from tests.components.conftest import SPLIT_SIZES, TINY_MODEL
 
 EXPECTED_FILES = {
@@ -32,7 +37,7 @@ def write_pruned_model(directory) -> standard_artifacts.Model:
     import tf_keras as keras
 
     keras.utils.set_random_seed(1)
-    model = models.build_model(TINY_MODEL)
+    model = cnn.build_model(TINY_MODEL)
     for layer in model.layers:
         if hasattr(layer, "kernel"):
             kernel = layer.kernel.numpy()
@@ -40,32 +45,27 @@ def write_pruned_model(directory) -> standard_artifacts.Model:
             layer.kernel.assign(kernel)
     artifact = standard_artifacts.Model()
     artifact.uri = str(directory)
-    model_io.write_model(artifact.uri, model, Metrics(0.1, 2.3, 32), {})
+    model_artifact.write_model(artifact.uri, model, Metrics(0.1, 2.3, 32), {})
     return artifact
 
 
-def exec_properties(**overrides) -> dict:
-    arguments = {"representative_examples": REPRESENTATIVE, "latency_runs": LATENCY_RUNS,
-                 **overrides}
+def exec_properties(eval_split: str = "eval", **overrides) -> dict:
+    compression = CompressionParams(**{"representative_examples": REPRESENTATIVE,
+                                       "latency_runs": LATENCY_RUNS, **overrides})
     component = CompressExporter(
-        baseline_model=_channel(standard_artifacts.Model),
-        model=_channel(standard_artifacts.Model),
-        examples=_channel(standard_artifacts.Examples),
-        **arguments,
+        baseline_model=Channel(type=standard_artifacts.Model),
+        model=Channel(type=standard_artifacts.Model),
+        examples=Channel(type=standard_artifacts.Examples),
+        compression=compression,
+        eval_split=eval_split,
     )
     return dict(component.exec_properties)
-
-
-def _channel(artifact_type):
-    from tfx.types import Channel
-
-    return Channel(type=artifact_type)
 
 
 def _blessing(root, blessed: int) -> standard_artifacts.ModelBlessing:
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = str(root / "blessing")
-    blessing.set_int_custom_property("blessed", blessed)
+    blessing.set_int_custom_property(properties.BLESSED, blessed)
     return blessing
 
 
@@ -74,6 +74,11 @@ def _outputs(root) -> dict:
     compressed.uri = str(root / "compressed")
     report_artifact.uri = str(root / "report")
     return {spec.COMPRESSED_KEY: [compressed], spec.REPORT_KEY: [report_artifact]}
+
+
+def _read_report(report_artifact) -> Report:
+    with open(os.path.join(report_artifact.uri, documents.REPORT_JSON)) as f:
+        return Report.from_json(f.read())
 
 
 @pytest.fixture(scope="module")
@@ -90,26 +95,25 @@ def exported(tiny_inputs, tiny_base_model, tmp_path_factory):
     executor.Executor().Do(inputs, output_dict, exec_properties())
     compressed = output_dict[spec.COMPRESSED_KEY][0]
     report_artifact = output_dict[spec.REPORT_KEY][0]
-    with open(os.path.join(report_artifact.uri, report.REPORT_JSON)) as f:
-        return compressed, report_artifact, json.load(f)
+    return compressed, report_artifact, _read_report(report_artifact)
 
 
 def test_every_file_is_written_and_measured(exported):
-    compressed, _, result = exported
+    compressed, _, report = exported
     assert set(os.listdir(compressed.uri)) == EXPECTED_FILES | {spec.SERVING_DIR}
-    files = {f["file"]: f for f in result["files"]}
+    files = {f.file: f for f in report.files}
     assert set(files) == EXPECTED_FILES
     for record in files.values():
-        assert record["raw_bytes"] > 0 and record["gzip_bytes"] > 0
+        assert record.raw_bytes > 0 and record.gzip_bytes > 0
     # A 90 %-zero model compresses; the dense baseline barely does.
     for name in ("pruned_float.tflite", "pruned_int8.tflite", "pruned.keras"):
-        assert files[name]["gzip_bytes"] < 0.5 * files[name]["raw_bytes"]
-    assert files["pruned_int8.tflite"]["raw_bytes"] == os.path.getsize(
+        assert files[name].gzip_bytes < 0.5 * files[name].raw_bytes
+    assert files["pruned_int8.tflite"].raw_bytes == os.path.getsize(
         os.path.join(compressed.uri, "pruned_int8.tflite"))
     # Sparsity survived conversion: the stored kernels hold the Keras model's zeros.
-    assert files["pruned_float.tflite"]["weight_sparsity"] == pytest.approx(0.9, abs=0.01)
-    assert result["models"]["pruned"]["kernel_sparsity"] == pytest.approx(0.9, abs=0.01)
-    assert files["baseline_float.tflite"]["weight_sparsity"] < 0.01
+    assert files["pruned_float.tflite"].weight_sparsity == pytest.approx(0.9, abs=0.01)
+    assert report.models["pruned"].kernel_sparsity == pytest.approx(0.9, abs=0.01)
+    assert files["baseline_float.tflite"].weight_sparsity < 0.01
 
 
 def _direct_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:
@@ -130,51 +134,68 @@ def _direct_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float
 
 
 def test_tflite_accuracy_is_that_of_a_direct_run_on_the_whole_eval_split(exported, tiny_inputs):
-    compressed, _, result = exported
+    compressed, _, report = exported
     images, labels = data.read_split(tiny_inputs[0].uri, "eval")
-    assert len(labels) == SPLIT_SIZES["eval"] == result["num_eval_examples"]
-    for record in result["files"]:
-        if record["format"].startswith("tflite_"):
-            path = os.path.join(compressed.uri, record["file"])
-            assert record["accuracy"] == _direct_accuracy(path, images, labels), record["file"]
-            assert record["loss"] > 0
+    assert len(labels) == SPLIT_SIZES["eval"] == report.num_eval_examples
+    for record in report.files:
+        if record.format.startswith("tflite_"):
+            path = os.path.join(compressed.uri, record.file)
+            assert record.accuracy == _direct_accuracy(path, images, labels), record.file
+            assert record.loss > 0
 
 
 def test_report_holds_every_figure_and_valid_plots(exported):
-    _, report_artifact, result = exported
-    summary = result["summary"]
-    for key in spec.PROPERTY_KEYS:
-        assert ("pqat" in key) != (key in summary), key  # PQAT is off in this run
-    assert summary["blessed"] is True
-    files = {f["file"]: f for f in result["files"]}
-    assert summary["compression_ratio"] == pytest.approx(
-        files["baseline_float.tflite"]["gzip_bytes"] / files["pruned_int8.tflite"]["gzip_bytes"])
-    assert summary["int8_tflite_accuracy"] == files["pruned_int8.tflite"]["accuracy"]
-    assert set(result["latency_ms"]) == {"baseline_float", "baseline_int8", "pruned_float",
-                                         "pruned_int8", "pruned_float_sparse"}
-    assert all(v > 0 for v in result["latency_ms"].values())
-    assert result["num_representative_examples"] == REPRESENTATIVE
-    assert result["pruned_int8_tensors"][0]["bytes"] >= result["pruned_int8_tensors"][-1]["bytes"]
-    for name in report.PLOTS.values():
+    _, report_artifact, report = exported
+    summary = report.summary
+    unset = {f.name for f in dataclasses.fields(summary) if getattr(summary, f.name) is None}
+    assert unset == {"pqat_int8_tflite_accuracy", "gzip_bytes_pruned_pqat_int8_tflite"}
+    assert summary.blessed is True
+    baseline_float, pruned_int8 = (report.file("baseline", "tflite_float"),
+                                   report.file("pruned", "tflite_int8"))
+    assert summary.compression_ratio == pytest.approx(
+        baseline_float.gzip_bytes / pruned_int8.gzip_bytes)
+    assert summary.int8_tflite_accuracy == pruned_int8.accuracy
+    assert summary.int8_accuracy_drop_pp == pytest.approx(
+        (report.models["baseline"].accuracy - pruned_int8.accuracy) * 100, abs=0.006)
+    assert set(report.latency_ms) == {"baseline_float", "baseline_int8", "pruned_float",
+                                      "pruned_int8", "pruned_float_sparse"}
+    assert all(v > 0 for v in report.latency_ms.values())
+    assert summary.int8_speedup == pytest.approx(
+        report.latency_ms["pruned_float"] / report.latency_ms["pruned_int8"])
+    assert report.num_representative_examples == REPRESENTATIVE
+    assert report.pruned_int8_tensors[0].bytes >= report.pruned_int8_tensors[-1].bytes
+    for name in documents.PLOTS.values():
         with Image.open(os.path.join(report_artifact.uri, name)) as image:
             assert image.format == "PNG" and min(image.size) > 100
-    with open(os.path.join(report_artifact.uri, report.REPORT_MD)) as f:
+    with open(os.path.join(report_artifact.uri, documents.REPORT_MD)) as f:
         markdown = f.read()
-    with open(os.path.join(report_artifact.uri, report.REPORT_HTML)) as f:
+    with open(os.path.join(report_artifact.uri, documents.REPORT_HTML)) as f:
         html = f.read()
-    ratio = f"{summary['compression_ratio']:.1f}x"
+    ratio = f"{summary.compression_ratio:.1f}x"
     assert ratio in markdown and ratio in html
-    assert all(name in html for name in report.PLOTS.values())
+    assert all(name in html for name in documents.PLOTS.values())
 
 
-def test_key_figures_are_custom_properties_of_both_outputs(exported):
-    compressed, report_artifact, result = exported
-    for artifact in (compressed, report_artifact):
-        assert artifact.get_float_custom_property("compression_ratio") == pytest.approx(
-            result["summary"]["compression_ratio"])
-        assert artifact.get_int_custom_property("gzip_bytes_pruned_int8_tflite") == (
-            result["summary"]["gzip_bytes_pruned_int8_tflite"])
-        assert artifact.get_int_custom_property("blessed") == 1
+def test_the_report_reads_back_as_it_was_written(exported):
+    _, _, report = exported
+    assert Report.from_json(report.to_json()) == report
+
+
+def test_every_summary_figure_is_a_property_of_both_outputs(exported):
+    compressed, report_artifact, report = exported
+    names = {value for key, value in vars(properties).items()
+             if key.isupper() and isinstance(value, str)}
+    for field in dataclasses.fields(CompressionSummary):
+        assert field.name in names, f"components.properties lacks {field.name}"
+        value = getattr(report.summary, field.name)
+        for artifact in (compressed, report_artifact):
+            recorded = artifact.mlmd_artifact.custom_properties.get(field.name)
+            if value is None:
+                assert recorded is None, field.name
+            elif isinstance(value, float):
+                assert recorded.double_value == pytest.approx(value), field.name
+            else:
+                assert recorded.int_value == int(value), field.name
 
 
 def test_serving_dir_holds_what_pusher_pushes(exported):
@@ -193,7 +214,10 @@ def test_blessing_state_reads_the_evaluator_verdict(tmp_path):
     assert executor.blessing_state({spec.BLESSING_KEY: [_blessing(tmp_path, 1)]}) is True
 
 
-def test_a_missing_split_fails_before_any_work(tiny_inputs, tiny_base_model, tmp_path):
+def test_a_missing_split_fails_before_any_model_is_read(tiny_inputs, tiny_base_model, tmp_path,
+                                                        monkeypatch):
+    loaded = []
+    monkeypatch.setattr(model_artifact, "load_model", lambda uri: loaded.append(uri))
     inputs = {
         spec.BASELINE_MODEL_KEY: [tiny_base_model],
         spec.MODEL_KEY: [tiny_base_model],
@@ -201,7 +225,7 @@ def test_a_missing_split_fails_before_any_work(tiny_inputs, tiny_base_model, tmp
     }
     with pytest.raises(FileNotFoundError, match="No files for split 'test'"):
         executor.Executor().Do(inputs, _outputs(tmp_path), exec_properties(eval_split="test"))
-    assert not (tmp_path / "compressed").exists()
+    assert loaded == []
 
 
 @pytest.mark.parametrize(
@@ -227,16 +251,15 @@ def test_pqat_adds_a_trained_int8_file_that_keeps_the_zeros(tiny_inputs, tiny_ba
     executor.Executor().Do(inputs, output_dict,
                            exec_properties(pqat_epochs=1, latency_runs=0))
     compressed = output_dict[spec.COMPRESSED_KEY][0]
-    with open(os.path.join(output_dict[spec.REPORT_KEY][0].uri, report.REPORT_JSON)) as f:
-        result = json.load(f)
-    files = {f["file"]: f for f in result["files"]}
-    pqat = files["pruned_pqat_int8.tflite"]
+    report = _read_report(output_dict[spec.REPORT_KEY][0])
+    pqat = report.file("pruned", "tflite_pqat_int8")
     path = os.path.join(compressed.uri, "pruned_pqat_int8.tflite")
     images, labels = data.read_split(examples.uri, "eval")
-    assert pqat["accuracy"] == _direct_accuracy(path, images, labels)
+    assert pqat.accuracy == _direct_accuracy(path, images, labels)
     # The prune-preserving quantizer kept the 90 % zeros through training and conversion.
-    assert pqat["weight_sparsity"] >= files["pruned_int8.tflite"]["weight_sparsity"] - 0.005
-    assert result["summary"]["pqat_int8_tflite_accuracy"] == pqat["accuracy"]
-    assert compressed.get_int_custom_property("gzip_bytes_pruned_pqat_int8_tflite") == (
-        pqat["gzip_bytes"])
-    assert result["latency_ms"] == {}
+    int8 = report.file("pruned", "tflite_int8")
+    assert pqat.weight_sparsity >= int8.weight_sparsity - 0.005
+    assert report.summary.pqat_int8_tflite_accuracy == pqat.accuracy
+    assert compressed.get_int_custom_property(
+        properties.GZIP_BYTES_PRUNED_PQAT_INT8_TFLITE) == pqat.gzip_bytes
+    assert report.latency_ms == {} and report.summary.int8_speedup is None

@@ -5,8 +5,7 @@ from __future__ import annotations
 from tfx.types import Channel, standard_artifacts
 
 from components.prune_trainer import PruneTrainer
-from pruning.params import PruningParams
-from pruning.training import TrainingParams
+from pruning.params import PruningParams, TrainingParams
 
 EPOCHS = 3
 BATCH = 32  # 96 train examples: 3 steps per epoch

@@ -19,6 +19,7 @@ from tfx.types import standard_artifacts
 
 from components.prune_trainer import component as prune_component
 from components.prune_trainer import executor
+from pruning.sparsity import step
 from tests.components import conftest
 from tests.components.prune_trainer.helpers import component_exec_properties
 
@@ -54,7 +55,7 @@ def main() -> None:
         "base_model": [artifact(standard_artifacts.Model, inputs_dir / "base_model")],
     }
     if args.kill_after_epoch:
-        original = executor.prune_and_fine_tune
+        original = step.prune_and_fine_tune
 
         def killed_after_epoch(*a, **kw):
             hook = kw["on_epoch_end"]
@@ -66,7 +67,7 @@ def main() -> None:
 
             return original(*a, **{**kw, "on_epoch_end": on_epoch_end})
 
-        executor.prune_and_fine_tune = killed_after_epoch
+        step.prune_and_fine_tune = killed_after_epoch
     executor.Executor().Do(inputs, outputs, component_exec_properties())
     model = outputs["model"][0]
     checkpoint = outputs["checkpoint"][0]

@@ -8,7 +8,6 @@ import pytest
 
 from pipelines import configs
 from pipelines.pipeline import create_pipeline
-from pruning import models
 from pruning.params import InvalidParam, ModelParams
 from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_component
 
@@ -52,9 +51,10 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
          "PRUNE_LEARNING_RATE=fast (--prune-learning-rate): must be a number"),
     ],
 )
-def test_invalid_pruning_options_fail_when_the_pipeline_is_built(environ, message):
+def test_invalid_pruning_options_fail_when_the_options_are_read(environ, message):
+    # Before TensorFlow is imported: the layer checks run on pruning.architecture's table.
     with pytest.raises(configs.SettingsError) as raised:
-        create_pipeline(configs.load_config([], environ=environ))
+        configs.load_config([], environ=environ)
     assert str(raised.value).startswith(message)
 
 
@@ -69,11 +69,11 @@ def test_valid_selections_build(tmp_path):
     assert pruning["layer_sparsity"] == []  # m:n fixes every layer at m/n
 
 
-def test_reference_model_catches_layers_the_architecture_lacks():
+def test_the_model_shape_catches_layers_the_architecture_lacks():
     with pytest.raises(InvalidParam, match=r"layer_names must name prunable layers of model "
                        r"'cnn_functional': conv1, conv2, conv3, dense1, logits, got 'dense2'"):
         make_component(pruning=PRUNING.__class__(layer_names=("dense2",)),
-                       reference_model=models.build_model(ModelParams(width=8, dense_units=16)))
+                       model=ModelParams(width=8, dense_units=16))
 
 
 def test_parameters_round_trip_through_exec_properties():

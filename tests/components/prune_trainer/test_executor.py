@@ -13,10 +13,11 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components import model_io
+from components import model_artifact
 from components.prune_trainer import PruningCheckpoint, executor
-from pruning import checkpoint, export
-from pruning.clustering import ClusteringParams
+from pruning.model import export
+from pruning.params import ClusteringParams
+from pruning.training import checkpoint
 from tests.components.conftest import SPLIT_SIZES
 from tests.components.prune_trainer.helpers import (
     EPOCHS,
@@ -49,19 +50,19 @@ def pruned(tiny_inputs, tiny_base_model, tmp_path_factory):
 def test_model_holds_stripped_pruned_model_and_its_sparsity(pruned):
     _, output_dict = pruned
     model = output_dict["model"][0]
-    with open(os.path.join(model.uri, model_io.SPARSITY_FILE)) as f:
+    with open(os.path.join(model.uri, model_artifact.SPARSITY_FILE)) as f:
         report = json.load(f)
     assert sorted(report["layers"]) == PRUNED
     assert report["layers"]["dense1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
     assert report["layers"]["conv2"]["sparsity"] == pytest.approx(0.8, abs=0.01)
     assert model.get_float_custom_property("sparsity") == pytest.approx(report["overall"])
 
-    keras_model = model_io.load_model(model.uri)
+    keras_model = model_artifact.load_model(model.uri)
     assert not any("prune_low_magnitude" in layer.name for layer in keras_model.layers)
     kernel = keras_model.get_layer("dense1").kernel.numpy()
     assert (kernel == 0).mean() == pytest.approx(report["layers"]["dense1"]["sparsity"])
 
-    metrics = model_io.read_metrics(model.uri)
+    metrics = model_artifact.read_metrics(model.uri)
     assert metrics["num_eval_examples"] == SPLIT_SIZES["eval"]
     for key in ("test_accuracy", "test_loss"):
         assert model.get_float_custom_property(key) == pytest.approx(metrics[key])
@@ -72,7 +73,7 @@ def test_serving_signature_of_the_pruned_model_scores_examples(pruned, tiny_inpu
     model = pruned[1]["model"][0]
     files = glob.glob(os.path.join(tiny_inputs[0].uri, "Split-eval", "*"))
     records = tf.stack(list(tf.data.TFRecordDataset(files, compression_type="GZIP").take(3)))
-    serving = tf.saved_model.load(model_io.serving_dir(model.uri))
+    serving = tf.saved_model.load(model_artifact.serving_dir(model.uri))
     assert serving.signatures[export.SERVING_SIGNATURE](examples=records)["scores"].shape == (3, 10)
 
 
@@ -154,12 +155,12 @@ def test_clustering_after_pruning_keeps_the_sparsity_with_few_values(
     executor.Executor().Do(inputs, output_dict, properties)
 
     model = output_dict["model"][0]
-    with open(os.path.join(model.uri, model_io.SPARSITY_FILE)) as f:
+    with open(os.path.join(model.uri, model_artifact.SPARSITY_FILE)) as f:
         report = json.load(f)
     assert sorted(report["distinct_values"]) == PRUNED
     assert all(count <= 4 for count in report["distinct_values"].values())
     assert report["layers"]["dense1"]["sparsity"] >= 0.9 - 0.01
-    keras_model = model_io.load_model(model.uri)
+    keras_model = model_artifact.load_model(model.uri)
     kernel = keras_model.get_layer("dense1").kernel.numpy()
     assert len(set(kernel.ravel().tolist())) == report["distinct_values"]["dense1"]
     assert model.get_int_custom_property("clusters") == 4

@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 import tensorflow_datasets as tfds
-from tfx.orchestration import metadata, pipeline
+from tfx.orchestration import metadata as tfx_metadata
+from tfx.orchestration import pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.tfds_example_gen import TfdsExampleGen, driver, tfds_source
-from pipelines import outputs
+from pipelines import metadata, outputs
 
 
 def _prepared_files(data_dir: str, dataset: str = "mnist") -> str:
@@ -72,7 +73,7 @@ def _example_gen_only(tmp_path, manual_dir: str) -> pipeline.Pipeline:
     return pipeline.Pipeline(
         pipeline_name="fingerprint", pipeline_root=str(tmp_path / "root"),
         components=[example_gen], enable_cache=True,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+        metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(
             str(tmp_path / "metadata.sqlite")),
         beam_pipeline_args=["--runner=DirectRunner", "--direct_running_mode=in_memory"])
 
@@ -90,7 +91,7 @@ def test_changed_input_data_is_not_served_from_the_cache(
         LocalDagRunner().run(_example_gen_only(tmp_path, str(mnist_manual_dir)))
         [row] = outputs.newest_outputs(store_path, "fingerprint")
         states.append(row.state)
-        [artifact] = outputs.open_store(store_path).get_artifacts_by_uri(row.uri)
+        [artifact] = metadata.open_sqlite(store_path).get_artifacts_by_uri(row.uri)
         fingerprints.append(artifact.custom_properties["input_fingerprint"].string_value)
 
     assert states == ["COMPLETE", "CACHED", "COMPLETE"]

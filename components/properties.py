@@ -1,0 +1,73 @@
+"""The ML Metadata custom property names of this project's artifacts, in one place.
+
+The components set them; `make run`'s summary, `make bench` and `prune-lineage` read them by
+these names. Plain strings: no TensorFlow or TFX import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Examples (TfdsExampleGen).
+TFDS_DATASET = "tfds_dataset"
+TFDS_VERSION = "tfds_version"
+INPUT_FINGERPRINT = "input_fingerprint"  # TFX's name (example_gen.utils), set by the driver too
+NUM_EXAMPLES_PREFIX = "num_examples_"  # + split name: num_examples_train, num_examples_eval
+
+
+def num_examples(split: str) -> str:
+    return NUM_EXAMPLES_PREFIX + split
+
+
+# Model (both trainers); metrics.json beside the model holds the same names.
+TEST_ACCURACY = "test_accuracy"  # on the whole eval split
+TEST_LOSS = "test_loss"
+NUM_EVAL_EXAMPLES = "num_eval_examples"
+NUM_PARAMETERS = "num_parameters"
+EPOCHS = "epochs"
+TRAIN_SECONDS = "train_seconds"
+ARCHITECTURE = "architecture"
+# Pruned Model (PruneTrainer) in addition.
+SPARSITY = "sparsity"  # zeros over all weights of the pruned kernels
+CLUSTERS = "clusters"
+PRUNED_LAYERS = "pruned_layers"
+RESUMED_FROM_EPOCH = "resumed_from_epoch"
+WARM_STARTED = "warm_started"
+# PruningCheckpoint.
+EPOCHS_DONE = "epochs_done"
+OPTIMIZER_ITERATIONS = "optimizer_iterations"
+CHECKPOINT_PATH = "checkpoint_path"
+# TFX's own: the Evaluator's ModelBlessing and the Pusher's PushedModel.
+BLESSED = "blessed"
+PUSHED = "pushed"
+PUSHED_DESTINATION = "pushed_destination"
+# CompressExporter's two outputs: the figures of pruning.compression.report.CompressionSummary,
+# under its field names (blessed, above, too when the Evaluator's verdict is known).
+BASELINE_ACCURACY = "baseline_accuracy"
+PRUNED_ACCURACY = "pruned_accuracy"
+PRUNED_SPARSITY = "pruned_sparsity"
+INT8_TFLITE_ACCURACY = "int8_tflite_accuracy"
+INT8_TFLITE_SPARSITY = "int8_tflite_sparsity"
+GZIP_BYTES_BASELINE_FLOAT_TFLITE = "gzip_bytes_baseline_float_tflite"
+GZIP_BYTES_PRUNED_INT8_TFLITE = "gzip_bytes_pruned_int8_tflite"
+COMPRESSION_RATIO = "compression_ratio"
+PRUNED_ACCURACY_DROP_PP = "pruned_accuracy_drop_pp"
+INT8_ACCURACY_DROP_PP = "int8_accuracy_drop_pp"
+LATENCY_MS_FLOAT = "latency_ms_float"
+LATENCY_MS_INT8 = "latency_ms_int8"
+INT8_SPEEDUP = "int8_speedup"
+PQAT_INT8_TFLITE_ACCURACY = "pqat_int8_tflite_accuracy"
+GZIP_BYTES_PRUNED_PQAT_INT8_TFLITE = "gzip_bytes_pruned_pqat_int8_tflite"
+
+
+def record(artifact, values: Mapping[str, object]) -> None:
+    """Scalar values as the artifact's custom properties (None, lists and dicts are skipped)."""
+    for key, value in values.items():
+        if isinstance(value, bool):
+            artifact.set_int_custom_property(key, int(value))
+        elif isinstance(value, int):
+            artifact.set_int_custom_property(key, value)
+        elif isinstance(value, float):
+            artifact.set_float_custom_property(key, value)
+        elif isinstance(value, str):
+            artifact.set_string_custom_property(key, value)
