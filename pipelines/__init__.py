@@ -1,9 +1,6 @@
-"""The pruning pipeline: configuration, `create_pipeline()` and its runners.
+"""The pruning pipeline: configuration, `create_pipeline()`, its runners and readers.
 
-Importing this package puts Keras 2 (tf_keras) in force: TensorFlow Model Optimization needs it, and
-TensorFlow reads TF_USE_LEGACY_KERAS when `tf.keras` is first touched.
+Importing it imports `pruning`, which puts Keras 2 (tf_keras) in force.
 """
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import pruning  # noqa: F401

@@ -3,7 +3,7 @@
     python -m pipelines.beam_runner [--dataset mnist] [--example-limit N] [--help]
 """
 
-from pipelines import cli
+from pipelines import entrypoint
 
 
 def beam_dag_runner():
@@ -13,7 +13,7 @@ def beam_dag_runner():
 
 
 def main(argv=None) -> None:
-    cli.run(beam_dag_runner, argv, description=__doc__, prog="pipelines.beam_runner")
+    entrypoint.run(beam_dag_runner, argv, description=__doc__, prog="pipelines.beam_runner")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
     python -m pipelines.bench --sweep    # one pruned model per target sparsity -> Pareto plot
 
 Each run is `python -m pipelines.local_runner` in a subprocess, so the wall times include what a
-user waits for (imports included). Figures come from the CompressExporter's report.json and ML
-Metadata. Every other option keeps its default (or what the environment sets).
+user waits for (imports included). The figures are the ones the CompressExporter recorded in ML
+Metadata, and each component's seconds as ML Metadata recorded its execution. Every other option
+keeps its default (or what the environment sets).
 """
 
 from __future__ import annotations
@@ -19,22 +20,26 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import cli, configs
+from components import properties
+from pipelines import configs, entrypoint, nodes
 
 BENCH_DIR = configs.BUILD_DIR / "bench"
 DEFAULT_SWEEP = (0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995)
 RESULT_KEYS = (
-    "baseline_accuracy", "pruned_accuracy", "pruned_sparsity", "int8_tflite_accuracy",
-    "gzip_bytes_baseline_float_tflite", "gzip_bytes_pruned_int8_tflite", "compression_ratio",
-    "latency_ms_float", "latency_ms_int8", "int8_speedup", "blessed",
+    properties.BASELINE_ACCURACY, properties.PRUNED_ACCURACY, properties.PRUNED_SPARSITY,
+    properties.INT8_TFLITE_ACCURACY, properties.GZIP_BYTES_BASELINE_FLOAT_TFLITE,
+    properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO,
+    properties.LATENCY_MS_FLOAT, properties.LATENCY_MS_INT8, properties.INT8_SPEEDUP,
+    properties.BLESSED, properties.PRUNED_ACCURACY_DROP_PP, properties.INT8_ACCURACY_DROP_PP,
 )
-GOALS = {  # key: (comparison, value) from issue 4
-    "baseline_accuracy": (">=", 0.994),
-    "pruned_sparsity": (">=", 0.95),
-    "pruned_accuracy_drop_pp": ("<=", 0.2),
-    "int8_accuracy_drop_pp": ("<=", 0.3),
-    "compression_ratio": (">=", 40.0),
-    "int8_speedup": (">=", 2.0),
+# key: (comparison, value). The accuracy goals are drops against the baseline, in points.
+GOALS = {
+    properties.BASELINE_ACCURACY: (">=", 0.994),
+    properties.PRUNED_SPARSITY: (">=", 0.95),
+    properties.PRUNED_ACCURACY_DROP_PP: ("<=", 0.2),
+    properties.INT8_ACCURACY_DROP_PP: ("<=", 0.3),
+    properties.COMPRESSION_RATIO: (">=", 40.0),
+    properties.INT8_SPEEDUP: (">=", 2.0),
     "wall_seconds_total": ("<=", 300.0),
     "wall_seconds_cached_rerun": ("<=", 30.0),
 }
@@ -55,42 +60,29 @@ def run_pipeline(env: dict[str, str], log_path: Path) -> float:
 
 def component_seconds(metadata_path: str, pipeline_name: str, run_index: int = 0) -> dict:
     """Wall seconds of each node's `run_index`-th execution, as ML Metadata recorded them."""
-    from pipelines import outputs
+    from pipelines import metadata
 
-    store = outputs.open_store(metadata_path)
-    seconds = {}
-    for context in store.get_contexts_by_type(outputs.NODE_CONTEXT_TYPE):
-        if not context.name.startswith(pipeline_name + "."):
-            continue
-        executions = sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
-        if len(executions) > run_index:
-            e = executions[run_index]
-            node = context.name[len(pipeline_name) + 1:]
-            seconds[node] = round(
-                (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000, 1)
-    return seconds
+    executions = metadata.node_executions(metadata.open_sqlite(metadata_path), pipeline_name)
+    return {node: round(metadata.execution_seconds(found[run_index]), 1)
+            for node, found in executions.items() if len(found) > run_index}
 
 
-def newest_report(metadata_path: str) -> dict:
-    from components.compress_exporter.spec import CompressionReport
-    from pipelines import outputs
+def exporter_figures(metadata_path: str, pipeline_name: str) -> dict:
+    """The properties the newest CompressExporter execution recorded on its `compressed` output."""
+    from pipelines import metadata
 
-    store = outputs.open_store(metadata_path)
-    reports = store.get_artifacts_by_type(CompressionReport.TYPE_NAME)
-    if not reports:
-        raise SystemExit(f"No CompressionReport in {metadata_path}")
-    newest = max(reports, key=lambda a: a.id)
-    with open(os.path.join(newest.uri, "report.json")) as f:
-        return json.load(f)
+    store = metadata.open_sqlite(metadata_path)
+    artifact = metadata.newest_output(store, pipeline_name, nodes.COMPRESSED)
+    if artifact is None:
+        raise SystemExit(f"No {nodes.COMPRESSED.node} output in {metadata_path}")
+    return metadata.scalar_properties(artifact)
 
 
-def result_figures(summary: dict) -> dict:
-    """The report's figures that results.json keeps, plus each model's accuracy drop against the
-    baseline in percentage points (the goals are stated as drops)."""
-    results = {key: summary.get(key) for key in RESULT_KEYS}
-    baseline = summary["baseline_accuracy"]
-    for name, key in (("pruned", "pruned_accuracy"), ("int8", "int8_tflite_accuracy")):
-        results[f"{name}_accuracy_drop_pp"] = round((baseline - summary[key]) * 100, 2)
+def result_figures(figures: dict) -> dict:
+    """The recorded figures that results.json keeps (the Evaluator's verdict as a boolean)."""
+    results = {key: figures.get(key) for key in RESULT_KEYS}
+    if results[properties.BLESSED] is not None:
+        results[properties.BLESSED] = bool(results[properties.BLESSED])
     return results
 
 
@@ -104,7 +96,8 @@ def bench(env: dict[str, str]) -> dict:
     print(f"bench: full run took {total:.1f} s; rerunning unchanged", flush=True)
     cached = run_pipeline(env, BENCH_DIR / "rerun.log")
     config = configs.load_config([], environ=env)
-    results = result_figures(newest_report(config.resolved_metadata_path)["summary"])
+    results = result_figures(exporter_figures(config.resolved_metadata_path,
+                                              config.pipeline_name))
     results["wall_seconds_total"] = round(total, 1)
     results["wall_seconds_cached_rerun"] = round(cached, 1)
     results["wall_seconds_per_component"] = component_seconds(
@@ -144,14 +137,15 @@ def sweep(env: dict[str, str], sparsities: list[float]) -> list[dict]:
         print(f"sweep: target sparsity {target} (every pruned layer)", flush=True)
         seconds = run_pipeline(point_env, BENCH_DIR / f"sweep_{target}.log")
         config = configs.load_config([], environ=point_env)
-        summary = newest_report(config.resolved_metadata_path)["summary"]
+        summary = result_figures(exporter_figures(config.resolved_metadata_path,
+                                                  config.pipeline_name))
         rows.append({"target_sparsity": target, "wall_seconds": round(seconds, 1),
-                     **{k: summary.get(k) for k in RESULT_KEYS if not k.startswith("latency")}})
-        print(f"  sparsity {summary['pruned_sparsity']:.4f}  "
-              f"pruned {summary['pruned_accuracy']:.4f}"
-              f"  int8 {summary['int8_tflite_accuracy']:.4f}  "
-              f"{summary['gzip_bytes_pruned_int8_tflite']:,} gzip bytes  "
-              f"blessed {summary.get('blessed')}", flush=True)
+                     **{k: v for k, v in summary.items() if not k.startswith("latency")}})
+        print(f"  sparsity {summary[properties.PRUNED_SPARSITY]:.4f}  "
+              f"pruned {summary[properties.PRUNED_ACCURACY]:.4f}"
+              f"  int8 {summary[properties.INT8_TFLITE_ACCURACY]:.4f}  "
+              f"{summary[properties.GZIP_BYTES_PRUNED_INT8_TFLITE]:,} gzip bytes  "
+              f"blessed {summary.get(properties.BLESSED)}", flush=True)
     return rows
 
 
@@ -162,16 +156,17 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axis = plt.subplots(figsize=(7, 4.2))
-    sizes = [r["gzip_bytes_pruned_int8_tflite"] / 1024 for r in rows]
-    for key, label, marker in (("int8_tflite_accuracy", "int8 TFLite", "o"),
-                               ("pruned_accuracy", "Keras (pruned)", "s")):
+    sizes = [r[properties.GZIP_BYTES_PRUNED_INT8_TFLITE] / 1024 for r in rows]
+    for key, label, marker in ((properties.INT8_TFLITE_ACCURACY, "int8 TFLite", "o"),
+                               (properties.PRUNED_ACCURACY, "Keras (pruned)", "s")):
         axis.plot(sizes, [r[key] * 100 for r in rows], marker=marker, label=label)
     for row, size in zip(rows, sizes, strict=True):
-        note = "" if row["blessed"] else " (not blessed)"
-        axis.annotate(f"{row['pruned_sparsity']:.3f}{note}",
-                      (size, row["int8_tflite_accuracy"] * 100), textcoords="offset points",
+        note = "" if row[properties.BLESSED] else " (not blessed)"
+        axis.annotate(f"{row[properties.PRUNED_SPARSITY]:.3f}{note}",
+                      (size, row[properties.INT8_TFLITE_ACCURACY] * 100),
+                      textcoords="offset points",
                       xytext=(4, -12), fontsize=7)
-    axis.axhline(rows[0]["baseline_accuracy"] * 100, color="gray", linestyle="--",
+    axis.axhline(rows[0][properties.BASELINE_ACCURACY] * 100, color="gray", linestyle="--",
                  label="baseline (Keras)")
     axis.set_xscale("log")
     axis.set_xlabel("pruned full-int8 TFLite, gzip KiB (log)")
@@ -188,9 +183,11 @@ def sweep_table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
-            f"| {r['target_sparsity']} | {r['pruned_sparsity']:.4f} | {r['pruned_accuracy']:.4f} "
-            f"| {r['int8_tflite_accuracy']:.4f} | {r['gzip_bytes_pruned_int8_tflite']:,} "
-            f"| {r['compression_ratio']:.1f}x | {'yes' if r['blessed'] else 'no'} |")
+            f"| {r['target_sparsity']} | {r[properties.PRUNED_SPARSITY]:.4f} "
+            f"| {r[properties.PRUNED_ACCURACY]:.4f} | {r[properties.INT8_TFLITE_ACCURACY]:.4f} "
+            f"| {r[properties.GZIP_BYTES_PRUNED_INT8_TFLITE]:,} "
+            f"| {r[properties.COMPRESSION_RATIO]:.1f}x "
+            f"| {'yes' if r[properties.BLESSED] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -203,13 +200,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for target in args.sweep or ():
         if not 0 < target < 1:
-            cli.fail("bench", f"--sweep sparsities must be in (0, 1), got {target}")
-    config = cli.load_config_or_exit("bench", [], "make bench")
+            entrypoint.fail("bench", f"--sweep sparsities must be in (0, 1), got {target}")
+    config = entrypoint.load_config_or_exit("bench", [], "make bench")
     if config.resolved_manual_dir is None:
-        cli.fail("bench", f"the benchmark needs the real {config.dataset_name} files: set "
+        entrypoint.fail("bench", f"the benchmark needs the real {config.dataset_name} files: set "
                           f"TFDS_MANUAL_DIR or put them in ../shared/data/{config.dataset_name}")
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    env = dict(os.environ)
     if args.sweep is not None:
         rows = sweep(env, args.sweep or list(DEFAULT_SWEEP))
         (BENCH_DIR / "sweep.json").write_text(json.dumps(rows, indent=2))

@@ -23,8 +23,13 @@ import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pruning import architecture
+from pruning.architecture import DEFAULT_LAYER_SPARSITY
 from pruning.params import (
+    PRUNE_TRAINING,
     ClusteringParams,
+    CompressionParams,
+    GateParams,
     InvalidParam,
     ModelParams,
     PruningParams,
@@ -34,6 +39,11 @@ from pruning.params import (
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build"
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+
+
+# The library's defaults are the pipeline's: each field below takes its default from these.
+_MODEL, _TRAINING, _PRUNING = ModelParams(), TrainingParams(), PruningParams()
+_CLUSTERING, _COMPRESSION = ClusteringParams(), CompressionParams()
 
 
 def _field(default, env: str, help: str):
@@ -76,9 +86,8 @@ class PipelineConfig:
         None, "EXAMPLE_LIMIT", "At most this many examples per split (quick runs)."
     )
     num_shards: int = _field(4, "NUM_SHARDS", "TFRecord files per ExampleGen output split.")
-    # in_memory: as fast as multi_threading here (27 s against 28 s for ExampleGen + StatisticsGen
-    # on full MNIST) and multi_threading lost records on full MNIST (README, "Beam").
-    # multi_processing uses every core, but each worker process pays TensorFlow's ~20 s import.
+    # in_memory: as fast as multi_threading here, which lost records on full MNIST; and
+    # multi_processing starts a worker per core, each paying TensorFlow's import (README, "Beam").
     beam_running_mode: str = _field(
         "in_memory",
         "BEAM_RUNNING_MODE",
@@ -93,53 +102,63 @@ class PipelineConfig:
         "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'."
     )
 
-    # The model (pruning/models.py).
+    # The model (pruning/architecture.py, pruning/model/cnn.py).
     architecture: str = _field(
-        "functional", "ARCHITECTURE", "Model builder: functional or sequential (same layers)."
+        _MODEL.architecture, "ARCHITECTURE",
+        "Model builder: functional or sequential (same layers)."
     )
-    model_width: int = _field(32, "MODEL_WIDTH", "Filters of conv1; conv2 has twice as many.")
-    dense_units: int = _field(256, "DENSE_UNITS", "Units of the ScaledDense layer dense1.")
-    dropout: float = _field(0.3, "DROPOUT", "Dropout rate before the classifier.")
+    model_width: int = _field(_MODEL.width, "MODEL_WIDTH",
+                              "Filters of conv1; conv2 has twice as many.")
+    dense_units: int = _field(_MODEL.dense_units, "DENSE_UNITS",
+                              "Units of the ScaledDense layer dense1.")
+    dropout: float = _field(_MODEL.dropout, "DROPOUT", "Dropout rate before the classifier.")
     # Baseline training (Trainer).
-    train_epochs: int = _field(5, "TRAIN_EPOCHS", "Baseline training epochs.")
-    batch_size: int = _field(256, "BATCH_SIZE", "Batch size of both trainers.")
+    train_epochs: int = _field(_TRAINING.epochs, "TRAIN_EPOCHS", "Baseline training epochs.")
+    batch_size: int = _field(_TRAINING.batch_size, "BATCH_SIZE", "Batch size of both trainers.")
     learning_rate: float = _field(
-        4e-3, "LEARNING_RATE", "Baseline peak learning rate (Adam, warm-up then cosine to 0)."
+        _TRAINING.learning_rate, "LEARNING_RATE",
+        "Baseline peak learning rate (Adam, warm-up then cosine to 0)."
     )
     warmup_fraction: float = _field(
-        0.1, "WARMUP_FRACTION", "Share of each trainer's steps spent warming the rate up."
+        _TRAINING.warmup_fraction, "WARMUP_FRACTION",
+        "Share of each trainer's steps spent warming the rate up."
     )
-    augment: bool = _field(True, "AUGMENT", "Random 1-pixel shifts of the training images.")
-    seed: int = _field(0, "SEED", "Random seed of both trainers.")
+    augment: bool = _field(_TRAINING.augment, "AUGMENT",
+                           "Random 1-pixel shifts of the training images.")
+    seed: int = _field(_TRAINING.seed, "SEED", "Random seed of both trainers.")
     # Pruning (PruneTrainer): the Keras pruning API's options (pruning/params.py).
-    prune_epochs: int = _field(4, "PRUNE_EPOCHS", "PruneTrainer fine-tuning epochs.")
+    prune_epochs: int = _field(PRUNE_TRAINING.epochs, "PRUNE_EPOCHS",
+                               "PruneTrainer fine-tuning epochs.")
     prune_learning_rate: float = _field(
-        2e-3, "PRUNE_LEARNING_RATE", "PruneTrainer peak learning rate."
+        PRUNE_TRAINING.learning_rate, "PRUNE_LEARNING_RATE", "PruneTrainer peak learning rate."
     )
     prune_loop: str = _field(
-        "fit", "PRUNE_LOOP", "fit (model.fit + callbacks) or custom (GradientTape loop)."
+        _PRUNING.loop, "PRUNE_LOOP", "fit (model.fit + callbacks) or custom (GradientTape loop)."
     )
     prune_schedule: str = _field(
-        "polynomial_decay", "PRUNE_SCHEDULE", "polynomial_decay (PolynomialDecay) or constant "
+        _PRUNING.schedule, "PRUNE_SCHEDULE", "polynomial_decay (PolynomialDecay) or constant "
         "(ConstantSparsity)."
     )
     prune_initial_sparsity: float = _field(
-        0.3, "PRUNE_INITIAL_SPARSITY", "PolynomialDecay initial_sparsity."
+        _PRUNING.initial_sparsity, "PRUNE_INITIAL_SPARSITY", "PolynomialDecay initial_sparsity."
     )
     prune_final_sparsity: float = _field(
-        0.9, "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer not in "
-        "PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity)."
+        _PRUNING.final_sparsity, "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer "
+        "not in PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity)."
     )
     prune_layer_sparsity: str = _field(
-        "dense1:0.97,conv3:0.9,conv2:0.85,conv1:0.5,logits:0.7",
+        ",".join(f"{name}:{value}" for name, value in DEFAULT_LAYER_SPARSITY),
         "PRUNE_LAYER_SPARSITY",
         "Per-layer targets, 'name:sparsity,...'; 'none' gives every layer PRUNE_FINAL_SPARSITY.",
     )
-    prune_begin_step: int = _field(0, "PRUNE_BEGIN_STEP", "Step at which pruning starts.")
+    prune_begin_step: int = _field(_PRUNING.begin_step, "PRUNE_BEGIN_STEP",
+                                   "Step at which pruning starts.")
     prune_end_step: int | None = _field(
-        None, "PRUNE_END_STEP", "PolynomialDecay end_step; default one epoch before the end."
+        _PRUNING.end_step, "PRUNE_END_STEP", "PolynomialDecay end_step; default one epoch before "
+        "the end."
     )
-    prune_frequency: int = _field(50, "PRUNE_FREQUENCY", "Steps between mask updates.")
+    prune_frequency: int = _field(_PRUNING.frequency, "PRUNE_FREQUENCY",
+                                  "Steps between mask updates.")
     prune_layers: str = _field(
         "", "PRUNE_LAYERS", "Prune only these layers, 'conv2,dense1'; with PRUNE_LAYER_TYPES "
         "empty too, the whole model is pruned."
@@ -148,10 +167,11 @@ class PipelineConfig:
         "", "PRUNE_LAYER_TYPES", "Prune only layers of these types: Conv2D, Dense, ScaledDense."
     )
     prune_block_size: str = _field(
-        "1x1", "PRUNE_BLOCK_SIZE", "block_size 'rows x cols' of 2-D kernels, e.g. 1x4."
+        "x".join(map(str, _PRUNING.block_size)), "PRUNE_BLOCK_SIZE",
+        "block_size 'rows x cols' of 2-D kernels, e.g. 1x4."
     )
     prune_block_pooling: str = _field(
-        "AVG", "PRUNE_BLOCK_POOLING", "block_pooling_type: AVG or MAX."
+        _PRUNING.block_pooling_type, "PRUNE_BLOCK_POOLING", "block_pooling_type: AVG or MAX."
     )
     prune_m_by_n: str = _field(
         "", "PRUNE_M_BY_N", "sparsity_m_by_n, e.g. 2:4 (structured; overrides the sparsities)."
@@ -161,14 +181,16 @@ class PipelineConfig:
         "(through a Resolver) instead of starting from the baseline."
     )
 
-    # Clustering (PruneTrainer, after pruning): pruning/clustering.py.
+    # Clustering (PruneTrainer, after pruning): pruning/sparsity/clustering.py.
     cluster_count: int = _field(
-        8, "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the pruned layers: values "
-        "per kernel (zero kept as its own); 0 turns clustering off."
+        _CLUSTERING.clusters, "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the "
+        "pruned layers: values per kernel (zero kept as its own); 0 turns clustering off."
     )
-    cluster_epochs: int = _field(1, "CLUSTER_EPOCHS", "Fine-tuning epochs of the clustered model.")
+    cluster_epochs: int = _field(_CLUSTERING.epochs, "CLUSTER_EPOCHS",
+                                 "Fine-tuning epochs of the clustered model.")
     cluster_learning_rate: float = _field(
-        2e-4, "CLUSTER_LEARNING_RATE", "Learning rate (Adam, constant) of that fine-tuning."
+        _CLUSTERING.learning_rate, "CLUSTER_LEARNING_RATE",
+        "Learning rate (Adam, constant) of that fine-tuning."
     )
     # The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both.
     eval_min_accuracy: float | None = _field(
@@ -182,16 +204,19 @@ class PipelineConfig:
     )
     # CompressExporter: components/compress_exporter.
     representative_examples: int = _field(
-        500, "REPRESENTATIVE_EXAMPLES", "Train examples that calibrate full-integer quantization."
+        _COMPRESSION.representative_examples, "REPRESENTATIVE_EXAMPLES",
+        "Train examples that calibrate full-integer quantization."
     )
     latency_runs: int = _field(
-        500, "LATENCY_RUNS", "TFLite invocations per file whose median is the latency; 0 skips it."
+        _COMPRESSION.latency_runs, "LATENCY_RUNS",
+        "TFLite invocations per file whose median is the latency; 0 skips it."
     )
     pqat_epochs: int = _field(
-        0, "PQAT_EPOCHS", "Pruning-preserving quantization-aware training epochs for an extra "
-        "pruned_pqat_int8.tflite; 0 skips it."
+        _COMPRESSION.pqat_epochs, "PQAT_EPOCHS", "Pruning-preserving quantization-aware "
+        "training epochs for an extra pruned_pqat_int8.tflite; 0 skips it."
     )
-    pqat_learning_rate: float = _field(1e-4, "PQAT_LEARNING_RATE", "Its learning rate (Adam).")
+    pqat_learning_rate: float = _field(_COMPRESSION.pqat_learning_rate, "PQAT_LEARNING_RATE",
+                                       "Its learning rate (Adam).")
     # Pusher.
     serving_model_dir: str | None = _field(
         None, "SERVING_MODEL_DIR", "Where blessed models are pushed; default "
@@ -219,17 +244,16 @@ class PipelineConfig:
         _check(self, self.beam_running_mode in BEAM_RUNNING_MODES, "beam_running_mode",
                f"must be one of {', '.join(BEAM_RUNNING_MODES)}")
         _ = self.hash_bucket_map  # Parses the syntax now.
-        # Building each parameter object validates it (pruning/params.py).
-        _ = self.model_params, self.training_params, self.prune_training_params
-        _ = self.pruning_params, self.clustering_params
-        for name in ("eval_min_accuracy", "eval_max_accuracy_drop"):
-            value = getattr(self, name)
-            _check(self, value is None or 0 <= value <= 1, name, "must be a number in [0, 1]")
-        _check(self, self.representative_examples >= 1, "representative_examples",
-               "must be an integer >= 1")
-        _check(self, self.latency_runs >= 0, "latency_runs", "must be an integer >= 0")
-        _check(self, self.pqat_epochs >= 0, "pqat_epochs", "must be an integer >= 0")
-        _check(self, self.pqat_learning_rate > 0, "pqat_learning_rate", "must be a number > 0")
+        # Building each parameter object validates it (pruning/params.py), and the pruning
+        # options are checked against the model's layers (pruning/architecture.py).
+        _ = self.training_params, self.prune_training_params, self.clustering_params
+        _ = self.compression_params, self.gate_params
+        model = self.model_params
+        try:
+            architecture.select_layers(architecture.prunable_layers(model), self.pruning_params,
+                                       architecture.model_name(model))
+        except InvalidParam as error:
+            raise self.explain(error) from None
 
     @property
     def dataset_name(self) -> str:
@@ -237,16 +261,14 @@ class PipelineConfig:
         return self.dataset.split(":", 1)[0]
 
     @property
-    def resolved_eval_min_accuracy(self) -> float:
-        if self.eval_min_accuracy is not None:
-            return self.eval_min_accuracy
-        return DATASET_GATES[self.dataset_name][0]
-
-    @property
-    def resolved_eval_max_accuracy_drop(self) -> float:
-        if self.eval_max_accuracy_drop is not None:
-            return self.eval_max_accuracy_drop
-        return DATASET_GATES[self.dataset_name][1]
+    def gate_params(self) -> GateParams:
+        """The gate's thresholds: those set, else the dataset's defaults."""
+        default = DATASET_GATES[self.dataset_name]
+        given = {"min_accuracy": self.eval_min_accuracy,
+                 "max_accuracy_drop": self.eval_max_accuracy_drop}
+        parsed = {param: getattr(default, param) if value is None else value
+                  for param, value in given.items()}
+        return self._build(GateParams, _GATE_OPTIONS, parsed)
 
     @property
     def model_params(self) -> ModelParams:
@@ -276,6 +298,10 @@ class PipelineConfig:
     @property
     def clustering_params(self) -> ClusteringParams:
         return self._build(ClusteringParams, _CLUSTERING_OPTIONS)
+
+    @property
+    def compression_params(self) -> CompressionParams:
+        return self._build(CompressionParams, _COMPRESSION_OPTIONS)
 
     def _build(self, cls, options: Mapping[str, str], parsed: Mapping | None = None):
         """`cls` from the options named in `options` ({parameter: field}), `parsed` replacing
@@ -353,7 +379,8 @@ class PipelineConfig:
 # MNIST's 0.6 %, and the same pruning costs it 0.7-1.1 points, which MNIST's 0.5-point limit
 # would always refuse. 1.5 points there lets the error rate grow by a sixth; MNIST's limit lets it
 # almost double (README, "Datasets").
-DATASET_GATES = {"mnist": (0.98, 0.005), "fashion_mnist": (0.88, 0.015)}
+DATASET_GATES = {"mnist": GateParams(),
+                 "fashion_mnist": GateParams(min_accuracy=0.88, max_accuracy_drop=0.015)}
 BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 
 # {library parameter: option} for each parameter object the options build.
@@ -363,7 +390,7 @@ _TRAINING_OPTIONS = {"epochs": "train_epochs", "batch_size": "batch_size",
                      "learning_rate": "learning_rate", "warmup_fraction": "warmup_fraction",
                      "augment": "augment", "seed": "seed"}
 _PRUNE_TRAINING_OPTIONS = {**_TRAINING_OPTIONS, "epochs": "prune_epochs",
-                           "learning_rate": "prune_learning_rate", "loop": "prune_loop"}
+                           "learning_rate": "prune_learning_rate"}
 _PRUNING_OPTIONS = {
     "schedule": "prune_schedule", "initial_sparsity": "prune_initial_sparsity",
     "final_sparsity": "prune_final_sparsity", "begin_step": "prune_begin_step",
@@ -371,9 +398,14 @@ _PRUNING_OPTIONS = {
     "block_size": "prune_block_size", "block_pooling_type": "prune_block_pooling",
     "sparsity_m_by_n": "prune_m_by_n", "layer_names": "prune_layers",
     "layer_types": "prune_layer_types", "layer_sparsity": "prune_layer_sparsity",
+    "loop": "prune_loop",
 }
 _CLUSTERING_OPTIONS = {"clusters": "cluster_count", "epochs": "cluster_epochs",
                        "learning_rate": "cluster_learning_rate"}
+_COMPRESSION_OPTIONS = {name: name for name in ("representative_examples", "latency_runs",
+                                                "pqat_epochs", "pqat_learning_rate")}
+_GATE_OPTIONS = {"min_accuracy": "eval_min_accuracy",
+                 "max_accuracy_drop": "eval_max_accuracy_drop"}
 
 
 class SettingsError(ValueError):

@@ -4,7 +4,7 @@
     tfx pipeline create --engine local --pipeline_path pipelines/local_runner.py
 """
 
-from pipelines import cli
+from pipelines import entrypoint
 
 
 def local_dag_runner():
@@ -14,7 +14,7 @@ def local_dag_runner():
 
 
 def main(argv=None) -> None:
-    cli.run(local_dag_runner, argv, description=__doc__, prog="pipelines.local_runner")
+    entrypoint.run(local_dag_runner, argv, description=__doc__, prog="pipelines.local_runner")
 
 
 if __name__ == "__main__":

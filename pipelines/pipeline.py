@@ -1,7 +1,8 @@
 """`create_pipeline()`: the one definition of the pipeline that every runner imports.
 
 It builds component objects and reads nothing from disk, the environment or the network (the
-local runners' SQLite store is the one exception: TFX's helper creates its directory).
+local runners' SQLite store is the one exception: TFX's helper creates its directory). Every node
+gets its id from `pipelines.nodes`, where the readers of ML Metadata look them up.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 # The modules behind `tfx.v1`, imported directly: `tfx.v1` also imports its Google Cloud
-# extensions (Vertex AI client libraries), about 7 s of every run's start-up, cached reruns too.
+# extensions (Vertex AI client libraries), seconds of every run's start-up, cached reruns too.
 from tfx.components import (
     Evaluator,
     ExampleValidator,
@@ -30,15 +31,18 @@ from components.compress_exporter import CompressExporter
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from components.prune_trainer.resolver import LatestCheckpointIfAny
 from components.tfds_example_gen import TfdsExampleGen
+from pipelines import nodes
 from pipelines.configs import PipelineConfig
-from pipelines.evaluation import make_eval_config
+from pipelines.gate import make_eval_config
 from pipelines.storage import Storage
-from pruning import models
-from pruning.params import InvalidParam
 
 
 def create_components(config: PipelineConfig, storage: Storage | None = None) -> list:
-    """The pipeline's components in DAG order (tests build partial pipelines from these)."""
+    """The pipeline's components in DAG order (tests build partial pipelines from these).
+
+    The options were checked when `config` was built, the pruning options against the model's
+    layers too (pipelines/configs.py).
+    """
     storage = storage or Storage.local(config)
     example_gen = TfdsExampleGen(
         dataset=config.dataset,
@@ -48,19 +52,20 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
         hash_buckets=config.hash_bucket_map,
         example_limit=config.example_limit,
         num_shards=config.num_shards,
-    )
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    # infer_feature_shape turns the fixed-length `image` list into a dense [784] feature for the
-    # Trainer's data accessor instead of a sparse one.
+    ).with_id(nodes.EXAMPLE_GEN)
+    examples = example_gen.outputs[nodes.EXAMPLES.key]
+    statistics_gen = StatisticsGen(examples=examples).with_id(nodes.STATISTICS_GEN)
+    # infer_feature_shape gives the fixed-length `image` list the shape [784] in the Schema, the
+    # shape the trainers check it has.
     schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
-    )
+    ).with_id(nodes.SCHEMA_GEN)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
+    ).with_id(nodes.EXAMPLE_VALIDATOR)
     trainer = Trainer(
         run_fn=baseline_trainer.RUN_FN,
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
@@ -69,54 +74,48 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
             "training": dataclasses.asdict(config.training_params),
         },
         custom_executor_spec=executor_spec.ExecutorClassSpec(baseline_trainer.Executor),
-    )
+    ).with_id(nodes.TRAINER)
+    baseline_model = trainer.outputs[nodes.BASELINE_MODEL.key]
     components = [example_gen, statistics_gen, schema_gen, example_validator, trainer]
     warmup_checkpoint = None
     if config.prune_warm_start:
         latest_checkpoint = Resolver(
             strategy_class=LatestCheckpointIfAny,
             checkpoint=Channel(type=PruningCheckpoint),
-        ).with_id("latest_pruning_checkpoint")
+        ).with_id(nodes.WARM_START_RESOLVER)
         components.append(latest_checkpoint)
         warmup_checkpoint = latest_checkpoint.outputs["checkpoint"]
-    try:
-        prune_trainer = PruneTrainer(
-            examples=example_gen.outputs["examples"],
-            schema=schema_gen.outputs["schema"],
-            base_model=trainer.outputs["model"],
-            pruning=config.pruning_params,
-            training=config.prune_training_params,
-            clustering=config.clustering_params,
-            warmup_checkpoint=warmup_checkpoint,
-            # Layer names, types and shapes are checked now, not after the baseline has trained.
-            reference_model=models.build_model(config.model_params),
-        )
-    except InvalidParam as error:  # a layer the model lacks: name the option that asked for it
-        raise config.explain(error) from None
+    prune_trainer = PruneTrainer(
+        examples=examples,
+        schema=schema_gen.outputs["schema"],
+        base_model=baseline_model,
+        pruning=config.pruning_params,
+        training=config.prune_training_params,
+        clustering=config.clustering_params,
+        warmup_checkpoint=warmup_checkpoint,
+    ).with_id(nodes.PRUNE_TRAINER)
+    pruned_model = prune_trainer.outputs[nodes.PRUNED_MODEL.key]
     evaluator = Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=prune_trainer.outputs["model"],
-        baseline_model=trainer.outputs["model"],
-        eval_config=make_eval_config(config.resolved_eval_min_accuracy,
-                                     config.resolved_eval_max_accuracy_drop),
-    )
+        examples=examples,
+        model=pruned_model,
+        baseline_model=baseline_model,
+        eval_config=make_eval_config(config.gate_params),
+    ).with_id(nodes.EVALUATOR)
+    blessing = evaluator.outputs[nodes.BLESSING.key]
     compress_exporter = CompressExporter(
-        baseline_model=trainer.outputs["model"],
-        model=prune_trainer.outputs["model"],
-        examples=example_gen.outputs["examples"],
-        blessing=evaluator.outputs["blessing"],
-        representative_examples=config.representative_examples,
-        latency_runs=config.latency_runs,
-        pqat_epochs=config.pqat_epochs,
-        pqat_learning_rate=config.pqat_learning_rate,
-    )
+        baseline_model=baseline_model,
+        model=pruned_model,
+        examples=examples,
+        blessing=blessing,
+        compression=config.compression_params,
+    ).with_id(nodes.COMPRESS_EXPORTER)
     # Pushes compressed's Format-Serving/ (pruned SavedModel + pruned_int8.tflite), only when
     # the Evaluator blessed the pruned model.
     pusher = Pusher(
-        model=compress_exporter.outputs["compressed"],
-        model_blessing=evaluator.outputs["blessing"],
+        model=compress_exporter.outputs[nodes.COMPRESSED.key],
+        model_blessing=blessing,
         push_destination=storage.push_destination,
-    )
+    ).with_id(nodes.PUSHER)
     components += [prune_trainer, evaluator, compress_exporter, pusher]
     return components
 

@@ -1,9 +1,8 @@
 """Questions asked of ML Metadata: runs, artifacts, an artifact's lineage, the run's figures.
 
 Everything returns plain dataclasses / dicts (what `--json` prints); `render.py` formats them.
-TFX records: a `pipeline_run` context per run, a `node` context per component ("<pipeline>.<node
-id>"), an execution per component per run (state COMPLETE, CACHED, FAILED, ...) and INPUT / OUTPUT
-events between executions and artifacts.
+How TFX records a pipeline: `pipelines/metadata.py`. Artifacts are found by the node ids, output
+keys and property names the pipeline itself uses (`pipelines/nodes.py`, `components/properties`).
 """
 
 from __future__ import annotations
@@ -14,19 +13,26 @@ import datetime
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
+from components import properties
+from pipelines import nodes
 from pipelines.lineage.store import LineageError
-from pipelines.outputs import scalar_properties
+from pipelines.metadata import (
+    NODE_CONTEXT,
+    RUN_CONTEXT,
+    execution_seconds,
+    execution_state,
+    output_key,
+    scalar_properties,
+)
 
-RUN_CONTEXT = "pipeline_run"
-NODE_CONTEXT = "node"
-# `latest:<name>` shortcuts: (artifact type, node id, output key, required property value).
+# `latest:<name>` shortcuts: (the output, a required property value or None).
 SHORTCUTS = {
-    "pushed": ("PushedModel", "Pusher", "pushed_model", ("pushed", 1)),
-    "tflite": ("Model", "CompressExporter", "compressed", None),
-    "model": ("Model", "PruneTrainer", "model", None),
-    "baseline": ("Model", "Trainer", "model", None),
-    "report": ("components.CompressionReport", "CompressExporter", "report", None),
-    "examples": ("Examples", "TfdsExampleGen", "examples", None),
+    "pushed": (nodes.PUSHED_MODEL, (properties.PUSHED, 1)),
+    "tflite": (nodes.COMPRESSED, None),
+    "model": (nodes.PRUNED_MODEL, None),
+    "baseline": (nodes.BASELINE_MODEL, None),
+    "report": (nodes.REPORT, None),
+    "examples": (nodes.EXAMPLES, None),
 }
 
 
@@ -86,7 +92,8 @@ class Lineage:
         for context in sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id):
             executions = sorted(self.store.get_executions_by_context(context.id),
                                 key=lambda e: e.id)
-            states = {self.execution_node.get(e.id, e.type): _state(e) for e in executions}
+            states = {self.execution_node.get(e.id, e.type): execution_state(e)
+                      for e in executions}
             values = set(states.values())
             if "FAILED" in values:
                 state = "FAILED"
@@ -119,8 +126,7 @@ class Lineage:
             self._producer = {}
             for event in self.store.get_events_by_execution_ids(list(self.execution_node)):
                 if event.type == mlmd.Event.OUTPUT and event.artifact_id not in self._producer:
-                    key = event.path.steps[0].key if event.path.steps else ""
-                    self._producer[event.artifact_id] = (event.execution_id, key)
+                    self._producer[event.artifact_id] = (event.execution_id, output_key(event))
         return self._producer.get(artifact_id)
 
     def artifact_info(self, artifact: mlmd.Artifact) -> ArtifactInfo:
@@ -168,29 +174,29 @@ class Lineage:
         if shortcut not in SHORTCUTS:
             raise LineageError(f"Unknown shortcut latest:{shortcut}; known: "
                                f"{', '.join('latest:' + s for s in SHORTCUTS)}")
-        type_name, node, key, required = SHORTCUTS[shortcut]
+        output, required = SHORTCUTS[shortcut]
         candidates = []
-        for artifact in self.store.get_artifacts_by_type(type_name):
+        for artifact in self.store.get_artifacts_by_type(output.type):
             produced = self.producer(artifact.id)
-            if not produced or self.execution_node.get(produced[0]) != node or produced[1] != key:
+            if not produced or (self.execution_node.get(produced[0]),
+                                produced[1]) != (output.node, output.key):
                 continue
             if required and scalar_properties(artifact).get(required[0]) != required[1]:
                 continue
             candidates.append(artifact)
         if not candidates:
-            what = f"{type_name} from {node}" + (f" with {required[0]}={required[1]}"
-                                                 if required else "")
+            what = f"{output.type} from {output.node}" + (
+                f" with {required[0]}={required[1]}" if required else "")
             raise LineageError(f"latest:{shortcut}: no {what} in this store")
         return max(candidates, key=lambda a: a.id)
 
     # --- lineage --------------------------------------------------------------------------
     def execution_info(self, execution: mlmd.Execution) -> ExecutionInfo:
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch)
         return ExecutionInfo(
             id=execution.id, node=self.execution_node.get(execution.id, "?"),
-            type=execution.type, state=_state(execution),
-            started=_time(execution.create_time_since_epoch), seconds=seconds / 1000,
-            properties=_execution_properties(execution))
+            type=execution.type, state=execution_state(execution),
+            started=_time(execution.create_time_since_epoch),
+            seconds=execution_seconds(execution), properties=_execution_properties(execution))
 
     def trace(self, artifact: mlmd.Artifact, downstream: bool = False) -> dict:
         """The lineage graph from `artifact`: {"root", "artifacts", "executions", "edges"}.
@@ -250,20 +256,21 @@ class Lineage:
         for artifact in self.store.get_artifacts_by_context(context.id):
             info = self.artifact_info(artifact)
             by_output[info.node, info.output_key] = info
+        model = (properties.TEST_ACCURACY, properties.TEST_LOSS, properties.NUM_PARAMETERS)
         picks = {
-            "baseline": ("Trainer", "model", ("test_accuracy", "test_loss", "num_parameters")),
-            "pruned": ("PruneTrainer", "model",
-                       ("test_accuracy", "test_loss", "sparsity", "clusters", "num_parameters")),
-            "tflite": ("CompressExporter", "compressed",
-                       ("int8_tflite_accuracy", "int8_tflite_sparsity",
-                        "gzip_bytes_baseline_float_tflite", "gzip_bytes_pruned_int8_tflite",
-                        "compression_ratio", "latency_ms_float", "latency_ms_int8")),
-            "gate": ("Evaluator", "blessing", ("blessed",)),
-            "push": ("Pusher", "pushed_model", ("pushed", "pushed_destination")),
+            "baseline": (nodes.BASELINE_MODEL, model),
+            "pruned": (nodes.PRUNED_MODEL, (*model, properties.SPARSITY, properties.CLUSTERS)),
+            "tflite": (nodes.COMPRESSED, (
+                properties.INT8_TFLITE_ACCURACY, properties.INT8_TFLITE_SPARSITY,
+                properties.GZIP_BYTES_BASELINE_FLOAT_TFLITE,
+                properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO,
+                properties.LATENCY_MS_FLOAT, properties.LATENCY_MS_INT8)),
+            "gate": (nodes.BLESSING, (properties.BLESSED,)),
+            "push": (nodes.PUSHED_MODEL, (properties.PUSHED, properties.PUSHED_DESTINATION)),
         }
         figures = {}
-        for name, (node, key, keys) in picks.items():
-            info = by_output.get((node, key))
+        for name, (output, keys) in picks.items():
+            info = by_output.get((output.node, output.key))
             if info is not None:
                 figures[name] = {"artifact_id": info.id,
                                  **{k: info.properties[k] for k in keys if k in info.properties}}
@@ -272,18 +279,15 @@ class Lineage:
         return {"run": context.name, "figures": figures}
 
 
-def _state(execution: mlmd.Execution) -> str:
-    return mlmd.Execution.State.Name(execution.last_known_state)
-
-
 def _edge(event: mlmd.Event) -> tuple[str, str, str]:
-    key = event.path.steps[0].key if event.path.steps else ""
+    key = output_key(event)
     if event.type in (mlmd.Event.INPUT, mlmd.Event.DECLARED_INPUT):
         return (f"a{event.artifact_id}", f"e{event.execution_id}", key)
     return (f"e{event.execution_id}", f"a{event.artifact_id}", key)
 
 
-_EXECUTION_KEYS = ("dataset", "manual_dir", "data_dir")  # what ExampleGen read
+# What the ExampleGen read: its parameters (TfdsExampleGen's spec) and TFX's input fingerprint.
+_EXECUTION_KEYS = ("dataset", "manual_dir", "data_dir", properties.INPUT_FINGERPRINT)
 
 
 def _execution_properties(execution: mlmd.Execution) -> dict:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from components import properties
 from pipelines.lineage.queries import ArtifactInfo, ExecutionInfo, RunInfo
 
 # Properties worth a glance in the tree and tables; --json prints every one.
 HIGHLIGHTS = (
-    "tfds_dataset", "tfds_version", "num_examples_train", "num_examples_eval", "test_accuracy",
-    "sparsity", "clusters", "blessed", "int8_tflite_accuracy", "gzip_bytes_pruned_int8_tflite",
-    "compression_ratio", "pushed", "pushed_destination",
+    properties.TFDS_DATASET, properties.TFDS_VERSION, properties.num_examples("train"),
+    properties.num_examples("eval"), properties.TEST_ACCURACY, properties.SPARSITY,
+    properties.CLUSTERS, properties.BLESSED, properties.INT8_TFLITE_ACCURACY,
+    properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO, properties.PUSHED,
+    properties.PUSHED_DESTINATION,
 )
 
 
@@ -108,7 +111,8 @@ def to_png(graph: dict, path: str) -> None:
         raise RuntimeError(
             "PNG needs Graphviz's `dot` program, which is not installed: install it "
             "(`sudo apt-get install graphviz`) or use --format dot / --format mermaid")
-    subprocess.run([dot, "-Tpng", "-o", path], input=to_dot(graph).encode(), check=True)
+    subprocess.run([dot, "-Tpng", "-o", path], input=to_dot(graph).encode(), check=True,
+                   timeout=60)
 
 
 def runs_table(runs: list[RunInfo]) -> str:
@@ -133,17 +137,18 @@ def artifacts_table(artifacts: list[ArtifactInfo]) -> str:
 
 def compare_table(result: dict) -> str:
     figures = result["figures"]
+    p = properties
     lines = [f"Run {result['run']}"]
     rows = [
-        ("accuracy (eval split)", ("baseline", "test_accuracy"), ("pruned", "test_accuracy"),
-         ("tflite", "int8_tflite_accuracy")),
-        ("loss", ("baseline", "test_loss"), ("pruned", "test_loss"), None),
-        ("sparsity", None, ("pruned", "sparsity"), ("tflite", "int8_tflite_sparsity")),
-        ("parameters", ("baseline", "num_parameters"), ("pruned", "num_parameters"), None),
-        ("gzip bytes (float / int8 TFLite)", ("tflite", "gzip_bytes_baseline_float_tflite"),
-         None, ("tflite", "gzip_bytes_pruned_int8_tflite")),
-        ("latency ms (float / int8 TFLite)", None, ("tflite", "latency_ms_float"),
-         ("tflite", "latency_ms_int8")),
+        ("accuracy (eval split)", ("baseline", p.TEST_ACCURACY), ("pruned", p.TEST_ACCURACY),
+         ("tflite", p.INT8_TFLITE_ACCURACY)),
+        ("loss", ("baseline", p.TEST_LOSS), ("pruned", p.TEST_LOSS), None),
+        ("sparsity", None, ("pruned", p.SPARSITY), ("tflite", p.INT8_TFLITE_SPARSITY)),
+        ("parameters", ("baseline", p.NUM_PARAMETERS), ("pruned", p.NUM_PARAMETERS), None),
+        ("gzip bytes (float / int8 TFLite)", ("tflite", p.GZIP_BYTES_BASELINE_FLOAT_TFLITE),
+         None, ("tflite", p.GZIP_BYTES_PRUNED_INT8_TFLITE)),
+        ("latency ms (float / int8 TFLite)", None, ("tflite", p.LATENCY_MS_FLOAT),
+         ("tflite", p.LATENCY_MS_INT8)),
     ]
     lines.append(f"{'':<34} {'baseline':>12} {'pruned':>12} {'int8 TFLite':>12}")
     for title, *cells in rows:
@@ -153,16 +158,16 @@ def compare_table(result: dict) -> str:
             values.append("-" if value is None else (f"{value:.4f}" if isinstance(value, float)
                                                      else f"{value:,}"))
         lines.append(f"{title:<34} {values[0]:>12} {values[1]:>12} {values[2]:>12}")
-    tflite = figures.get("tflite", {})
-    if "compression_ratio" in tflite:
+    tflite, pruned = figures.get("tflite", {}), figures.get("pruned", {})
+    if p.COMPRESSION_RATIO in tflite:
         lines.append(f"compression ratio (baseline float / pruned int8 gzip): "
-                     f"{tflite['compression_ratio']:.1f}x")
-    if "clusters" in figures.get("pruned", {}):
-        lines.append(f"clusters per pruned kernel: {figures['pruned']['clusters']}")
+                     f"{tflite[p.COMPRESSION_RATIO]:.1f}x")
+    if p.CLUSTERS in pruned:
+        lines.append(f"clusters per pruned kernel: {pruned[p.CLUSTERS]}")
     gate, push = figures.get("gate", {}), figures.get("push", {})
-    if "blessed" in gate:
-        lines.append(f"Evaluator: {'blessed' if gate['blessed'] else 'NOT blessed'}")
-    if "pushed" in push:
-        where = push.get("pushed_destination", "")
-        lines.append(f"Pusher: {'pushed to ' + where if push['pushed'] else 'nothing pushed'}")
+    if p.BLESSED in gate:
+        lines.append(f"Evaluator: {'blessed' if gate[p.BLESSED] else 'NOT blessed'}")
+    if p.PUSHED in push:
+        where = push.get(p.PUSHED_DESTINATION, "")
+        lines.append(f"Pusher: {'pushed to ' + where if push[p.PUSHED] else 'nothing pushed'}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ import os
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines import configs, outputs
+from pipelines import configs, metadata
 
 CONNECTION_DEFAULTS = {"sqlite": None, "mysql_host": None, "mysql_port": 3306,
                        "mysql_database": "metadb", "mysql_user": "root", "grpc_host": None,
@@ -68,7 +68,7 @@ def connect(args: argparse.Namespace) -> metadata_store.MetadataStore:
         if remote:
             store = metadata_store.MetadataStore(_remote_config(args))
         else:
-            store = outputs.open_store(args.sqlite)
+            store = metadata.open_sqlite(args.sqlite)
         store.get_context_types()  # a cheap call that fails now if the store is unusable
     except FileNotFoundError as error:  # no SQLite file: nothing to read, none is created
         raise LineageError(f"{error}: run the pipeline first (`make run`), or point --sqlite, "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import configs, outputs
+from pipelines import configs, metadata, outputs
 
 pytestmark = pytest.mark.integration
 
@@ -66,15 +66,16 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
     runner = str(configs.PROJECT_ROOT / "pipelines" / "local_runner.py")
 
     def tfx(*args):
-        done = subprocess.run([*tfx_cli, *args], env=env, capture_output=True, text=True)
+        done = subprocess.run([*tfx_cli, *args], env=env, capture_output=True, text=True,
+                              timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
     tfx("pipeline", "create", "--engine", "local", "--pipeline_path", runner)
     tfx("run", "create", "--engine", "local", "--pipeline_name", "cli_e2e")
 
-    metadata = str(tmp_path / "root" / "metadata.sqlite")
-    rows = outputs.newest_outputs(metadata, "cli_e2e")
+    store_path = str(tmp_path / "root" / "metadata.sqlite")
+    rows = outputs.newest_outputs(store_path, "cli_e2e")
     assert {r.node_id: r.state for r in rows} == {
         "TfdsExampleGen": "COMPLETE",
         "StatisticsGen": "COMPLETE",
@@ -86,7 +87,7 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         "CompressExporter": "COMPLETE",
         "Pusher": "COMPLETE",
     }
-    store = outputs.open_store(metadata)
+    store = metadata.open_sqlite(store_path)
     [examples] = store.get_artifacts_by_type("Examples")
     assert examples.custom_properties["num_examples_train"].int_value == 200
     pruned = [m for m in store.get_artifacts_by_type("Model") if "/PruneTrainer/" in m.uri]

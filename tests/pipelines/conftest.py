@@ -1,7 +1,9 @@
-"""The small local pipeline run three times (fresh, cached, stricter gate), once per session.
+"""The small local pipeline on real MNIST, run three times (fresh, cached, a gate it fails), once
+per session.
 
-The e2e tests and the lineage CLI tests both read its ML Metadata store, so the ~40 s of pipeline
-runs are paid once.
+Real data, not TFDS's mock data: mock data yields the same examples for train and test, which
+hides data bugs and makes an untrained model look trained. The e2e tests and the lineage CLI
+tests both read this run's ML Metadata store, so its pipeline runs are paid once.
 """
 
 from __future__ import annotations
@@ -9,32 +11,32 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import tensorflow_datasets as tfds
-from tfx import v1 as tfx
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from pipelines import configs, outputs
+from components import properties
+from pipelines import configs, metadata, nodes, outputs
 from pipelines.pipeline import create_pipeline
-from tests.conftest import MNIST_FILES
 
-NUM_MOCK_EXAMPLES = 16
-# A tiny model and short runs: these tests check wiring and records, not accuracy.
+# At most this many examples of each split: the first ones of TFDS's train and test files.
+EXAMPLE_LIMIT = 600
+# A small model and short runs: these tests check wiring and records, not accuracy.
 TINY_TRAINING = {
-    "MODEL_WIDTH": "8", "DENSE_UNITS": "16", "TRAIN_EPOCHS": "1", "PRUNE_EPOCHS": "2",
-    "BATCH_SIZE": "4", "PRUNE_FREQUENCY": "1", "CLUSTER_COUNT": "4", "REPRESENTATIVE_EXAMPLES": "8",
-    "LATENCY_RUNS": "3",
-    # Untrained tiny models: bless whatever they score unless a test asks for the real gate.
+    "MODEL_WIDTH": "8", "DENSE_UNITS": "32", "TRAIN_EPOCHS": "2", "PRUNE_EPOCHS": "2",
+    "BATCH_SIZE": "32", "LEARNING_RATE": "0.01", "PRUNE_FREQUENCY": "1", "CLUSTER_COUNT": "4",
+    "REPRESENTATIVE_EXAMPLES": "8", "LATENCY_RUNS": "3",
+    # A gate every model passes: run 3 sets the one it fails.
     "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1",
 }
 
 
-def make_config(tmp_path, manual_dir, **overrides) -> configs.PipelineConfig:
+def make_config(tmp_path, manual_dir, data_dir, **overrides) -> configs.PipelineConfig:
     environ = {
         "PIPELINE_NAME": "e2e",
         "PIPELINE_ROOT": str(tmp_path / "root"),
         "SERVING_MODEL_DIR": str(tmp_path / "serving"),
-        "TFDS_DATA_DIR": str(tmp_path / "tfds"),
-        "TFDS_MANUAL_DIR": manual_dir,
-        "BEAM_RUNNING_MODE": "in_memory",  # mock_data patches this process only
+        "TFDS_DATA_DIR": str(data_dir),
+        "TFDS_MANUAL_DIR": str(manual_dir),
+        "EXAMPLE_LIMIT": str(EXAMPLE_LIMIT),
         **TINY_TRAINING,
         **overrides,
     }
@@ -51,30 +53,46 @@ def node_artifacts(config) -> dict[tuple[str, str], outputs.NodeOutput]:
     return {(row.node_id, row.output_key): row for row in rows}
 
 
+def recorded_accuracy(config, output: nodes.Output) -> float:
+    store = metadata.open_sqlite(config.resolved_metadata_path)
+    artifact = metadata.newest_output(store, config.pipeline_name, output)
+    return metadata.scalar_properties(artifact)[properties.TEST_ACCURACY]
+
+
 @dataclasses.dataclass
 class GatedRuns:
-    config: configs.PipelineConfig  # permissive gate: runs 1 and 2
-    strict: configs.PipelineConfig  # EVAL_MIN_ACCURACY=1.0: run 3
+    config: configs.PipelineConfig  # the permissive gate: runs 1 and 2
+    strict: configs.PipelineConfig  # run 3: a floor the pruned model passes, a drop it fails
+    baseline_accuracy: float  # as the Trainer recorded it
+    pruned_accuracy: float  # as the PruneTrainer recorded it
     states: list[dict[str, str]]  # each node's newest execution state after each run
     artifacts: list[dict]  # (node, output key) -> NodeOutput after each run
     summaries: list[str]  # `make run`'s closing summary after each run
 
 
 @pytest.fixture(scope="session")
-def gated_runs(tmp_path_factory) -> GatedRuns:
+def gated_runs(tmp_path_factory, mnist_manual_dir, prepared_data_dir) -> GatedRuns:
     root = tmp_path_factory.mktemp("gated_runs")
-    manual = root / "manual"
-    manual.mkdir()
-    for name in MNIST_FILES:
-        (manual / name).write_bytes(b"")  # content is irrelevant under mock_data
-    config = make_config(root, str(manual))
-    strict = make_config(root, str(manual), EVAL_MIN_ACCURACY="1.0")
-    runs = GatedRuns(config, strict, [], [], [])
-    for run_config in (config, config, strict):
-        with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-            tfx.orchestration.LocalDagRunner().run(create_pipeline(run_config))
+    config = make_config(root, mnist_manual_dir, prepared_data_dir)
+    runs = GatedRuns(config, config, 0.0, 0.0, [], [], [])
+
+    def run(run_config):
+        LocalDagRunner().run(create_pipeline(run_config))
         runs.states.append(node_states(run_config))
         runs.artifacts.append(node_artifacts(run_config))
         runs.summaries.append(
             outputs.format_summary(run_config.resolved_metadata_path, run_config.pipeline_name))
+
+    run(config)
+    run(config)
+    runs.baseline_accuracy = recorded_accuracy(config, nodes.BASELINE_MODEL)
+    runs.pruned_accuracy = recorded_accuracy(config, nodes.PRUNED_MODEL)
+    drop = runs.baseline_accuracy - runs.pruned_accuracy
+    assert drop >= 0.01, (
+        f"The gate test needs a pruned model below its baseline; got {runs.pruned_accuracy} "
+        f"against {runs.baseline_accuracy}: make TINY_TRAINING prune harder")
+    runs.strict = make_config(root, mnist_manual_dir, prepared_data_dir,
+                              EVAL_MIN_ACCURACY=str(runs.pruned_accuracy - 0.05),
+                              EVAL_MAX_ACCURACY_DROP=str(round(drop / 2, 4)))
+    run(runs.strict)
     return runs

@@ -5,6 +5,16 @@ from __future__ import annotations
 import pytest
 
 from pipelines import configs
+from pruning import architecture
+from pruning.params import (
+    PRUNE_TRAINING,
+    ClusteringParams,
+    CompressionParams,
+    GateParams,
+    ModelParams,
+    PruningParams,
+    TrainingParams,
+)
 
 
 def test_defaults():
@@ -12,8 +22,7 @@ def test_defaults():
     assert config.dataset == "mnist" and config.pipeline_name == "mnist_pruning"
     assert config.splits == {"train": "train", "eval": "test"}
     assert config.resolved_tfds_data_dir == str(configs.BUILD_DIR / "tensorflow_datasets")
-    assert (config.resolved_eval_min_accuracy, config.resolved_eval_max_accuracy_drop) == (
-        0.98, 0.005)
+    assert config.gate_params == GateParams(min_accuracy=0.98, max_accuracy_drop=0.005)
     assert config.resolved_pipeline_root == str(configs.BUILD_DIR / "pipelines" / "mnist_pruning")
     assert config.resolved_metadata_path.endswith("pipelines/mnist_pruning/metadata.sqlite")
     assert config.enable_cache is True
@@ -44,13 +53,12 @@ def test_names_and_gate_follow_the_dataset(dataset, name, gate):
     assert config.resolved_serving_model_dir == str(configs.BUILD_DIR / "serving" / name)
     assert config.resolved_metadata_path == str(
         configs.BUILD_DIR / "pipelines" / name / "metadata.sqlite")
-    assert (config.resolved_eval_min_accuracy, config.resolved_eval_max_accuracy_drop) == gate
+    assert (config.gate_params.min_accuracy, config.gate_params.max_accuracy_drop) == gate
     explicit = configs.load_config([], environ={
         "DATASET": dataset, "PIPELINE_NAME": "mine", "EVAL_MIN_ACCURACY": "0.5",
         "EVAL_MAX_ACCURACY_DROP": "0"})
     assert explicit.pipeline_name == "mine"
-    assert (explicit.resolved_eval_min_accuracy, explicit.resolved_eval_max_accuracy_drop) == (
-        0.5, 0.0)
+    assert explicit.gate_params == GateParams(min_accuracy=0.5, max_accuracy_drop=0.0)
 
 
 def test_empty_environment_values_mean_default():
@@ -95,12 +103,14 @@ def test_hash_buckets_parse():
          "fashion_mnist (optionally with :version): the model reads 28x28 grayscale images of "
          "10 classes"),
         ([], {"EVAL_MAX_ACCURACY_DROP": "-0.1"},
-         "EVAL_MAX_ACCURACY_DROP=-0.1 (--eval-max-accuracy-drop): must be a number in [0, 1]"),
+         "EVAL_MAX_ACCURACY_DROP=-0.1 (--eval-max-accuracy-drop): must be in [0, 1]"),
         ([], {"MODEL_WIDTH": "0"}, "MODEL_WIDTH=0 (--model-width): must be >= 1"),
         ([], {"TRAIN_EPOCHS": "0"}, "TRAIN_EPOCHS=0 (--train-epochs): must be >= 1"),
         ([], {"CLUSTER_COUNT": "1"}, "CLUSTER_COUNT=1 (--cluster-count): must be 0 (off) or >= 2"),
         ([], {"PQAT_LEARNING_RATE": "0"},
-         "PQAT_LEARNING_RATE=0.0 (--pqat-learning-rate): must be a number > 0"),
+         "PQAT_LEARNING_RATE=0.0 (--pqat-learning-rate): must be > 0"),
+        ([], {"PRUNE_LAYERS": "conv2,nope"}, "PRUNE_LAYERS=conv2,nope (--prune-layers): must "
+         "name prunable layers of model 'cnn_functional': conv1, conv2, conv3, dense1, logits"),
     ],
 )
 def test_bad_values_are_named_with_variable_flag_value_and_rule(argv, environ, message):
@@ -134,10 +144,9 @@ def test_pruning_options_become_pruning_and_training_params():
     assert params.layer_names == ("conv2", "dense1") and params.block_size == (1, 4)
     assert params.layer_sparsity == (("dense1", 0.97),)
     assert params.end_step is None  # derived from the run's length by the PruneTrainer
+    assert params.loop == "custom"
     training = config.prune_training_params
-    assert (training.epochs, training.learning_rate, training.batch_size, training.loop) == (
-        2, 5e-4, 64, "custom")
-    assert config.training_params.loop == "fit"  # the baseline has no pruning loop
+    assert (training.epochs, training.learning_rate, training.batch_size) == (2, 5e-4, 64)
 
 
 def test_layer_sparsity_none_gives_every_layer_the_final_sparsity():
@@ -145,3 +154,27 @@ def test_layer_sparsity_none_gives_every_layer_the_final_sparsity():
                                               "PRUNE_FINAL_SPARSITY": "0.8"})
     assert config.pruning_params.layer_sparsity == ()
     assert config.pruning_params.final_sparsity_of("conv1") == 0.8
+
+
+def test_each_default_is_the_librarys():
+    config = configs.load_config([], environ={})
+    assert config.model_params == ModelParams()
+    assert config.training_params == TrainingParams()
+    assert config.prune_training_params == PRUNE_TRAINING
+    assert config.pruning_params == PruningParams(
+        layer_sparsity=architecture.DEFAULT_LAYER_SPARSITY)
+    assert config.clustering_params == ClusteringParams()
+    assert config.compression_params == CompressionParams()
+    assert config.gate_params == GateParams()
+
+
+def test_configs_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, pipelines.configs as c; c.load_config([], environ={}); "
+            "print(sorted(m for m in ('tensorflow', 'tfx', 'tf_keras') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=configs.PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -130,13 +130,26 @@ def test_graph_formats(gated_runs, capsys, tmp_path):
     assert code == 0 and mermaid.startswith("flowchart LR") and "-->|base_model|" in mermaid
     as_json = lineage_json(gated_runs, capsys, "graph", "latest:tflite", "--format", "mermaid")
     assert as_json["content"].startswith("flowchart LR") and as_json["graph"]["edges"]
+
+
+def test_graph_png_is_drawn_by_graphviz(gated_runs, capsys, tmp_path):
+    # The OS step installs Graphviz (scripts/setup_os.sh); without it this test fails.
+    assert shutil.which("dot"), "Graphviz's dot is missing: run `bash scripts/setup_os.sh`"
     png = tmp_path / "lineage.png"
     code, _, err = lineage(gated_runs, capsys, "graph", "latest:model", "--format", "png",
                            "--output", str(png))
-    if shutil.which("dot"):
-        assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    else:
-        assert code == 2 and "Graphviz" in err and not png.exists()
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_graph_png_without_graphviz_says_what_to_install(gated_runs, capsys, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    png = tmp_path / "lineage.png"
+    code, _, err = lineage(gated_runs, capsys, "graph", "latest:model", "--format", "png",
+                           "--output", str(png))
+    assert code == 2 and "Graphviz" in err and "apt-get install graphviz" in err
+    assert not png.exists()
 
 
 @pytest.mark.parametrize(
@@ -156,7 +169,8 @@ def test_bad_references_exit_with_a_message(gated_runs, capsys, args, message):
 def test_a_wrong_store_path_fails_cleanly_from_the_command_line(tmp_path):
     missing = tmp_path / "nowhere" / "metadata.sqlite"
     done = subprocess.run([sys.executable, "-m", "pipelines.lineage", "--sqlite", str(missing),
-                           "runs"], capture_output=True, text=True, cwd=configs.PROJECT_ROOT)
+                           "runs"], capture_output=True, text=True, cwd=configs.PROJECT_ROOT,
+                          timeout=60)
     assert done.returncode == 2
     assert f"No ML Metadata database at {missing}" in done.stderr
     assert "Traceback" not in done.stderr and not missing.exists()
@@ -183,7 +197,7 @@ def test_an_unreachable_service_fails_at_once(capsys, flags, message):
 
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "prune-lineage"
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "lineage" in done.stdout and "--grpc-host" in done.stdout
 
 

@@ -1,4 +1,4 @@
-"""The whole pipeline under LocalDagRunner and BeamDagRunner on TFDS mock data, checked in MLMD."""
+"""The whole pipeline under LocalDagRunner and BeamDagRunner on real MNIST, checked in MLMD."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ import json
 import os
 
 import pytest
-import tensorflow_datasets as tfds
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.utils import io_utils
 
 from components.compress_exporter import CompressionReport
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
-from pipelines import outputs
+from pipelines import metadata
 from pipelines.pipeline import create_components, create_pipeline
-from tests.pipelines.conftest import NUM_MOCK_EXAMPLES, make_config, node_states
+from tests.pipelines.conftest import EXAMPLE_LIMIT, make_config, node_artifacts, node_states
 
 NODES = ["TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
          "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"]
@@ -54,12 +53,12 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
         types.setdefault(node, set()).add(artifact.artifact_type)
     assert types == OUTPUT_TYPES
 
-    store = outputs.open_store(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.resolved_metadata_path)
     for artifact in store.get_artifacts():
         if "split_names" in artifact.properties:
             assert json.loads(artifact.properties["split_names"].string_value) == ["train", "eval"]
     [examples] = store.get_artifacts_by_type("Examples")
-    assert examples.custom_properties["num_examples_train"].int_value == NUM_MOCK_EXAMPLES
+    assert examples.custom_properties["num_examples_train"].int_value == EXAMPLE_LIMIT
     assert examples.state == examples.LIVE
 
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -82,7 +81,7 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
     )
     for figures in (baseline, pruned):
         assert 0 <= figures["test_accuracy"] <= 1 and figures["test_loss"] > 0
-        assert figures["num_eval_examples"] == NUM_MOCK_EXAMPLES
+        assert figures["num_eval_examples"] == EXAMPLE_LIMIT
     assert baseline["num_parameters"] == pruned["num_parameters"] > 0
     # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over this tiny model.
     assert pruned["sparsity"] == pytest.approx(config_sparsity(config), abs=0.01)
@@ -106,15 +105,26 @@ def test_unchanged_rerun_is_served_from_cache(gated_runs):
     }
 
 
-def test_a_stricter_gate_blesses_nothing_and_nothing_is_pushed(gated_runs):
+def test_a_gate_the_drop_fails_blesses_nothing_and_nothing_is_pushed(gated_runs):
+    """Run 3: a floor the pruned model passes and a drop limit (half its real drop) it fails."""
     states, strict = gated_runs.states[2], gated_runs.strict
     assert {node: states[node] for node in ("Trainer", "PruneTrainer", "Evaluator", "Pusher")} == {
         "Trainer": "CACHED", "PruneTrainer": "CACHED", "Evaluator": "COMPLETE",
         "Pusher": "COMPLETE"}
-    store = outputs.open_store(strict.resolved_metadata_path)
+    store = metadata.open_sqlite(strict.resolved_metadata_path)
     assert len(store.get_artifacts_by_type("Examples")) == 1
     blessings = sorted(store.get_artifacts_by_type("ModelBlessing"), key=lambda a: a.id)
     assert [b.custom_properties["blessed"].int_value for b in blessings] == [1, 0]
+    import tensorflow_model_analysis as tfma
+
+    evaluation = gated_runs.artifacts[2]["Evaluator", "evaluation"].uri
+    validation = tfma.load_validation_result(evaluation)
+    assert not validation.validation_ok
+    failures = [failure for per_slice in validation.metric_validations_per_slice
+                for failure in per_slice.failures]
+    # Only the drop against the baseline failed: the floor (value threshold) held.
+    assert failures and all(f.metric_threshold.HasField("change_threshold") for f in failures)
+    assert all(f.metric_key.is_diff for f in failures)
     pushes = sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
     assert [p.custom_properties["pushed"].int_value for p in pushes] == [1, 0]
     assert len(os.listdir(strict.resolved_serving_model_dir)) == 1  # still only the first push
@@ -135,12 +145,12 @@ def _check_gate_export_and_push(config, store, artifacts) -> None:
     slices = {tuple(key) for key, _ in result.slicing_metrics}
     assert () in slices and any(key and key[0][0] == "label" for key in slices)
     overall = dict(result.slicing_metrics)[()][""][""]
-    assert overall["example_count"]["doubleValue"] == NUM_MOCK_EXAMPLES
+    assert overall["example_count"]["doubleValue"] == EXAMPLE_LIMIT
 
     report_uri = artifacts["CompressExporter", "report"].uri
     with open(os.path.join(report_uri, "report.json")) as f:
         report = json.load(f)
-    assert report["num_eval_examples"] == NUM_MOCK_EXAMPLES
+    assert report["num_eval_examples"] == EXAMPLE_LIMIT
     assert report["summary"]["blessed"] is True
     exported = _first(store, "Model", artifacts["CompressExporter", "compressed"].uri)
     assert exported.custom_properties["compression_ratio"].double_value == pytest.approx(
@@ -154,38 +164,42 @@ def _check_gate_export_and_push(config, store, artifacts) -> None:
 
 
 def config_sparsity(config) -> float:
-    """The overall sparsity the configured per-layer targets add up to on this model."""
-    from pruning import apply, models
+    """The overall sparsity the per-layer targets add up to, weighted by the kernel sizes of the
+    model the Trainer wrote."""
+    from components import model_artifact
 
-    return apply.expected_sparsity(models.build_model(config.model_params),
-                                   config.pruning_params)
+    model = model_artifact.load_model(node_artifacts(config)["Trainer", "model"].uri)
+    targets = dict(config.pruning_params.layer_sparsity)
+    sizes = {name: model.get_layer(name).kernel.shape.num_elements() for name in targets}
+    return sum(targets[n] * sizes[n] for n in sizes) / sum(sizes.values())
 
 
 def test_failed_example_gen_publishes_no_artifact(tmp_path):
-    config = make_config(tmp_path, str(tmp_path / "no_such_dir"))
+    config = make_config(tmp_path, tmp_path / "no_such_dir", tmp_path / "tfds")
     with pytest.raises(Exception, match=r"lacks t10k-images-idx3-ubyte\.gz"):
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
     assert node_states(config) == {"TfdsExampleGen": "FAILED"}
-    store = outputs.open_store(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.resolved_metadata_path)
     assert store.get_artifacts_by_type("Examples") == []
 
 
-def test_beam_dag_runner_runs_every_component(tmp_path, placeholder_manual_dir):
-    config = make_config(tmp_path, placeholder_manual_dir, EXAMPLE_LIMIT="5")
-    with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-        BeamDagRunner().run(create_pipeline(config))
+def test_beam_dag_runner_runs_every_component(tmp_path, mnist_manual_dir, prepared_data_dir):
+    config = make_config(tmp_path, mnist_manual_dir, prepared_data_dir, EXAMPLE_LIMIT="50")
+    BeamDagRunner().run(create_pipeline(config))
 
     assert node_states(config) == dict.fromkeys(NODES, "COMPLETE")
-    store = outputs.open_store(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.resolved_metadata_path)
     [examples] = store.get_artifacts_by_type("Examples")
-    assert examples.custom_properties["num_examples_eval"].int_value == 5
+    assert examples.custom_properties["num_examples_eval"].int_value == 50
     [pruned] = [m for m in store.get_artifacts_by_type("Model") if "PruneTrainer" in m.uri]
-    assert pruned.custom_properties["num_eval_examples"].int_value == 5
+    assert pruned.custom_properties["num_eval_examples"].int_value == 50
 
 
-def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder_manual_dir):
-    config = make_config(tmp_path, placeholder_manual_dir, PRUNE_WARM_START="true")
+def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, mnist_manual_dir,
+                                                           prepared_data_dir):
+    config = make_config(tmp_path, mnist_manual_dir, prepared_data_dir, PRUNE_WARM_START="true",
+                         EXAMPLE_LIMIT="100")
     full = create_pipeline(config)
     # Up to PruneTrainer: the gate, export and push are covered above.
     components = create_components(config)
@@ -198,10 +212,9 @@ def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, placeholder
         beam_pipeline_args=full.beam_pipeline_args,
     )
     for _ in range(2):
-        with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-            tfx.orchestration.LocalDagRunner().run(partial)
+        tfx.orchestration.LocalDagRunner().run(partial)
 
-    store = outputs.open_store(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.resolved_metadata_path)
     checkpoints = sorted(store.get_artifacts_by_type(PruningCheckpoint.TYPE_NAME),
                          key=lambda a: a.id)
     iterations = [c.custom_properties["optimizer_iterations"].int_value for c in checkpoints]
