@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines import cli, configs
+from pipelines import configs, entrypoint
 
 if TYPE_CHECKING:
     from pipelines.storage import Storage
@@ -158,13 +158,14 @@ def spec_parameters(path: str) -> dict[str, str | None]:
 def main(argv: Sequence[str] | None = None) -> None:
     prog = "kfp-compile"
     argv = sys.argv[1:] if argv is None else argv
-    config = cli.load_config_or_exit(prog, argv, "Compile the pipeline for Kubeflow Pipelines v2.")
+    config = entrypoint.load_config_or_exit(
+        prog, argv, "Compile the pipeline for Kubeflow Pipelines v2.")
     name_given = configs.explicitly_set("pipeline_name", argv)
     try:
         check_for_kubeflow(config, kfp_pipeline_name(config, name_given))
         path = compile_pipeline(config, name_given=name_given)
     except configs.SettingsError as error:
-        cli.fail(prog, str(error))
+        entrypoint.fail(prog, str(error))
     unset = [option_name(option) for option, value in spec_parameters(path).items() if not value]
     print(f"Wrote {path}: pipeline {kfp_pipeline_name(config, name_given)}, image "
           f"{config.kfp_image}")

@@ -23,10 +23,10 @@ from tfx.utils import io_utils, proto_utils
 from pipelines.storage import push_destination
 from tests.components.conftest import SCHEMA_PBTXT
 from tests.conftest import MNIST_FILES
-from tests.pipelines.conftest import NUM_MOCK_EXAMPLES
 
 pytestmark = pytest.mark.e2e
 RAM = "ram://kfp"
+NUM_MOCK_EXAMPLES = 16  # TFDS mock data: this test is about where files go, not about data
 RUN_PARAMETERS = {
     "tfds_data_dir": f"{RAM}/tfds",
     "tfds_manual_dir": f"{RAM}/manual/mnist",
