@@ -13,7 +13,13 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from pruning.params import PRUNABLE_LAYER_TYPES, InvalidParam, ModelParams, PruningParams
+from pruning.params import (
+    PRUNABLE_LAYER_TYPES,
+    FilterParams,
+    InvalidParam,
+    ModelParams,
+    PruningParams,
+)
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -60,12 +66,12 @@ def model_name(params: ModelParams) -> str:
 def conv_blocks(params: ModelParams) -> tuple[ConvBlock, ...]:
     """Strided convolutions instead of full-resolution ones and max-pooling: on a 2-core CPU an
     epoch takes a quarter of the time (README, "Trainers")."""
-    width = params.width
+    conv1, conv2, conv3 = params.conv_filters  # by default width, 2 width, 2 width
     return (
-        ConvBlock("conv1", width, 5, 2, "same"),  # 14 x 14 x width
-        ConvBlock("conv2", 2 * width, 3, 2, "same"),  # 7 x 7 x 2 width
+        ConvBlock("conv1", conv1, 5, 2, "same"),  # 14 x 14
+        ConvBlock("conv2", conv2, 3, 2, "same"),  # 7 x 7
         # "valid", not "same": a padded 3x3 convolution at 7x7 more than doubled the epoch time.
-        ConvBlock("conv3", 2 * width, 3, 1, "valid"),  # 5 x 5 x 2 width
+        ConvBlock("conv3", conv3, 3, 1, "valid"),  # 5 x 5
     )
 
 
@@ -138,3 +144,40 @@ def _check_shape(layer: LayerSpec, params: PruningParams) -> None:
     if len(shape) == 2 and (shape[0] % rows or shape[1] % cols):
         raise InvalidParam("block_size", f"{rows}x{cols}",
                            f"must divide the kernel {shape} of layer {layer.name!r}")
+
+
+def shrinkable_layers(params: ModelParams) -> dict[str, int]:
+    """{layer: its filters or units} of the layers structured pruning can narrow: the
+    convolutions and dense1. The logits are the classes: they cannot shrink."""
+    dense1 = dense_layers(params)[0]
+    return {**{block.name: block.filters for block in conv_blocks(params)},
+            dense1.name: dense1.kernel_shape[1]}
+
+
+def kept_channels(params: ModelParams, filters: FilterParams,
+                  model: str = "the model") -> dict[str, int]:
+    """{layer: filters or units it keeps} after `filters` removes its fractions; InvalidParam
+    naming a layer that cannot shrink or that would lose every filter."""
+    widths = shrinkable_layers(params)
+    kept = dict(widths)
+    for name, fraction in filters.layer_sparsity:
+        if name not in widths:
+            known = [spec.name for spec in prunable_layers(params)]
+            why = ("cannot shrink: its units are the classes" if name in known
+                   else "is not a layer")
+            raise InvalidParam("layer_sparsity", f"{name}:{fraction}",
+                               f"names {name!r}, which {why} of model {model!r}; layers that "
+                               f"can shrink: {', '.join(widths)}")
+        kept[name] = widths[name] - round(widths[name] * fraction)
+        if kept[name] < 1:
+            raise InvalidParam("layer_sparsity", f"{name}:{fraction}",
+                               f"would remove every one of the {widths[name]} filters of layer "
+                               f"{name!r}")
+    return kept
+
+
+def narrowed(params: ModelParams, kept: dict[str, int]) -> ModelParams:
+    """The shape of `params`' model with `kept` filters and units (`kept_channels`)."""
+    conv = tuple(kept[block.name] for block in conv_blocks(params))
+    return dataclasses.replace(params, filters=conv,
+                               dense_units=kept[dense_layers(params)[0].name])

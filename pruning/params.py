@@ -68,12 +68,15 @@ def _tuples(value):
 
 @dataclasses.dataclass(frozen=True)
 class ModelParams(_JsonParams):
-    """The baseline CNN's shape (pruning/models.py)."""
+    """The CNN's shape (pruning/architecture.py)."""
 
     architecture: str = "functional"
     width: int = 32  # filters of conv1; conv2 and conv3 have twice as many
     dense_units: int = 256  # units of dense1, the custom ScaledDense layer
     dropout: float = 0.3
+    # Filters of conv1, conv2, conv3 when they are not (width, 2 width, 2 width): the shape of a
+    # model whose filters structured pruning removed.
+    filters: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         _check(self.architecture in ARCHITECTURES, "architecture", self.architecture,
@@ -81,6 +84,14 @@ class ModelParams(_JsonParams):
         _check(self.width >= 1, "width", self.width, "must be >= 1")
         _check(self.dense_units >= 1, "dense_units", self.dense_units, "must be >= 1")
         _check(0 <= self.dropout < 1, "dropout", self.dropout, "must be in [0, 1)")
+        if self.filters is not None:
+            _check(len(self.filters) == 3 and min(self.filters) >= 1, "filters", self.filters,
+                   "must be three integers >= 1 (conv1, conv2, conv3)")
+
+    @property
+    def conv_filters(self) -> tuple[int, int, int]:
+        return tuple(self.filters) if self.filters else (self.width, 2 * self.width,
+                                                         2 * self.width)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +239,40 @@ class PruningParams(_JsonParams):
             "block_pooling_type": self.block_pooling_type,
             "sparsity_m_by_n": tuple(self.sparsity_m_by_n) if self.sparsity_m_by_n else None,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterParams(_JsonParams):
+    """Structured pruning: the fraction of each named layer's filters (a convolution) or units
+    (dense1) removed, chosen by magnitude on a schedule while fine-tuning; then the model is
+    rebuilt without them. `layer_sparsity=()` turns it off."""
+
+    layer_sparsity: tuple[tuple[str, float], ...] = ()
+    epochs: int = 2  # fine-tuning of the full-width model while its channels are masked
+    learning_rate: float = 2e-3  # peak of the warm-up + cosine schedule
+    frequency: int = 50  # steps between mask updates
+    # The removed fraction rises from 0 to the target along a cubic (TFMOT's PolynomialDecay
+    # with power 3) and reaches it one epoch before the end: the last epoch fine-tunes.
+    # Distillation: every fine-tuning of the narrowed model learns targets that mix the labels
+    # with the unpruned model's probabilities, this much of the latter; 0 = the labels alone.
+    teacher_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name, value in self.layer_sparsity:
+            _check(0 < value < 1, "layer_sparsity", f"{name}:{value}",
+                   "needs each removed fraction in (0, 1)")
+        names = [name for name, _ in self.layer_sparsity]
+        _check(len(set(names)) == len(names), "layer_sparsity", ",".join(names),
+               "must name each layer once")
+        _check(self.epochs >= 1, "epochs", self.epochs, "must be >= 1")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
+        _check(self.frequency >= 1, "frequency", self.frequency, "must be >= 1")
+        _check(0 <= self.teacher_weight <= 1, "teacher_weight", self.teacher_weight,
+               "must be in [0, 1]")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.layer_sparsity)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,8 @@ from pruning import architecture
 from pruning.model.layers import ScaledDense
 from pruning.params import ModelParams
 
+DROPOUT = "dropout"
+
 
 def _layers(params: ModelParams) -> list[keras.layers.Layer]:
     """Three conv-BN-ReLU blocks, ScaledDense, classifier; layer names are the pruning API's."""
@@ -30,7 +32,7 @@ def _layers(params: ModelParams) -> list[keras.layers.Layer]:
         *layers,
         keras.layers.Flatten(name="flatten"),
         ScaledDense(dense1.kernel_shape[1], activation="relu", name=dense1.name),
-        keras.layers.Dropout(params.dropout, name="dropout"),
+        keras.layers.Dropout(params.dropout, name=DROPOUT),
         keras.layers.Dense(logits.kernel_shape[1], name=logits.name),
     ]
 
@@ -51,3 +53,19 @@ def build_model(params: ModelParams | None = None) -> keras.Model:
     for layer in layers:
         outputs = layer(outputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+def model_params(model: keras.Model) -> ModelParams:
+    """The shape of a model `build_model` made (e.g. one loaded from a Keras file)."""
+    defaults = ModelParams()
+    convs = tuple(int(model.get_layer(block.name).filters)
+                  for block in architecture.conv_blocks(defaults))
+    dense1 = architecture.dense_layers(defaults)[0].name
+    width = convs[0]
+    return ModelParams(
+        architecture="sequential" if isinstance(model, keras.Sequential) else "functional",
+        width=width,
+        dense_units=int(model.get_layer(dense1).units),
+        dropout=float(model.get_layer(DROPOUT).rate),
+        filters=None if convs == (width, 2 * width, 2 * width) else convs,
+    )

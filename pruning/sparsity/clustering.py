@@ -95,7 +95,8 @@ def cluster_and_fine_tune(
     keras.utils.set_random_seed(seed)
     clustered = apply_clustering(model, params, chosen)
     if params.epochs:
-        compile_model(clustered, keras.optimizers.Adam(params.learning_rate))
+        compile_model(clustered, keras.optimizers.Adam(params.learning_rate),
+                      soft_targets=labels.ndim == 2)
         dataset = data.in_memory_dataset(
             images, labels, batch_size, shuffle=True, augment=augment, seed=seed
         )

@@ -1,7 +1,8 @@
 """The PruneTrainer's whole step as plain functions, resumable from per-epoch checkpoints.
 
-`prune_step` is the step (usable from a notebook): `prune_and_fine_tune`, then optional
-sparsity-preserving clustering, then the figures of the final model. `prune_and_fine_tune` wraps
+`prune_step` is the step (usable from a notebook): optional structured pruning (`filters`), then
+`prune_and_fine_tune`, then optional sparsity-preserving clustering, then the figures of the final
+model. `prune_and_fine_tune` wraps
 the selected layers, trains with either loop, checkpoints model + optimizer every epoch, then
 strips the wrappers and measures the sparsity the stripped weights really have.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -27,10 +29,11 @@ import tensorflow as tf
 import tf_keras as keras
 
 from pruning import data
-from pruning.params import ClusteringParams, PruningParams, TrainingParams
+from pruning.params import ClusteringParams, FilterParams, PruningParams, TrainingParams
 from pruning.sparsity import clustering, loops, measure, wrap
-from pruning.training import checkpoint
-from pruning.training.baseline import compile_model, train_dataset
+from pruning.sparsity import filters as filters_lib
+from pruning.training import checkpoint, distillation
+from pruning.training.baseline import compile_model, loss_for, train_dataset
 from pruning.training.metrics import Metrics, evaluate
 from pruning.training.schedule import make_optimizer
 
@@ -96,8 +99,9 @@ def prune_and_fine_tune(
     resumed_from = epochs_done
 
     dataset = train_dataset(training, images, labels)
+    soft = labels.ndim == 2  # probabilities per class (distillation), not class ids
     if params.loop == "fit":
-        compile_model(model, optimizer)
+        compile_model(model, optimizer, soft_targets=soft)
         history = loops.fit_with_pruning(
             model,
             dataset,
@@ -105,7 +109,7 @@ def prune_and_fine_tune(
             steps_per_epoch=steps,
             initial_epoch=epochs_done,
             log_dir=log_dir,
-            callbacks=[checkpoint.SaveEveryEpoch(saver), _EpochHook(on_epoch_end)],
+            callbacks=[checkpoint.SaveEveryEpoch(saver), checkpoint.EpochHook(on_epoch_end)],
         )
         losses = [float(x) for x in history.history.get("loss", [])]
     else:
@@ -125,6 +129,7 @@ def prune_and_fine_tune(
             epochs=training.epochs,
             steps_per_epoch=steps,
             initial_epoch=epochs_done,
+            loss_fn=loss_for(soft),
             on_epoch_end=after_epoch,
         )
 
@@ -142,16 +147,6 @@ def prune_and_fine_tune(
     )
 
 
-class _EpochHook(keras.callbacks.Callback):
-    def __init__(self, hook: Callable[[int, float], None] | None):
-        super().__init__()
-        self._hook = hook
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._hook:
-            self._hook(epoch, float((logs or {}).get("loss", float("nan"))))
-
-
 def _write_epoch_summaries(writer, model, epoch, loss, optimizer) -> None:
     """The custom loop's TensorBoard scalars: loss, and each wrapped layer's sparsity."""
     with writer.as_default(step=int(optimizer.iterations.numpy())):
@@ -164,19 +159,26 @@ def _write_epoch_summaries(writer, model, epoch, loss, optimizer) -> None:
 
 @dataclasses.dataclass
 class PruneStepResult:
-    model: keras.Model  # stripped, and clustered when clustering is on
+    model: keras.Model  # narrowed (structured pruning), pruned, clustered when clustering is on
     sparsity: measure.SparsityReport  # of `model`'s pruned kernels
     distinct_values: dict[str, int] | None  # per pruned kernel, when clustered
     metrics: Metrics  # of `model` on the eval data
-    pruning: PruneResult  # the pruning run: epochs, resume, optimizer, checkpoint
+    pruning: PruneResult  # the weight-pruning run: epochs, resume, optimizer, checkpoint
+    filters: filters_lib.FilterResult | None  # the structured run, when one ran
     seconds: float  # pruning and clustering, not evaluation
 
     def sparsity_record(self) -> dict:
-        """What sparsity.json holds: per-layer and overall sparsity, and distinct values."""
+        """What sparsity.json holds: per-layer and overall sparsity, widths, distinct values."""
         record = self.sparsity.to_dict()
+        if self.filters is not None:
+            record["kept_channels"] = self.filters.kept
         if self.distinct_values is not None:
             record["distinct_values"] = self.distinct_values
         return record
+
+
+# Where each phase keeps its per-epoch checkpoints under the step's checkpoint directory.
+FILTERS_DIR, WEIGHTS_DIR = "filters", "weights"
 
 
 def prune_step(
@@ -188,23 +190,44 @@ def prune_step(
     eval_data: tuple[np.ndarray, np.ndarray],
     *,
     checkpoint_dir: str,
+    filter_params: FilterParams | None = None,
     warm_start: str | None = None,
     log_dir: str | None = None,
     on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> PruneStepResult:
-    """Prunes `base_model` on `train` (images, labels), clusters it if asked (with the pruning
-    run's batch size, augmentation and seed) and evaluates it on `eval_data`."""
+    """The PruneTrainer's step on `base_model` (trained; changed in place):
+
+    1. with `filter_params`, structured pruning narrows it (`filters.prune_filters`), and every
+       fine-tuning from there on learns soft targets from the unpruned model
+       (`filter_params.teacher_weight`, `distillation.soft_targets`);
+    2. weight pruning with `params` (`prune_and_fine_tune`; resumable, warm-startable);
+    3. sparsity-preserving clustering if `clustering_params` asks, with the pruning run's batch
+       size, augmentation and seed;
+    4. accuracy and loss on `eval_data` (images, labels).
+    """
     started = time.monotonic()
-    result = prune_and_fine_tune(base_model, params, training, *train,
-                                 checkpoint_dir=checkpoint_dir, warm_start=warm_start,
-                                 log_dir=log_dir, on_epoch_end=on_epoch_end)
+    images, targets = train
+    narrowed = None
+    if filter_params is not None and filter_params.enabled:
+        if filter_params.teacher_weight:
+            targets = distillation.soft_targets(base_model, images, targets,
+                                                filter_params.teacher_weight)
+        narrowed = filters_lib.prune_filters(
+            base_model, filter_params, training, images, targets,
+            checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR), on_epoch_end=on_epoch_end)
+        log.info("Narrowed to %s", narrowed.kept)
+        base_model = narrowed.model
+    result = prune_and_fine_tune(base_model, params, training, images, targets,
+                                 checkpoint_dir=os.path.join(checkpoint_dir, WEIGHTS_DIR),
+                                 warm_start=warm_start, log_dir=log_dir,
+                                 on_epoch_end=on_epoch_end)
     model, distinct = result.model, None
     if clustering_params.enabled:
         log.info("Clustering %s into %d values each, %d epoch(s)",
                  ",".join(result.pruned_layers), clustering_params.clusters,
                  clustering_params.epochs)
         model = clustering.cluster_and_fine_tune(
-            model, clustering_params, result.pruned_layers, *train,
+            model, clustering_params, result.pruned_layers, images, targets,
             batch_size=training.batch_size, augment=training.augment, seed=training.seed)
         distinct = clustering.distinct_values(model, result.pruned_layers)
     seconds = time.monotonic() - started
@@ -214,5 +237,6 @@ def prune_step(
         distinct_values=distinct,
         metrics=evaluate(model, data.in_memory_dataset(*eval_data, 1000)),
         pruning=result,
+        filters=narrowed,
         seconds=seconds,
     )

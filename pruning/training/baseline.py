@@ -19,12 +19,19 @@ def train_dataset(params: TrainingParams, images: np.ndarray, labels: np.ndarray
     ).repeat()
 
 
-def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                  soft_targets: bool = False) -> None:
+    """Cross-entropy on the logits: against class ids, or against probabilities per class
+    (`soft_targets`, e.g. `distillation.soft_targets`)."""
+    model.compile(optimizer=optimizer, loss=loss_for(soft_targets), metrics=[
+        keras.metrics.CategoricalAccuracy(name="accuracy") if soft_targets
+        else keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def loss_for(soft_targets: bool) -> keras.losses.Loss:
+    if soft_targets:
+        return keras.losses.CategoricalCrossentropy(from_logits=True)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def train_baseline(

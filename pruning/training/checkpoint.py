@@ -8,6 +8,8 @@ this run's schedules started (non-zero when it continued another run's checkpoin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -21,14 +23,17 @@ class TrainingCheckpoint:
         model: keras.Model,
         optimizer: keras.optimizers.Optimizer,
         max_to_keep: int = 2,
+        extra: dict | None = None,
     ):
+        """`extra`: more trackable state saved and restored with the model (e.g. masks)."""
         # Create the slot variables now, so a restore fills them at once rather than lazily at
         # the first training step (and so they can be inspected right after a restore).
         optimizer.build(model.trainable_variables)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_done")
         self.start_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="start_step")
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epoch=self.epoch, start_step=self.start_step
+            model=model, optimizer=optimizer, epoch=self.epoch, start_step=self.start_step,
+            **(extra or {}),
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
 
@@ -74,6 +79,19 @@ class SaveEveryEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._checkpoint.save(epoch + 1)
+
+
+class EpochHook(keras.callbacks.Callback):
+    """Keras callback: `hook(epoch, loss)` after each epoch (after SaveEveryEpoch, if listed
+    after it), e.g. to log progress."""
+
+    def __init__(self, hook: Callable[[int, float], None] | None):
+        super().__init__()
+        self._hook = hook
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._hook:
+            self._hook(epoch, float((logs or {}).get("loss", float("nan"))))
 
 
 def latest_in(directory: str) -> str | None:

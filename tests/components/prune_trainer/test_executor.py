@@ -17,6 +17,7 @@ from components import model_artifact
 from components.prune_trainer import PruningCheckpoint, executor
 from pruning.model import export
 from pruning.params import ClusteringParams
+from pruning.sparsity import step
 from pruning.training import checkpoint
 from tests.components.conftest import SPLIT_SIZES
 from tests.components.prune_trainer.helpers import (
@@ -111,7 +112,8 @@ def test_sigkilled_execution_resumes_from_its_last_epoch(tmp_path):
     killed = run("--kill-after-epoch", "1")
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert not (tmp_path / "report.json").exists()
-    [saved] = glob.glob(str(tmp_path / "node" / executor.RESUME_DIR / "*" / "ckpt-1.index"))
+    [saved] = glob.glob(str(tmp_path / "node" / executor.RESUME_DIR / "*"
+                               / step.WEIGHTS_DIR / "ckpt-1.index"))
 
     retried = run()
     assert retried.returncode == 0, retried.stderr[-3000:]
