@@ -31,6 +31,7 @@ ARCHITECTURE = "architecture"
 SPARSITY = "sparsity"  # zeros over all weights of the pruned kernels
 CLUSTERS = "clusters"
 PRUNED_LAYERS = "pruned_layers"
+KEPT_CHANNELS = "kept_channels"  # after structured pruning: "conv1:8,...,dense1:48"; "" = off
 RESUMED_FROM_EPOCH = "resumed_from_epoch"
 WARM_STARTED = "warm_started"
 # PruningCheckpoint.

@@ -24,11 +24,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pruning import architecture
-from pruning.architecture import DEFAULT_LAYER_SPARSITY
+from pruning.architecture import (
+    DEFAULT_FILTER_SPARSITY,
+    DEFAULT_LAYER_SPARSITY,
+    NARROW_LAYER_SPARSITY,
+)
 from pruning.params import (
     PRUNE_TRAINING,
     ClusteringParams,
     CompressionParams,
+    FilterParams,
     GateParams,
     InvalidParam,
     ModelParams,
@@ -43,11 +48,17 @@ SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 
 # The library's defaults are the pipeline's: each field below takes its default from these.
 _MODEL, _TRAINING, _PRUNING = ModelParams(), TrainingParams(), PruningParams()
+_FILTERS = FilterParams()
 _CLUSTERING, _COMPRESSION = ClusteringParams(), CompressionParams()
 
 
 def _field(default, env: str, help: str):
     return dataclasses.field(default=default, metadata={"env": env, "help": help})
+
+
+def _pairs_text(pairs) -> str:
+    """(("conv1", 0.5), ...) as an option's text: 'conv1:0.5,...'."""
+    return ",".join(f"{name}:{value}" for name, value in pairs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +137,26 @@ class PipelineConfig:
     augment: bool = _field(_TRAINING.augment, "AUGMENT",
                            "Random 1-pixel shifts of the training images.")
     seed: int = _field(_TRAINING.seed, "SEED", "Random seed of both trainers.")
+    # Structured pruning (PruneTrainer, first): whole filters and units, then a narrower model
+    # (pruning/sparsity/filters.py).
+    prune_filter_sparsity: str = _field(
+        _pairs_text(DEFAULT_FILTER_SPARSITY), "PRUNE_FILTER_SPARSITY",
+        "Structured pruning: the fraction of filters (conv1, conv2, conv3) or units (dense1) each "
+        "layer loses, 'name:fraction,...'; the model is then rebuilt without them. 'none' turns "
+        "it off."
+    )
+    prune_filter_epochs: int = _field(
+        _FILTERS.epochs, "PRUNE_FILTER_EPOCHS",
+        "Fine-tuning epochs of the full-width model while its filters are removed."
+    )
+    prune_filter_learning_rate: float = _field(
+        _FILTERS.learning_rate, "PRUNE_FILTER_LEARNING_RATE", "Their peak learning rate."
+    )
+    prune_teacher_weight: float = _field(
+        _FILTERS.teacher_weight, "PRUNE_TEACHER_WEIGHT",
+        "With structured pruning: the share of the baseline's predicted probabilities in the "
+        "targets of every later fine-tuning (distillation); 0 = the labels alone."
+    )
     # Pruning (PruneTrainer): the Keras pruning API's options (pruning/params.py).
     prune_epochs: int = _field(PRUNE_TRAINING.epochs, "PRUNE_EPOCHS",
                                "PruneTrainer fine-tuning epochs.")
@@ -146,10 +177,11 @@ class PipelineConfig:
         _PRUNING.final_sparsity, "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer "
         "not in PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity)."
     )
-    prune_layer_sparsity: str = _field(
-        ",".join(f"{name}:{value}" for name, value in DEFAULT_LAYER_SPARSITY),
-        "PRUNE_LAYER_SPARSITY",
-        "Per-layer targets, 'name:sparsity,...'; 'none' gives every layer PRUNE_FINAL_SPARSITY.",
+    prune_layer_sparsity: str | None = _field(
+        None, "PRUNE_LAYER_SPARSITY",
+        "Per-layer targets, 'name:sparsity,...'; 'none' gives every layer PRUNE_FINAL_SPARSITY. "
+        f"Default {_pairs_text(NARROW_LAYER_SPARSITY)} after structured pruning, else "
+        f"{_pairs_text(DEFAULT_LAYER_SPARSITY)}.",
     )
     prune_begin_step: int = _field(_PRUNING.begin_step, "PRUNE_BEGIN_STEP",
                                    "Step at which pruning starts.")
@@ -158,7 +190,7 @@ class PipelineConfig:
         "the end."
     )
     prune_frequency: int = _field(_PRUNING.frequency, "PRUNE_FREQUENCY",
-                                  "Steps between mask updates.")
+                                  "Steps between mask updates (weights and filters).")
     prune_layers: str = _field(
         "", "PRUNE_LAYERS", "Prune only these layers, 'conv2,dense1'; with PRUNE_LAYER_TYPES "
         "empty too, the whole model is pruned."
@@ -178,7 +210,9 @@ class PipelineConfig:
     )
     prune_warm_start: bool = _field(
         False, "PRUNE_WARM_START", "Continue the newest PruningCheckpoint of this pipeline "
-        "(through a Resolver) instead of starting from the baseline."
+        "(through a Resolver) instead of starting from the baseline; with structured pruning, "
+        "that checkpoint's narrowed model (the same PRUNE_FILTER_SPARSITY) is continued and no "
+        "filters are removed again."
     )
 
     # Clustering (PruneTrainer, after pruning): pruning/sparsity/clustering.py.
@@ -249,9 +283,15 @@ class PipelineConfig:
         _ = self.training_params, self.prune_training_params, self.clustering_params
         _ = self.compression_params, self.gate_params
         model = self.model_params
+        name = architecture.model_name(model)
         try:
-            architecture.select_layers(architecture.prunable_layers(model), self.pruning_params,
-                                       architecture.model_name(model))
+            kept = architecture.kept_channels(model, self.filter_params, name)
+        except InvalidParam as error:
+            raise self.explain(error, _FILTER_OPTIONS) from None
+        try:  # weight pruning applies to the model structured pruning leaves
+            architecture.select_layers(
+                architecture.prunable_layers(architecture.narrowed(model, kept)),
+                self.pruning_params, name)
         except InvalidParam as error:
             raise self.explain(error) from None
 
@@ -283,7 +323,18 @@ class PipelineConfig:
         return self._build(TrainingParams, _PRUNE_TRAINING_OPTIONS)
 
     @property
+    def filter_params(self) -> FilterParams:
+        parsed = {"layer_sparsity": _layer_sparsity(self.prune_filter_sparsity,
+                                                    "prune_filter_sparsity",
+                                                    "'layer:fraction' ('conv2:0.5')")}
+        return self._build(FilterParams, _FILTER_OPTIONS, parsed)
+
+    @property
     def pruning_params(self) -> PruningParams:
+        layer_sparsity = self.prune_layer_sparsity
+        if layer_sparsity is None:
+            layer_sparsity = _pairs_text(NARROW_LAYER_SPARSITY if self.filter_params.enabled
+                                         else DEFAULT_LAYER_SPARSITY)
         parsed = {
             "block_size": _pair(self.prune_block_size, "x", "prune_block_size"),
             "sparsity_m_by_n": (_pair(self.prune_m_by_n, ":", "prune_m_by_n")
@@ -291,7 +342,7 @@ class PipelineConfig:
             "layer_names": _names(self.prune_layers),
             "layer_types": _names(self.prune_layer_types),
             "layer_sparsity": () if self.prune_m_by_n else _layer_sparsity(
-                self.prune_layer_sparsity),
+                layer_sparsity, "prune_layer_sparsity", "'layer:sparsity' ('dense1:0.98')"),
         }
         return self._build(PruningParams, _PRUNING_OPTIONS, parsed)
 
@@ -400,6 +451,9 @@ _PRUNING_OPTIONS = {
     "layer_types": "prune_layer_types", "layer_sparsity": "prune_layer_sparsity",
     "loop": "prune_loop",
 }
+_FILTER_OPTIONS = {"layer_sparsity": "prune_filter_sparsity", "epochs": "prune_filter_epochs",
+                   "learning_rate": "prune_filter_learning_rate", "frequency": "prune_frequency",
+                   "teacher_weight": "prune_teacher_weight"}
 _CLUSTERING_OPTIONS = {"clusters": "cluster_count", "epochs": "cluster_epochs",
                        "learning_rate": "cluster_learning_rate"}
 _COMPRESSION_OPTIONS = {name: name for name in ("representative_examples", "latency_runs",
@@ -434,7 +488,8 @@ def _pair(text: str, separator: str, option: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _layer_sparsity(text: str) -> tuple[tuple[str, float], ...]:
+def _layer_sparsity(text: str, option: str, form: str) -> tuple[tuple[str, float], ...]:
+    """'name:fraction,...' as pairs; 'none' as ()."""
     if text.strip().lower() == "none":
         return ()
     pairs = []
@@ -443,9 +498,9 @@ def _layer_sparsity(text: str) -> tuple[tuple[str, float], ...]:
         try:
             pairs.append((name.strip(), float(value)))
         except ValueError:
-            raise option_error("prune_layer_sparsity", text,
-                               f"item {item!r} must look like 'layer:sparsity' ('dense1:0.98'), "
-                               "or the whole value 'none'") from None
+            raise option_error(option, text,
+                               f"item {item!r} must look like {form}, or the whole value "
+                               "'none'") from None
     return tuple(pairs)
 
 

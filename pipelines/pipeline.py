@@ -89,6 +89,7 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
         examples=examples,
         schema=schema_gen.outputs["schema"],
         base_model=baseline_model,
+        filters=config.filter_params,
         pruning=config.pruning_params,
         training=config.prune_training_params,
         clustering=config.clustering_params,

@@ -24,7 +24,7 @@ from tfx.types import artifact_utils
 
 from components import examples, model_artifact, properties
 from components.prune_trainer import spec
-from pruning.params import ClusteringParams, PruningParams, TrainingParams
+from pruning.params import ClusteringParams, FilterParams, PruningParams, TrainingParams
 
 log = logging.getLogger(__name__)
 RESUME_DIR = ".resume"
@@ -70,6 +70,7 @@ class Executor(base_executor.BaseExecutor):
         from pruning.sparsity.step import prune_step
 
         self._log_startup(input_dict, output_dict, exec_properties)
+        filters = FilterParams.from_json(exec_properties[spec.FILTERS_KEY])
         pruning = PruningParams.from_json(exec_properties[spec.PRUNING_KEY])
         training = TrainingParams.from_json(exec_properties[spec.TRAINING_KEY])
         clustering = ClusteringParams.from_json(exec_properties[spec.CLUSTERING_KEY])
@@ -87,11 +88,12 @@ class Executor(base_executor.BaseExecutor):
         result = prune_step(
             base_model, pruning, training, clustering, train, eval_data,
             checkpoint_dir=resume_dir,
+            filter_params=filters,
             warm_start=warm_start,
             log_dir=artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY]),
-            on_epoch_end=lambda epoch, loss: log.info(
-                "PruneTrainer: epoch %d/%d done, loss %.4f, checkpoint in %s",
-                epoch + 1, training.epochs, loss, resume_dir,
+            on_epoch_end=lambda phase, epoch, epochs, loss: log.info(
+                "PruneTrainer: %s epoch %d/%d done, loss %.4f, checkpoint in %s",
+                phase, epoch, epochs, loss, resume_dir,
             ),
         )
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",
@@ -105,6 +107,9 @@ class Executor(base_executor.BaseExecutor):
             properties.SPARSITY: result.sparsity.overall,
             properties.CLUSTERS: clustering.clusters,
             properties.PRUNED_LAYERS: ",".join(pruning_run.pruned_layers),
+            properties.KEPT_CHANNELS: (",".join(f"{name}:{width}" for name, width
+                                                in result.filters.kept.items())
+                                       if result.filters else ""),
             properties.EPOCHS: training.epochs,
             properties.RESUMED_FROM_EPOCH: pruning_run.resumed_from_epoch,
             properties.WARM_STARTED: int(warm_start is not None),

@@ -13,6 +13,7 @@ MODEL_KEY = "model"
 MODEL_RUN_KEY = "model_run"
 CHECKPOINT_KEY = "checkpoint"
 # Parameters
+FILTERS_KEY = "filters"  # JSON of pruning.params.FilterParams; no layer_sparsity = off
 PRUNING_KEY = "pruning"  # JSON of pruning.params.PruningParams
 TRAINING_KEY = "training"  # JSON of pruning.params.TrainingParams
 CLUSTERING_KEY = "clustering"  # JSON of pruning.params.ClusteringParams; clusters 0 = off
@@ -33,6 +34,7 @@ class PruningCheckpoint(artifact.Artifact):
 
 class PruneTrainerSpec(ComponentSpec):
     PARAMETERS = {
+        FILTERS_KEY: ExecutionParameter(type=str),
         PRUNING_KEY: ExecutionParameter(type=str),
         TRAINING_KEY: ExecutionParameter(type=str),
         CLUSTERING_KEY: ExecutionParameter(type=str),

@@ -174,7 +174,17 @@ def shrink(model: keras.Model, kept: dict[str, np.ndarray]) -> keras.Model:
 class FilterResult:
     model: keras.Model  # the narrower model
     kept: dict[str, int]  # filters or units each layer kept
-    resumed: bool  # the masked run had already finished: its shrunk model was reloaded
+    # "trained" (this call ran the masked fine-tuning), "reloaded" (an earlier attempt had
+    # finished it; its shrunk model was loaded) or "shape" (`narrow_shape`: untrained).
+    source: str
+
+
+def narrow_shape(base_model: keras.Model, params: FilterParams) -> FilterResult:
+    """The narrower model `prune_filters` would make of `base_model`, untrained: for weights
+    restored from elsewhere (a checkpoint of an earlier run on the narrowed model)."""
+    shape = cnn.model_params(base_model)
+    kept = architecture.kept_channels(shape, params, base_model.name)
+    return FilterResult(cnn.build_model(architecture.narrowed(shape, kept)), kept, "shape")
 
 
 def prune_filters(
@@ -194,7 +204,7 @@ def prune_filters(
     narrow_path = os.path.join(checkpoint_dir, NARROW_FILE)
     if tf.io.gfile.exists(narrow_path):
         model = export.load_keras(narrow_path)
-        return FilterResult(model, _widths(model), resumed=True)
+        return FilterResult(model, _widths(model), "reloaded")
     architecture.kept_channels(cnn.model_params(base_model), params, base_model.name)  # checks
     steps = training.steps_per_epoch(len(images))
     schedule = FilterSchedule.for_run(params, steps, params.epochs)
@@ -218,7 +228,7 @@ def prune_filters(
     masks.apply()
     narrow = shrink(base_model, masks.kept())
     export.save_keras(narrow, narrow_path)
-    return FilterResult(narrow, _widths(narrow), resumed=False)
+    return FilterResult(narrow, _widths(narrow), "trained")
 
 
 def _widths(model: keras.Model) -> dict[str, int]:

@@ -193,18 +193,28 @@ def prune_step(
     filter_params: FilterParams | None = None,
     warm_start: str | None = None,
     log_dir: str | None = None,
-    on_epoch_end: Callable[[int, float], None] | None = None,
+    on_epoch_end: Callable[[str, int, int, float], None] | None = None,
 ) -> PruneStepResult:
     """The PruneTrainer's step on `base_model` (trained; changed in place):
 
     1. with `filter_params`, structured pruning narrows it (`filters.prune_filters`), and every
        fine-tuning from there on learns soft targets from the unpruned model
-       (`filter_params.teacher_weight`, `distillation.soft_targets`);
+       (`filter_params.teacher_weight`, `distillation.soft_targets`); with `warm_start` too,
+       the narrowed shape is built untrained and the checkpoint fills it;
     2. weight pruning with `params` (`prune_and_fine_tune`; resumable, warm-startable);
     3. sparsity-preserving clustering if `clustering_params` asks, with the pruning run's batch
        size, augmentation and seed;
     4. accuracy and loss on `eval_data` (images, labels).
+
+    `on_epoch_end(phase, epoch, epochs, loss)` reports progress: phase FILTERS_DIR or
+    WEIGHTS_DIR, the epoch (from 1) of that phase's `epochs`, the epoch's mean training loss.
     """
+
+    def hook(phase: str, epochs: int) -> Callable[[int, float], None] | None:
+        if on_epoch_end is None:
+            return None
+        return lambda epoch, loss: on_epoch_end(phase, epoch + 1, epochs, loss)
+
     started = time.monotonic()
     images, targets = train
     narrowed = None
@@ -212,15 +222,20 @@ def prune_step(
         if filter_params.teacher_weight:
             targets = distillation.soft_targets(base_model, images, targets,
                                                 filter_params.teacher_weight)
-        narrowed = filters_lib.prune_filters(
-            base_model, filter_params, training, images, targets,
-            checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR), on_epoch_end=on_epoch_end)
+        if warm_start:
+            # The checkpoint holds the narrowed model's weights: its shape is enough.
+            narrowed = filters_lib.narrow_shape(base_model, filter_params)
+        else:
+            narrowed = filters_lib.prune_filters(
+                base_model, filter_params, training, images, targets,
+                checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR),
+                on_epoch_end=hook(FILTERS_DIR, filter_params.epochs))
         log.info("Narrowed to %s", narrowed.kept)
         base_model = narrowed.model
     result = prune_and_fine_tune(base_model, params, training, images, targets,
                                  checkpoint_dir=os.path.join(checkpoint_dir, WEIGHTS_DIR),
                                  warm_start=warm_start, log_dir=log_dir,
-                                 on_epoch_end=on_epoch_end)
+                                 on_epoch_end=hook(WEIGHTS_DIR, training.epochs))
     model, distinct = result.model, None
     if clustering_params.enabled:
         log.info("Clustering %s into %d values each, %d epoch(s)",

@@ -10,6 +10,7 @@ from pruning.params import (
     PRUNE_TRAINING,
     ClusteringParams,
     CompressionParams,
+    FilterParams,
     GateParams,
     ModelParams,
     PruningParams,
@@ -161,7 +162,13 @@ def test_each_default_is_the_librarys():
     assert config.model_params == ModelParams()
     assert config.training_params == TrainingParams()
     assert config.prune_training_params == PRUNE_TRAINING
+    assert config.filter_params == FilterParams(
+        layer_sparsity=architecture.DEFAULT_FILTER_SPARSITY)
     assert config.pruning_params == PruningParams(
+        layer_sparsity=architecture.NARROW_LAYER_SPARSITY)
+    without_filters = configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": "none"})
+    assert not without_filters.filter_params.enabled
+    assert without_filters.pruning_params == PruningParams(
         layer_sparsity=architecture.DEFAULT_LAYER_SPARSITY)
     assert config.clustering_params == ClusteringParams()
     assert config.compression_params == CompressionParams()

@@ -138,7 +138,7 @@ def test_prune_filters_trains_masked_then_returns_the_shrunk_model(tmp_path, rea
 
     assert epochs_seen == [0, 1]
     assert result.kept == {"conv1": 4, "conv2": 12, "conv3": 4, "dense1": 8}
-    assert not result.resumed
+    assert result.source == "trained"
     # `model` ends masked at the targets: its removed filters are exactly zero, and the shrunk
     # model computes what it computes.
     kernel = model.get_layer("conv3").kernel.numpy()
@@ -148,7 +148,7 @@ def test_prune_filters_trains_masked_then_returns_the_shrunk_model(tmp_path, rea
     # A retry of the finished run reloads the shrunk model instead of training again.
     again = filters.prune_filters(random_model("functional"), params, training, images, labels,
                                   checkpoint_dir=str(tmp_path))
-    assert again.resumed and again.kept == result.kept
+    assert again.source == "reloaded" and again.kept == result.kept
     np.testing.assert_array_equal(again.model.get_layer("dense1").kernel.numpy(),
                                   result.model.get_layer("dense1").kernel.numpy())
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines import configs
 from pipelines.pipeline import create_pipeline
-from pruning.params import InvalidParam, ModelParams
+from pruning.params import FilterParams, InvalidParam, ModelParams
 from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_component
 
 
@@ -38,9 +38,37 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
         ({"PRUNE_M_BY_N": "2:4"}, "PRUNE_M_BY_N=2:4 (--prune-m-by-n): needs the input channels "
          "of layer 'conv1'"),
         ({"PRUNE_M_BY_N": "2-4"}, "PRUNE_M_BY_N=2-4 (--prune-m-by-n): must look like 'a:b'"),
-        ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1"},
+        # Weight pruning applies to the model structured pruning leaves (dense1 600 x 48) ...
+        ({"PRUNE_BLOCK_SIZE": "7x1", "PRUNE_LAYERS": "dense1"},
+         "PRUNE_BLOCK_SIZE=7x1 (--prune-block-size): must divide the kernel (600, 48) of "
+         "layer 'dense1'"),
+        # ... or, with it off, to the full-width one.
+        ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1", "PRUNE_FILTER_SPARSITY": "none"},
          "PRUNE_BLOCK_SIZE=3x1 (--prune-block-size): must divide the kernel (1600, 256) of "
          "layer 'dense1'"),
+        ({"PRUNE_FILTER_SPARSITY": "logits:0.5"},
+         "PRUNE_FILTER_SPARSITY=logits:0.5 (--prune-filter-sparsity): names 'logits', which "
+         "cannot shrink: its units are the classes of model 'cnn_functional'; layers that can "
+         "shrink: conv1, conv2, conv3, dense1"),
+        ({"PRUNE_FILTER_SPARSITY": "conv2:0.5,flatten:0.5"},
+         "PRUNE_FILTER_SPARSITY=conv2:0.5,flatten:0.5 (--prune-filter-sparsity): names "
+         "'flatten', which is not a layer of model 'cnn_functional'"),
+        ({"PRUNE_FILTER_SPARSITY": "conv1:0.99"},
+         "PRUNE_FILTER_SPARSITY=conv1:0.99 (--prune-filter-sparsity): would remove every one "
+         "of the 32 filters of layer 'conv1'"),
+        ({"MODEL_WIDTH": "2"},  # the default removes 3 of every 4 of conv1's filters
+         "PRUNE_FILTER_SPARSITY=conv1:0.75,conv2:0.625,conv3:0.625,dense1:0.8125 "
+         "(--prune-filter-sparsity): would remove every one of the 2 filters of layer 'conv1'"),
+        ({"PRUNE_FILTER_SPARSITY": "conv1:1"},
+         "PRUNE_FILTER_SPARSITY=conv1:1 (--prune-filter-sparsity): needs each removed fraction "
+         "in (0, 1)"),
+        ({"PRUNE_FILTER_SPARSITY": "conv1"},
+         "PRUNE_FILTER_SPARSITY=conv1 (--prune-filter-sparsity): item 'conv1' must look like "
+         "'layer:fraction'"),
+        ({"PRUNE_TEACHER_WEIGHT": "1.5"},
+         "PRUNE_TEACHER_WEIGHT=1.5 (--prune-teacher-weight): must be in [0, 1]"),
+        ({"PRUNE_FILTER_EPOCHS": "0"},
+         "PRUNE_FILTER_EPOCHS=0 (--prune-filter-epochs): must be >= 1"),
         ({"PRUNE_BLOCK_SIZE": "0x4"},
          "PRUNE_BLOCK_SIZE=0x4 (--prune-block-size): must be two integers >= 1"),
         ({"PRUNE_LOOP": "keras"}, "PRUNE_LOOP=keras (--prune-loop): must be one of fit, custom"),
@@ -74,6 +102,33 @@ def test_the_model_shape_catches_layers_the_architecture_lacks():
                        r"'cnn_functional': conv1, conv2, conv3, dense1, logits, got 'dense2'"):
         make_component(pruning=PRUNING.__class__(layer_names=("dense2",)),
                        model=ModelParams(width=8, dense_units=16))
+
+
+def test_the_model_shape_catches_a_layer_that_cannot_shrink():
+    with pytest.raises(InvalidParam, match=r"names 'logits', which cannot shrink"):
+        make_component(filters=FilterParams((("logits", 0.5),)),
+                       model=ModelParams(width=8, dense_units=16))
+
+
+def test_weight_pruning_is_checked_against_the_narrowed_shape():
+    # dense1 keeps 16 - 12 = 4 units: a 1x8 block no longer divides its kernel.
+    with pytest.raises(InvalidParam, match=r"must divide the kernel \(400, 4\) of layer 'dense1'"):
+        make_component(filters=FilterParams((("dense1", 0.75),)),
+                       pruning=PRUNING.__class__(block_size=(1, 8), layer_names=("dense1",)),
+                       model=ModelParams(width=8, dense_units=16))
+
+
+def test_the_pipeline_hands_its_structured_pruning_to_the_prune_trainer(tmp_path):
+    environ = {"PRUNE_FILTER_SPARSITY": "conv2:0.5,dense1:0.75", "PRUNE_TEACHER_WEIGHT": "0.2",
+               "PIPELINE_ROOT": str(tmp_path)}
+    pipeline = create_pipeline(configs.load_config([], environ=environ))
+    [prune_trainer] = [c for c in pipeline.components if c.id == "PruneTrainer"]
+    filters = FilterParams.from_json(prune_trainer.exec_properties["filters"])
+    assert filters.layer_sparsity == (("conv2", 0.5), ("dense1", 0.75))
+    assert filters.teacher_weight == 0.2
+    # The weight-pruning targets default to the narrowed model's.
+    pruning = json.loads(prune_trainer.exec_properties["pruning"])
+    assert dict(pruning["layer_sparsity"])["dense1"] == 0.87
 
 
 def test_parameters_round_trip_through_exec_properties():

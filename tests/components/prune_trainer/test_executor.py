@@ -16,8 +16,8 @@ from tfx.types import standard_artifacts
 from components import model_artifact
 from components.prune_trainer import PruningCheckpoint, executor
 from pruning.model import export
-from pruning.params import ClusteringParams
-from pruning.sparsity import step
+from pruning.params import ClusteringParams, FilterParams
+from pruning.sparsity import filters, step
 from pruning.training import checkpoint
 from tests.components.conftest import SPLIT_SIZES
 from tests.components.prune_trainer.helpers import (
@@ -167,3 +167,53 @@ def test_clustering_after_pruning_keeps_the_sparsity_with_few_values(
     assert len(set(kernel.ravel().tolist())) == report["distinct_values"]["dense1"]
     assert model.get_int_custom_property("clusters") == 4
     assert model.get_float_custom_property("sparsity") == pytest.approx(report["overall"])
+
+
+FILTERS = FilterParams(layer_sparsity=(("conv1", 0.5), ("conv3", 0.75), ("dense1", 0.5)),
+                       epochs=2, frequency=1, teacher_weight=0.5)
+
+
+@pytest.fixture(scope="module")
+def narrowed(tiny_inputs, tiny_base_model, tmp_path_factory):
+    examples, schema = tiny_inputs
+    output_dict = outputs(tmp_path_factory.mktemp("narrowed_root"))
+    inputs = {"examples": [examples], "schema": [schema], "base_model": [tiny_base_model]}
+    executor.Executor().Do(inputs, output_dict, component_exec_properties(filters=FILTERS))
+    return inputs, output_dict
+
+
+def test_structured_pruning_writes_the_narrowed_model_then_prunes_its_weights(narrowed):
+    _, output_dict = narrowed
+    model = output_dict["model"][0]
+    keras_model = model_artifact.load_model(model.uri)
+    # TINY_MODEL is conv 8/16/16, dense1 16: half of conv1, a quarter of conv3, half of dense1.
+    widths = {name: keras_model.get_layer(name).kernel.shape[-1]
+              for name in ("conv1", "conv2", "conv3", "dense1")}
+    assert widths == {"conv1": 4, "conv2": 16, "conv3": 4, "dense1": 8}
+    assert keras_model.get_layer("conv2").kernel.shape[2] == 4  # its inputs narrowed too
+    assert model.get_string_custom_property("kept_channels") == "conv1:4,conv2:16,conv3:4,dense1:8"
+    assert model.get_int_custom_property("num_parameters") == keras_model.count_params()
+    with open(os.path.join(model.uri, model_artifact.SPARSITY_FILE)) as f:
+        report = json.load(f)
+    assert report["kept_channels"] == widths
+    kernel = keras_model.get_layer("dense1").kernel.numpy()
+    assert kernel.shape == (5 * 5 * 4, 8)  # conv3's 5x5 positions x its 4 channels left
+    assert (kernel == 0).mean() == pytest.approx(0.9, abs=0.02)
+
+
+def test_warm_start_continues_the_narrowed_model_without_removing_filters_again(
+        narrowed, tmp_path, monkeypatch):
+    inputs, earlier = narrowed
+
+    def no_masked_run(*args, **kwargs):
+        raise AssertionError("a warm start removed filters again")
+
+    monkeypatch.setattr(filters, "prune_filters", no_masked_run)
+    output_dict = outputs(tmp_path)
+    executor.Executor().Do({**inputs, "warmup_checkpoint": [earlier["checkpoint"][0]]},
+                           output_dict, component_exec_properties(filters=FILTERS))
+
+    model, ckpt = output_dict["model"][0], output_dict["checkpoint"][0]
+    assert model.get_int_custom_property("warm_started") == 1
+    assert model.get_string_custom_property("kept_channels") == "conv1:4,conv2:16,conv3:4,dense1:8"
+    assert ckpt.get_int_custom_property("optimizer_iterations") == 2 * EPOCHS * STEPS_PER_EPOCH
