@@ -82,9 +82,15 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
     for figures in (baseline, pruned):
         assert 0 <= figures["test_accuracy"] <= 1 and figures["test_loss"] > 0
         assert figures["num_eval_examples"] == EXAMPLE_LIMIT
-    assert baseline["num_parameters"] == pruned["num_parameters"] > 0
-    # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over this tiny model.
-    assert pruned["sparsity"] == pytest.approx(config_sparsity(config), abs=0.01)
+    # Structured pruning (default PRUNE_FILTER_SPARSITY conv1 0.75, conv2/conv3 0.625, dense1
+    # 0.8125) narrowed the width-8 model: 8 -> 2, 16 -> 6, 16 -> 6, 32 -> 6.
+    kept = {"conv1": 2, "conv2": 6, "conv3": 6, "dense1": 6}
+    assert pruned["kept_channels"] == ",".join(f"{k}:{v}" for k, v in kept.items())
+    model = _pruned_model(config)
+    assert {name: model.get_layer(name).kernel.shape[-1] for name in kept} == kept
+    assert pruned["num_parameters"] == model.count_params() < baseline["num_parameters"]
+    # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over the narrowed model.
+    assert pruned["sparsity"] == pytest.approx(config_sparsity(config, model), abs=0.01)
     assert pruned["pruned_layers"] == "conv1,conv2,conv3,dense1,logits"
     assert pruned["clusters"] == 4
     [ckpt] = store.get_artifacts_by_type(PruningCheckpoint.TYPE_NAME)
@@ -163,12 +169,15 @@ def _check_gate_export_and_push(config, store, artifacts) -> None:
     assert {"saved_model.pb", "pruned_int8.tflite"} <= set(os.listdir(destination))
 
 
-def config_sparsity(config) -> float:
-    """The overall sparsity the per-layer targets add up to, weighted by the kernel sizes of the
-    model the Trainer wrote."""
+def _pruned_model(config):
     from components import model_artifact
 
-    model = model_artifact.load_model(node_artifacts(config)["Trainer", "model"].uri)
+    return model_artifact.load_model(node_artifacts(config)["PruneTrainer", "model"].uri)
+
+
+def config_sparsity(config, model) -> float:
+    """The overall sparsity the per-layer targets add up to, weighted by the kernel sizes of
+    `model`."""
     targets = dict(config.pruning_params.layer_sparsity)
     sizes = {name: model.get_layer(name).kernel.shape.num_elements() for name in targets}
     return sum(targets[n] * sizes[n] for n in sizes) / sum(sizes.values())
