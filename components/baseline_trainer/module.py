@@ -1,7 +1,7 @@
 """The Trainer's module: `run_fn` builds, trains and exports the baseline CNN.
 
-A thin adapter: the data, model, training and export are `pruning.data`, `pruning.model.cnn`,
-`pruning.training.baseline` and `components.model_artifact`. Hyperparameters arrive in
+A thin adapter: reads both splits (`pruning.data`), runs `pruning.training.baseline.baseline_step`
+and writes the Model artifact (`components.model_artifact`). Hyperparameters arrive in
 `custom_config` (from `pipelines/configs.py`):
 
     {"model": {"architecture": "functional", "width": 32, ...},   # pruning.params.ModelParams
@@ -18,10 +18,8 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import examples, model_artifact, properties
 from pruning import data
-from pruning.model import cnn
 from pruning.params import ModelParams, TrainingParams
-from pruning.training.baseline import train_baseline
-from pruning.training.metrics import evaluate
+from pruning.training.baseline import baseline_step
 
 MODEL_CONFIG_KEY = "model"
 TRAINING_CONFIG_KEY = "training"
@@ -58,16 +56,11 @@ def run_fn(fn_args: FnArgs) -> None:
     log.info("Read %d train and %d eval examples in %.1f s", len(train_images),
              len(eval_images), time.monotonic() - started)
 
-    model = cnn.build_model(model_params)
-    started = time.monotonic()
-    train_baseline(model, train_images, train_labels, training, log_dir=fn_args.model_run_dir)
-    train_seconds = time.monotonic() - started
-    metrics = evaluate(model, data.in_memory_dataset(eval_images, eval_labels, 1000))
-    log.info("Baseline: test accuracy %.4f, loss %.4f after %d epochs (%.0f s)",
-             metrics.accuracy, metrics.loss, training.epochs, train_seconds)
+    result = baseline_step(model_params, training, (train_images, train_labels),
+                           (eval_images, eval_labels), log_dir=fn_args.model_run_dir)
     model_uri = os.path.dirname(fn_args.serving_model_dir)  # <model>/Format-Serving
-    model_artifact.write_model(model_uri, model, metrics, {
+    model_artifact.write_model(model_uri, result.model, result.metrics, {
         properties.EPOCHS: training.epochs,
-        properties.TRAIN_SECONDS: round(train_seconds, 1),
+        properties.TRAIN_SECONDS: round(result.seconds, 1),
         properties.ARCHITECTURE: model_params.architecture,
     })

@@ -9,7 +9,6 @@ unchanged.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import tensorflow_datasets as tfds
@@ -19,7 +18,14 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
-from components.tfds_example_gen import driver, executor, tfds_source
+from components.splits import (
+    DEFAULT_NUM_SHARDS,
+    DEFAULT_SPLITS,
+    check_hash_buckets,
+    check_output_split,
+    split_names,
+)
+from components.tfds_example_gen import driver, executor
 from components.tfds_example_gen.spec import (
     DATA_DIR_KEY,
     DATASET_KEY,
@@ -28,11 +34,6 @@ from components.tfds_example_gen.spec import (
     NUM_SHARDS_KEY,
     TfdsExampleGenSpec,
 )
-
-DEFAULT_SPLITS: Mapping[str, str] = {"train": "train", "eval": "test"}
-DEFAULT_NUM_SHARDS = 4
-
-_OUTPUT_SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def make_split_configs(
@@ -47,21 +48,14 @@ def make_split_configs(
     if not splits:
         raise ValueError("splits must name at least one output split, got {}")
     for name, expression in splits.items():
-        if not _OUTPUT_SPLIT_NAME.match(name):
-            raise ValueError(f"Output split name {name!r} must be an identifier like 'train'")
-        tfds_source.split_names(expression)  # Raises on a malformed TFDS split expression.
+        check_output_split(name)
+        split_names(expression)
     if not hash_buckets:
         input_config = example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name=n, pattern=p) for n, p in splits.items()]
         )
         return input_config, example_gen_pb2.Output()
-    for name, buckets in hash_buckets.items():
-        if not _OUTPUT_SPLIT_NAME.match(name):
-            raise ValueError(f"Output split name {name!r} must be an identifier like 'train'")
-        if buckets < 1:
-            raise ValueError(f"hash_buckets[{name!r}] must be >= 1, got {buckets}")
-    if len(hash_buckets) < 2:
-        raise ValueError(f"hash_buckets must name at least two output splits, got {hash_buckets}")
+    check_hash_buckets(hash_buckets)
     input_config = example_gen_pb2.Input(
         splits=[example_gen_pb2.Input.Split(name="all", pattern="+".join(splits.values()))]
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,6 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
+from components.splits import split_names
 from pruning import data
 
 _READ_BATCH_SIZE = 512
@@ -138,20 +138,6 @@ def fingerprint(builder: tfds.core.DatasetBuilder) -> str:
     digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
     return (f"tfds:{builder.name}:{builder.version},files:{len(entries)},"
             f"files_sha256:{digest}")
-
-
-_TFDS_SPLIT_NAME = re.compile(r"^\s*([A-Za-z0-9_]+)")
-
-
-def split_names(split_expression: str) -> list[str]:
-    """Base split names of a TFDS split expression, e.g. 'train[:10%]+test' -> ['train', 'test']."""
-    names = []
-    for part in split_expression.split("+"):
-        match = _TFDS_SPLIT_NAME.match(part)
-        if not match:
-            raise ValueError(f"Not a TFDS split expression: {split_expression!r}")
-        names.append(match.group(1))
-    return names
 
 
 def check_split(builder: tfds.core.DatasetBuilder, split_expression: str) -> None:

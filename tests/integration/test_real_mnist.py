@@ -92,14 +92,10 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
     assert examples.custom_properties["num_examples_train"].int_value == 200
     pruned = [m for m in store.get_artifacts_by_type("Model") if "/PruneTrainer/" in m.uri]
     assert pruned[0].custom_properties["num_eval_examples"].int_value == 200
-    # The default model narrowed by structured pruning (conv1 32 -> 8, conv2 and conv3 64 -> 24,
-    # dense1 256 -> 48), then weight-pruned to the default per-layer targets for a narrowed
-    # model: kernels conv1 5*5*1*8 at 0.3, conv2 3*3*8*24 at 0.5, conv3 3*3*24*24 at 0.6,
-    # dense1 (5*5*24)*48 at 0.87, logits 48*10 at 0.5, i.e. 29,330.4 of 36,392 weights.
-    assert pruned[0].custom_properties["kept_channels"].string_value == (
-        "conv1:8,conv2:24,conv3:24,dense1:48")
-    assert pruned[0].custom_properties["sparsity"].double_value == pytest.approx(
-        29330.4 / 36392, abs=0.002)
+    # Structured pruning is off by default: the baseline's shape, weight-pruned to the default
+    # per-layer targets (95.75 % of the prunable weights).
+    assert pruned[0].custom_properties["kept_channels"].string_value == ""
+    assert pruned[0].custom_properties["sparsity"].double_value > 0.9
     # One epoch on 200 examples is far below the 0.98 gate: not blessed, so nothing pushed.
     [blessing] = store.get_artifacts_by_type("ModelBlessing")
     assert blessing.custom_properties["blessed"].int_value == 0

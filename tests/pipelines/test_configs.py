@@ -112,6 +112,24 @@ def test_hash_buckets_parse():
          "PQAT_LEARNING_RATE=0.0 (--pqat-learning-rate): must be > 0"),
         ([], {"PRUNE_LAYERS": "conv2,nope"}, "PRUNE_LAYERS=conv2,nope (--prune-layers): must "
          "name prunable layers of model 'cnn_functional': conv1, conv2, conv3, dense1, logits"),
+        ([], {"HASH_BUCKETS": "train:9"}, "HASH_BUCKETS=train:9 (--hash-buckets): re-splitting "
+         "needs at least two output splits, got train"),
+        ([], {"HASH_BUCKETS": "train:0,eval:1"}, "HASH_BUCKETS=train:0,eval:1 (--hash-buckets): "
+         "split 'train' needs at least 1 hash bucket, got 0"),
+        ([], {"HASH_BUCKETS": "tr-ain:9,eval:1"}, "HASH_BUCKETS=tr-ain:9,eval:1 "
+         "(--hash-buckets): output split name 'tr-ain' must be an identifier like 'train'"),
+        ([], {"BEAM_ARGS": '--runner="x'}, 'BEAM_ARGS=--runner="x (--beam-args): must split '
+         "like a shell command line: No closing quotation"),
+        ([], {"TRAIN_SPLIT": "test["}, "TRAIN_SPLIT=test[ (--train-split): 'test[' is not a TFDS "
+         "split expression: 'test[' must look like 'train', 'train[:80%]' or 'test[1000:2000]' "
+         "(parts joined with '+')"),
+        ([], {"EVAL_SPLIT": "test+validation[:5]"}, "EVAL_SPLIT=test+validation[:5] "
+         "(--eval-split): mnist has no split validation; its splits: train, test"),
+        ([], {"DATASET": "mnist:3.0"}, "DATASET=mnist:3.0 (--dataset): must be a TFDS name, "
+         "optionally with ':<major>.<minor>.<patch>' ('fashion_mnist:3.0.1')"),
+        ([], {"PIPELINE_NAME": "a/b"}, "PIPELINE_NAME=a/b (--pipeline-name): must be letters, "
+         "digits, '_', '-' or '.', starting with a letter or digit, at most 63 characters (TFX's "
+         "limit): it names directories and the ML Metadata context"),
     ],
 )
 def test_bad_values_are_named_with_variable_flag_value_and_rule(argv, environ, message):
@@ -162,14 +180,16 @@ def test_each_default_is_the_librarys():
     assert config.model_params == ModelParams()
     assert config.training_params == TrainingParams()
     assert config.prune_training_params == PRUNE_TRAINING
-    assert config.filter_params == FilterParams(
-        layer_sparsity=architecture.DEFAULT_FILTER_SPARSITY)
+    assert config.filter_params == FilterParams()
+    assert not config.filter_params.enabled
     assert config.pruning_params == PruningParams(
-        layer_sparsity=architecture.NARROW_LAYER_SPARSITY)
-    without_filters = configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": "none"})
-    assert not without_filters.filter_params.enabled
-    assert without_filters.pruning_params == PruningParams(
         layer_sparsity=architecture.DEFAULT_LAYER_SPARSITY)
+    narrowing = ",".join(f"{name}:{value}" for name, value in architecture.NARROW_FILTER_SPARSITY)
+    with_filters = configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": narrowing})
+    assert with_filters.filter_params == FilterParams(
+        layer_sparsity=architecture.NARROW_FILTER_SPARSITY)
+    assert with_filters.pruning_params == PruningParams(
+        layer_sparsity=architecture.NARROW_LAYER_SPARSITY)
     assert config.clustering_params == ClusteringParams()
     assert config.compression_params == CompressionParams()
     assert config.gate_params == GateParams()

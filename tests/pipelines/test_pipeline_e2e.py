@@ -82,14 +82,15 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
     for figures in (baseline, pruned):
         assert 0 <= figures["test_accuracy"] <= 1 and figures["test_loss"] > 0
         assert figures["num_eval_examples"] == EXAMPLE_LIMIT
-    # Structured pruning (default PRUNE_FILTER_SPARSITY conv1 0.75, conv2/conv3 0.625, dense1
-    # 0.8125) narrowed the width-8 model: 8 -> 2, 16 -> 6, 16 -> 6, 32 -> 6.
+    # Structured pruning (PRUNE_FILTER_SPARSITY in TINY_TRAINING: conv1 0.75, conv2 and conv3
+    # 0.625, dense1 0.8125) narrowed the width-8 model: 8 -> 2, 16 -> 6, 16 -> 6, 32 -> 6.
     kept = {"conv1": 2, "conv2": 6, "conv3": 6, "dense1": 6}
     assert pruned["kept_channels"] == ",".join(f"{k}:{v}" for k, v in kept.items())
     model = _pruned_model(config)
     assert {name: model.get_layer(name).kernel.shape[-1] for name in kept} == kept
     assert pruned["num_parameters"] == model.count_params() < baseline["num_parameters"]
-    # The default per-layer targets (PRUNE_LAYER_SPARSITY), added up over the narrowed model.
+    # The default per-layer targets after structured pruning (NARROW_LAYER_SPARSITY), added up
+    # over the narrowed model.
     assert pruned["sparsity"] == pytest.approx(config_sparsity(config, model), abs=0.01)
     assert pruned["pruned_layers"] == "conv1,conv2,conv3,dense1,logits"
     assert pruned["clusters"] == 4

@@ -10,6 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
+from components import splits
 from components.tfds_example_gen import tfds_source
 from components.tfds_example_gen.component import TfdsExampleGen
 from tests.conftest import MNIST_FILES
@@ -89,10 +90,12 @@ def test_truncated_real_file_fails_checksum_naming_it_and_the_original(
         ({"example_limit": 0}, "example_limit must be >= 1 or None, got 0"),
         ({"num_shards": 0}, "num_shards must be >= 1, got 0"),
         ({"splits": {}}, "splits must name at least one output split"),
-        ({"splits": {"Split-1": "train"}}, "Output split name 'Split-1'"),
-        ({"splits": {"train": "[:10]"}}, "Not a TFDS split expression: '\\[:10\\]'"),
-        ({"hash_buckets": {"train": 9}}, "hash_buckets must name at least two output splits"),
-        ({"hash_buckets": {"train": 9, "eval": 0}}, r"hash_buckets\['eval'\] must be >= 1, got 0"),
+        ({"splits": {"Split-1": "train"}}, "output split name 'Split-1'"),
+        ({"splits": {"train": "[:10]"}}, "'\\[:10\\]' is not a TFDS split expression"),
+        ({"hash_buckets": {"train": 9}},
+         "re-splitting needs at least two output splits, got train"),
+        ({"hash_buckets": {"train": 9, "eval": 0}},
+         "split 'eval' needs at least 1 hash bucket, got 0"),
     ],
 )
 def test_bad_parameters_fail_at_construction(kwargs, message):
@@ -110,10 +113,19 @@ def test_unknown_split_names_the_available_ones():
 
 @pytest.mark.parametrize(
     ("expression", "names"),
-    [("train", ["train"]), ("train[:10%]+test", ["train", "test"]), ("test[5:]", ["test"])],
+    [("train", ["train"]), ("train[:10%]+test", ["train", "test"]), ("test[5:]", ["test"]),
+     ("train[-1000:]", ["train"]), ("test[10:20]+train[:1%]", ["test", "train"]),
+     ("train[:33%](pct1_dropremainder)", ["train"])],
 )
 def test_split_names_of_tfds_expressions(expression, names):
-    assert tfds_source.split_names(expression) == names
+    assert splits.split_names(expression) == names
+
+
+@pytest.mark.parametrize("expression", ["test[", "[:10]", "train[a:b]", "train+", "train[:10]x",
+                                        "train test"])
+def test_malformed_split_expressions_are_named(expression):
+    with pytest.raises(ValueError, match="is not a TFDS split expression"):
+        splits.split_names(expression)
 
 
 def test_records_lost_by_the_runner_fail_the_execution(run_example_gen, tmp_path, monkeypatch,
