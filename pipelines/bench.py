@@ -31,7 +31,16 @@ RESULT_KEYS = (
     properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO,
     properties.LATENCY_MS_FLOAT, properties.LATENCY_MS_INT8, properties.INT8_SPEEDUP,
     properties.BLESSED, properties.PRUNED_ACCURACY_DROP_PP, properties.INT8_ACCURACY_DROP_PP,
+    properties.PRUNING_SPEEDUP_INT8, properties.PRUNING_SPEEDUP_FLOAT,
+    properties.RAW_SIZE_RATIO_INT8, properties.RAW_BYTES_BASELINE_INT8_TFLITE,
+    properties.RAW_BYTES_PRUNED_INT8_TFLITE, properties.LATENCY_MS_BASELINE_INT8,
+    properties.LATENCY_MS_PRUNED_INT8, properties.LATENCY_MS_BASELINE_FLOAT,
+    properties.LATENCY_MS_PRUNED_FLOAT, properties.MEMORY_BYTES_BASELINE_INT8,
+    properties.MEMORY_BYTES_PRUNED_INT8,
 )
+CONTROL_ACCURACY = "control_accuracy"
+# The deployed pruned int8 file's accuracy above the control's, in points (< 0: below it).
+OVER_CONTROL_PP = "int8_accuracy_over_control_pp"
 # key: (comparison, value). The accuracy goals are drops against the baseline, in points.
 GOALS = {
     properties.BASELINE_ACCURACY: (">=", 0.994),
@@ -40,6 +49,11 @@ GOALS = {
     properties.INT8_ACCURACY_DROP_PP: ("<=", 0.3),
     properties.COMPRESSION_RATIO: (">=", 40.0),
     properties.INT8_SPEEDUP: (">=", 2.0),
+    properties.PRUNING_SPEEDUP_INT8: (">=", 3.0),
+    properties.PRUNING_SPEEDUP_FLOAT: (">=", 3.0),
+    properties.RAW_SIZE_RATIO_INT8: (">=", 10.0),
+    properties.GZIP_BYTES_PRUNED_INT8_TFLITE: ("<=", 12_000),
+    OVER_CONTROL_PP: (">=", 0.0),
     "wall_seconds_total": ("<=", 300.0),
     "wall_seconds_cached_rerun": ("<=", 30.0),
 }
@@ -86,6 +100,34 @@ def result_figures(figures: dict) -> dict:
     return results
 
 
+def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
+    """(accuracy, what was trained): the pruned model's shape trained from scratch with the
+    baseline's recipe (`baseline_step`) on the run's own Examples. Without structured pruning
+    that shape is the baseline's, and the baseline is its control."""
+    from pipelines import metadata
+
+    store = metadata.open_sqlite(config.resolved_metadata_path)
+    pruned = metadata.scalar_properties(
+        metadata.newest_output(store, config.pipeline_name, nodes.PRUNED_MODEL))
+    kept = dict(item.split(":") for item in _names(pruned.get(properties.KEPT_CHANNELS, "")))
+    compressed = exporter_figures(config.resolved_metadata_path, config.pipeline_name)
+    if not kept:
+        return compressed[properties.BASELINE_ACCURACY], "the baseline (same shape)"
+    from pruning import data
+    from pruning.architecture import narrowed
+    from pruning.training.baseline import baseline_step
+
+    shape = narrowed(config.model_params, {name: int(width) for name, width in kept.items()})
+    examples = metadata.newest_output(store, config.pipeline_name, nodes.EXAMPLES).uri
+    result = baseline_step(shape, config.training_params, data.read_split(examples, "train"),
+                           data.read_split(examples, "eval"))
+    return result.metrics.accuracy, f"filters {shape.filters}, {shape.dense_units} units"
+
+
+def _names(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def bench(env: dict[str, str]) -> dict:
     root = BENCH_DIR / "pipeline"
     shutil.rmtree(root, ignore_errors=True)
@@ -102,6 +144,12 @@ def bench(env: dict[str, str]) -> dict:
     results["wall_seconds_cached_rerun"] = round(cached, 1)
     results["wall_seconds_per_component"] = component_seconds(
         config.resolved_metadata_path, config.pipeline_name)
+    print("bench: training the control (the pruned model's shape, from scratch)", flush=True)
+    accuracy, shape = control_accuracy(config)
+    results[CONTROL_ACCURACY] = accuracy
+    results["control_model"] = shape
+    results[OVER_CONTROL_PP] = round(
+        (results[properties.INT8_TFLITE_ACCURACY] - accuracy) * 100, 2)
     return results
 
 
@@ -132,15 +180,14 @@ def sweep(env: dict[str, str], sparsities: list[float]) -> list[dict]:
             **env, "PIPELINE_ROOT": str(root),
             "SERVING_MODEL_DIR": str(BENCH_DIR / "sweep_serving"),
             "PRUNE_FINAL_SPARSITY": str(target), "PRUNE_LAYER_SPARSITY": "none",
-            "PRUNE_INITIAL_SPARSITY": str(min(0.3, target)), "LATENCY_RUNS": "0",
+            "PRUNE_INITIAL_SPARSITY": str(min(0.3, target)),
         }
         print(f"sweep: target sparsity {target} (every pruned layer)", flush=True)
         seconds = run_pipeline(point_env, BENCH_DIR / f"sweep_{target}.log")
         config = configs.load_config([], environ=point_env)
         summary = result_figures(exporter_figures(config.resolved_metadata_path,
                                                   config.pipeline_name))
-        rows.append({"target_sparsity": target, "wall_seconds": round(seconds, 1),
-                     **{k: v for k, v in summary.items() if not k.startswith("latency")}})
+        rows.append({"target_sparsity": target, "wall_seconds": round(seconds, 1), **summary})
         print(f"  sparsity {summary[properties.PRUNED_SPARSITY]:.4f}  "
               f"pruned {summary[properties.PRUNED_ACCURACY]:.4f}"
               f"  int8 {summary[properties.INT8_TFLITE_ACCURACY]:.4f}  "
@@ -155,7 +202,7 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axis = plt.subplots(figsize=(7, 4.2))
+    fig, (axis, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     sizes = [r[properties.GZIP_BYTES_PRUNED_INT8_TFLITE] / 1024 for r in rows]
     for key, label, marker in ((properties.INT8_TFLITE_ACCURACY, "int8 TFLite", "o"),
                                (properties.PRUNED_ACCURACY, "Keras (pruned)", "s")):
@@ -173,20 +220,38 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
     axis.set_ylabel("accuracy on the eval split (%)")
     axis.set_title("Accuracy vs compressed size, one point per target sparsity")
     axis.legend(fontsize=8)
+    # What the same points cost on a device: batch-1 latency and raw bytes of the int8 file.
+    latencies = [r[properties.LATENCY_MS_PRUNED_INT8] * 1000 for r in rows]
+    right.plot(latencies, [r[properties.INT8_TFLITE_ACCURACY] * 100 for r in rows], marker="o",
+               label="pruned int8 TFLite")
+    for row, latency in zip(rows, latencies, strict=True):
+        right.annotate(f"{row[properties.RAW_BYTES_PRUNED_INT8_TFLITE] / 1024:.0f} KiB raw",
+                       (latency, row[properties.INT8_TFLITE_ACCURACY] * 100),
+                       textcoords="offset points", xytext=(4, -12), fontsize=7)
+    right.axvline(rows[0][properties.LATENCY_MS_BASELINE_INT8] * 1000, color="gray",
+                  linestyle="--", label="baseline int8 latency")
+    right.set_xlabel("pruned full-int8 TFLite, batch-1 latency (µs, one thread)")
+    right.set_ylabel("accuracy on the eval split (%)")
+    right.set_title("Accuracy vs latency (labels: raw file size)")
+    right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def sweep_table(rows: list[dict]) -> str:
-    lines = ["| target | sparsity | Keras acc | int8 acc | int8 gzip bytes | ratio | blessed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| target | sparsity | Keras acc | int8 acc | int8 gzip bytes | ratio "
+             "| int8 raw bytes | int8 latency ms | speed-up vs baseline int8 | blessed |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['target_sparsity']} | {r[properties.PRUNED_SPARSITY]:.4f} "
             f"| {r[properties.PRUNED_ACCURACY]:.4f} | {r[properties.INT8_TFLITE_ACCURACY]:.4f} "
             f"| {r[properties.GZIP_BYTES_PRUNED_INT8_TFLITE]:,} "
             f"| {r[properties.COMPRESSION_RATIO]:.1f}x "
+            f"| {r[properties.RAW_BYTES_PRUNED_INT8_TFLITE]:,} "
+            f"| {r[properties.LATENCY_MS_PRUNED_INT8]:.4f} "
+            f"| {r[properties.PRUNING_SPEEDUP_INT8]:.2f}x "
             f"| {'yes' if r[properties.BLESSED] else 'no'} |")
     return "\n".join(lines) + "\n"
 

@@ -3,7 +3,8 @@
 `compress_and_compare` writes, for each model, a SavedModel, a Keras file and three TFLite files
 into a local directory, measures raw and gzip sizes the same way for all (`sizes`), runs each
 TFLite file on the whole eval set with LiteRT, counts the zeros left in its stored kernels, and
-optionally times batch-1 inference. It returns a `report.CompressionReport`.
+optionally times batch-1 inference and measures the memory LiteRT needs to run each timed file.
+It returns a `report.CompressionReport`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import tf_keras as keras
 
 from pruning import data
-from pruning.compression import sizes, tflite
+from pruning.compression import memory, sizes, tflite
 from pruning.compression.report import (
     MODELS,
     PQAT_FILE,
@@ -26,6 +27,7 @@ from pruning.compression.report import (
     CompressionSummary,
     FileRecord,
     ModelFigures,
+    RuntimeMemory,
     drop_pp,
 )
 from pruning.model import export
@@ -83,15 +85,20 @@ def measure_files(
     return records
 
 
+# Latency: each file runs `runs / _LATENCY_ROUNDS` times per round, the files taking turns.
+_LATENCY_ROUNDS = 5
+
+
 def measure_latency(
     tflite_paths: Mapping[str, str], pruned: keras.Model, image: np.ndarray, runs: int
 ) -> dict[str, float]:
     """Median batch-1 `invoke()` time in ms, one thread, of each written TFLite file
-    ({key: path}), and of the pruned model as float in the converter's sparse format."""
+    ({key: path}), and of the pruned model as float in the converter's sparse format; the files
+    interleaved (`tflite.latencies_ms`), so their ratios hold under the same machine state."""
     files = {key: _read(path) for key, path in tflite_paths.items()}
     files["pruned_float_sparse"] = tflite.convert(pruned, "float", sparse=True)
-    return {key: tflite.TfliteModel(content, num_threads=1).latency_ms(image, runs)
-            for key, content in files.items()}
+    rounds = min(_LATENCY_ROUNDS, runs)
+    return tflite.latencies_ms(files, image, runs=max(1, runs // rounds), rounds=rounds)
 
 
 def keras_figures(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> ModelFigures:
@@ -137,26 +144,32 @@ def compress_and_compare(
                       tflite.convert(pqat_model, "full_int8", representative_images))
         records += measure_files("pruned", {"tflite_pqat_int8": path}, eval_images, eval_labels)
     tensors = tflite.stored_tensors(_read(os.path.join(out_dir, "pruned_int8.tflite")))
-    latency = {}
+    latency, runtime = {}, {}
     if latency_runs:
-        progress(f"timing batch-1 inference, median of {latency_runs} runs per file")
+        progress(f"timing batch-1 inference, {latency_runs} runs per file, files interleaved")
         latency = measure_latency(timed, pruned, eval_images[0], latency_runs)
+        progress("measuring the memory LiteRT needs for each timed file, one process each")
+        runtime = {key: memory.runtime_memory(path) for key, path in timed.items()}
     return CompressionReport(
-        summary=summarize(figures, records, latency),
+        summary=summarize(figures, records, latency, runtime),
         models=figures,
         files=tuple(records),
         pruned_int8_tensors=tuple(tensors),
         latency_ms=latency,
         num_eval_examples=len(eval_images),
         num_representative_examples=len(representative_images),
+        runtime_memory=runtime,
     )
 
 
 def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
-              latency: Mapping[str, float]) -> CompressionSummary:
+              latency: Mapping[str, float],
+              runtime: Mapping[str, RuntimeMemory] | None = None) -> CompressionSummary:
     by_key = {(r.model, r.format): r for r in records}
     baseline_float = by_key["baseline", "tflite_float"]
+    baseline_int8 = by_key["baseline", "tflite_int8"]
     pruned_int8 = by_key["pruned", "tflite_int8"]
+    runtime = runtime or {}
     pqat = by_key.get(("pruned", "tflite_pqat_int8"))
     baseline_accuracy = figures["baseline"].accuracy
     return CompressionSummary(
@@ -173,6 +186,21 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
         latency_ms_float=latency.get("pruned_float"),
         latency_ms_int8=latency.get("pruned_int8"),
         int8_speedup=(latency["pruned_float"] / latency["pruned_int8"] if latency else None),
+        raw_bytes_baseline_int8_tflite=baseline_int8.raw_bytes,
+        raw_bytes_pruned_int8_tflite=pruned_int8.raw_bytes,
+        raw_size_ratio_int8=baseline_int8.raw_bytes / pruned_int8.raw_bytes,
+        latency_ms_baseline_float=latency.get("baseline_float"),
+        latency_ms_baseline_int8=latency.get("baseline_int8"),
+        latency_ms_pruned_float=latency.get("pruned_float"),
+        latency_ms_pruned_int8=latency.get("pruned_int8"),
+        pruning_speedup_float=(latency["baseline_float"] / latency["pruned_float"]
+                               if latency else None),
+        pruning_speedup_int8=(latency["baseline_int8"] / latency["pruned_int8"]
+                              if latency else None),
+        memory_bytes_baseline_int8=(runtime["baseline_int8"].total_bytes
+                                    if "baseline_int8" in runtime else None),
+        memory_bytes_pruned_int8=(runtime["pruned_int8"].total_bytes
+                                  if "pruned_int8" in runtime else None),
         pqat_int8_tflite_accuracy=pqat.accuracy if pqat else None,
         gzip_bytes_pruned_pqat_int8_tflite=pqat.gzip_bytes if pqat else None,
     )

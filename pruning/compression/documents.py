@@ -1,7 +1,7 @@
-"""The compression report as documents: report.json, report.md, report.html and three plots.
+"""The compression report as documents: report.json, report.md, report.html and four plots.
 
 The plots compare regular (baseline) against pruned: accuracy and loss, compressed (gzip) size,
-and quantized TFLite size.
+quantized TFLite size, and on the device (raw size, latency, LiteRT memory).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ PLOTS = {
     "accuracy_loss": "accuracy_and_loss.png",
     "compressed_size": "compressed_size.png",
     "tflite_size": "quantized_tflite_size.png",
+    "device": "on_device.png",
 }
 _COLORS = dict(zip(MODELS, ("#7f8c8d", "#2e86c1"), strict=True))
 
@@ -41,6 +42,7 @@ def write_documents(report: CompressionReport, out_dir: str,
                paths["compressed_size"])
     plot_sizes(report, ["tflite_dynamic_int8", "tflite_int8"], "Quantized TFLite size (gzip)",
                paths["tflite_size"])
+    plot_device(report, paths["device"])
     tables = report_tables(report)
     paths["markdown"] = os.path.join(out_dir, REPORT_MD)
     with open(paths["markdown"], "w") as f:
@@ -64,11 +66,15 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
         ["Pruned int8 TFLite, gzip bytes", f"{s.gzip_bytes_pruned_int8_tflite:,}"],
         ["Compression ratio", f"{s.compression_ratio:.1f}x"],
     ]
+    summary_rows.append(["int8 TFLite raw bytes, baseline / pruned",
+                         f"{s.raw_size_ratio_int8:.1f}x"])
     if s.latency_ms_int8 is not None:
         summary_rows += [
             ["Latency, pruned float TFLite (batch 1, median)", f"{s.latency_ms_float:.4f} ms"],
             ["Latency, pruned int8 TFLite (batch 1, median)", f"{s.latency_ms_int8:.4f} ms"],
             ["int8 speed-up", f"{s.int8_speedup:.2f}x"],
+            ["Pruning speed-up, float (baseline / pruned)", f"{s.pruning_speedup_float:.2f}x"],
+            ["Pruning speed-up, int8 (baseline / pruned)", f"{s.pruning_speedup_int8:.2f}x"],
         ]
     if s.blessed is not None:
         summary_rows.append(["Blessed by the Evaluator", "yes" if s.blessed else "no"])
@@ -84,6 +90,9 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
     ]
     tables = [
         ("Summary", ["Figure", "Value"], summary_rows),
+        ("Baseline vs pruned on the device (batch 1, one thread)",
+         ["TFLite file", "Raw bytes", "Gzip bytes", "Accuracy", "Latency", "LiteRT heap",
+          "Memory (heap + file)"], device_rows(report)),
         (f"Files (accuracy and loss on {report.num_eval_examples:,} eval examples)",
          ["File", "Model", "Format", "Raw bytes", "Gzip bytes", "Accuracy", "Loss",
           "Zeros in stored kernels"], file_rows),
@@ -94,6 +103,24 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
         tables.append(("Latency (batch 1, one thread, median)", ["TFLite file", "ms"],
                        [[k, f"{v:.4f}"] for k, v in report.latency_ms.items()]))
     return tables
+
+
+def device_rows(report: CompressionReport) -> list[list[str]]:
+    """Each model's float and full-int8 file side by side: what a phone or a microcontroller
+    pays for it in flash, RAM and time."""
+    rows = []
+    for suffix, format in (("float", "tflite_float"), ("int8", "tflite_int8")):
+        for name in MODELS:
+            record = report.file(name, format)
+            key = f"{name}_{suffix}"
+            latency = report.latency_ms.get(key)
+            memory = report.runtime_memory.get(key)
+            rows.append([record.file, f"{record.raw_bytes:,}", f"{record.gzip_bytes:,}",
+                         _pct(record.accuracy),
+                         "" if latency is None else f"{latency:.4f} ms",
+                         "" if memory is None else f"{memory.heap_bytes:,}",
+                         "" if memory is None else f"{memory.total_bytes:,}"])
+    return rows
 
 
 def to_markdown(title: str, tables) -> str:
@@ -162,6 +189,35 @@ def plot_sizes(report: CompressionReport, formats: list[str], title: str, path: 
     axis.set_ylabel("KiB")
     axis.set_title(f"{title}: regular vs pruned")
     axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_device(report: CompressionReport, path: str) -> None:
+    """Raw file size, latency and LiteRT memory of each model's float and int8 file: what a
+    device pays (latency and memory only when they were measured)."""
+    panels = [("Raw file (KiB)", lambda name, suffix: report.file(
+        name, f"tflite_{suffix}").raw_bytes / 1024)]
+    if report.latency_ms:
+        panels.append(("Latency, batch 1 (µs)",
+                       lambda name, suffix: report.latency_ms[f"{name}_{suffix}"] * 1000))
+    if report.runtime_memory:
+        panels.append(("Memory: heap + file (KiB)", lambda name, suffix: report.runtime_memory[
+            f"{name}_{suffix}"].total_bytes / 1024))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), squeeze=False)
+    suffixes = ("float", "int8")
+    for axis, (label, value) in zip(axes[0], panels, strict=True):
+        for i, name in enumerate(MODELS):
+            bars = axis.bar([g + i * 0.38 for g in range(len(suffixes))],
+                            [value(name, suffix) for suffix in suffixes], 0.38, label=name,
+                            color=_COLORS[name])
+            axis.bar_label(bars, fmt="%.0f", fontsize=8)
+        axis.set_xticks([g + 0.19 for g in range(len(suffixes))],
+                        [f"TFLite {suffix}" for suffix in suffixes])
+        axis.set_title(label)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("On the device: regular vs pruned")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -62,6 +62,18 @@ class StoredTensor:
 
 
 @dataclasses.dataclass(frozen=True)
+class RuntimeMemory:
+    """What LiteRT needs to run one TFLite file (`compression.memory`), in bytes."""
+
+    heap_bytes: int  # allocated by creating the interpreter and its first invoke()
+    file_bytes: int  # the file itself, which LiteRT maps and reads whole
+
+    @property
+    def total_bytes(self) -> int:
+        return self.heap_bytes + self.file_bytes
+
+
+@dataclasses.dataclass(frozen=True)
 class CompressionSummary:
     """The key figures (also the exporter's ML Metadata properties, under these names)."""
 
@@ -78,6 +90,18 @@ class CompressionSummary:
     latency_ms_float: float | None = None  # the pruned files, batch 1, one thread, median
     latency_ms_int8: float | None = None
     int8_speedup: float | None = None
+    # Baseline against pruned, each at the same precision: what pruning buys on a device.
+    raw_bytes_baseline_int8_tflite: int | None = None
+    raw_bytes_pruned_int8_tflite: int | None = None
+    raw_size_ratio_int8: float | None = None
+    latency_ms_baseline_float: float | None = None
+    latency_ms_baseline_int8: float | None = None
+    latency_ms_pruned_float: float | None = None
+    latency_ms_pruned_int8: float | None = None
+    pruning_speedup_float: float | None = None  # baseline latency over pruned latency
+    pruning_speedup_int8: float | None = None
+    memory_bytes_baseline_int8: int | None = None  # RuntimeMemory.total_bytes of each file
+    memory_bytes_pruned_int8: int | None = None
     pqat_int8_tflite_accuracy: float | None = None
     gzip_bytes_pruned_pqat_int8_tflite: int | None = None
     blessed: bool | None = None  # the Evaluator's verdict, when the exporter was given it
@@ -97,6 +121,8 @@ class CompressionReport:
     latency_ms: dict[str, float]  # per timed file; empty when not timed
     num_eval_examples: int
     num_representative_examples: int
+    # Per timed file ("baseline_int8", ...): what LiteRT needs to run it; empty when not timed.
+    runtime_memory: dict[str, RuntimeMemory] = dataclasses.field(default_factory=dict)
 
     def file(self, model: str, format: str) -> FileRecord:
         for record in self.files:
@@ -115,6 +141,8 @@ class CompressionReport:
                            for r in self.files]
         values["pruned_int8_tensors"] = [dataclasses.asdict(t) | {"sparsity": t.sparsity}
                                          for t in self.pruned_int8_tensors]
+        values["runtime_memory"] = {key: dataclasses.asdict(m) | {"total_bytes": m.total_bytes}
+                                    for key, m in self.runtime_memory.items()}
         return values
 
     def to_json(self) -> str:
@@ -133,6 +161,8 @@ class CompressionReport:
             latency_ms=values["latency_ms"],
             num_eval_examples=values["num_eval_examples"],
             num_representative_examples=values["num_representative_examples"],
+            runtime_memory={key: RuntimeMemory(**_fields_of(RuntimeMemory, memory))
+                            for key, memory in values.get("runtime_memory", {}).items()},
         )
 
 

@@ -20,7 +20,7 @@ import tf_keras as keras
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from pruning.compression import sizes
+from pruning.compression import sizes, space_to_depth
 from pruning.compression.report import StoredTensor
 from pruning.training.metrics import Metrics
 
@@ -34,10 +34,12 @@ def convert(
     representative_images: np.ndarray | None = None,
     sparse: bool = False,
 ) -> bytes:
-    """A TFLite flatbuffer of `model` + softmax, batch 1.
+    """A TFLite flatbuffer of `model` + softmax, batch 1, without tensor names (`strip_names`).
 
     `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `full_int8`: int8
-    weights, activations, input and output, calibrated on `representative_images`.
+    weights, activations, input and output, calibrated on `representative_images`; its first
+    strided convolution reads a space-to-depth rearrangement of the image
+    (`space_to_depth.rewrite_first_conv`: the same outputs, faster in int8).
     `sparse`: the converter's EXPERIMENTAL_SPARSITY optimization, which stores sparse kernels in a
     compressed (index + values) format for runtimes with sparse kernels.
     """
@@ -45,6 +47,8 @@ def convert(
         raise ValueError(f"Unknown TFLite mode {mode!r}; choose one of {MODES}")
     if mode == "full_int8" and (representative_images is None or len(representative_images) == 0):
         raise ValueError("full_int8 needs representative_images to calibrate the activations")
+    if mode == "full_int8":
+        model = space_to_depth.rewrite_first_conv(model)
 
     @tf.function(input_signature=[tf.TensorSpec(INPUT_SHAPE, tf.float32, name="image")])
     def scores(image):
@@ -68,7 +72,23 @@ def convert(
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    return converter.convert()
+    return strip_names(converter.convert())
+
+
+def strip_names(content: bytes) -> bytes:
+    """The flatbuffer without the strings no runtime reads: the model description, the subgraph
+    names and every tensor's name (TensorFlow's long op paths; about 500 bytes after gzip of a
+    small model). The signature (its input and output names) stays, unlike in TensorFlow's
+    `flatbuffer_utils.strip_strings`, so signature runners keep working."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    model.description = None
+    for subgraph in model.subgraphs:
+        subgraph.name = None
+        for tensor in subgraph.tensors:
+            tensor.name = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 class TfliteModel:
@@ -100,19 +120,14 @@ class TfliteModel:
             out = (out.astype(np.float32) - zero_point) * scale
         return out
 
-    def latency_ms(self, image: np.ndarray, runs: int, warmup: int = 20) -> float:
-        """Median wall time of one `invoke()` on `image` (input already set), in milliseconds."""
-        if runs < 1:
-            raise ValueError(f"runs must be >= 1, got {runs}")
-        self.scores(image)
-        for _ in range(warmup):
-            self.interpreter.invoke()
+    def median_invoke_s(self, runs: int) -> float:
+        """Median wall time of `runs` calls of `invoke()` on the input already set, in s."""
         times = []
         for _ in range(runs):
             started = time.perf_counter()
             self.interpreter.invoke()
             times.append(time.perf_counter() - started)
-        return statistics.median(times) * 1000
+        return statistics.median(times)
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Metrics:
         """Accuracy and cross-entropy over every image, one invocation each."""
@@ -127,6 +142,25 @@ class TfliteModel:
                        num_examples=len(images))
 
 
+def latencies_ms(contents: dict[str, bytes], image: np.ndarray, runs: int, rounds: int,
+                 warmup: int = 50) -> dict[str, float]:
+    """Batch-1 `invoke()` time of each file ({key: flatbuffer}) in ms, one thread: in each of
+    `rounds` rounds every file runs `runs` times in turn; the figure is the median over rounds
+    of each round's median. Interleaving puts every file under the same machine state (clock,
+    caches, neighbours), so their ratios hold even when the absolute times drift."""
+    if runs < 1 or rounds < 1:
+        raise ValueError(f"runs and rounds must be >= 1, got {runs} and {rounds}")
+    models = {key: TfliteModel(content, num_threads=1) for key, content in contents.items()}
+    for model in models.values():
+        model.scores(image)  # sets the input
+        model.median_invoke_s(warmup)
+    medians = {key: [] for key in models}
+    for _ in range(rounds):
+        for key, model in models.items():
+            medians[key].append(model.median_invoke_s(runs))
+    return {key: statistics.median(values) * 1000 for key, values in medians.items()}
+
+
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 9: np.int8}  # TFLite TensorType codes
 
 
@@ -138,6 +172,7 @@ def stored_tensors(content: bytes) -> list[StoredTensor]:
     """
     model = schema.Model.GetRootAs(content, 0)
     graph = model.Subgraphs(0)
+    readers = _readers(model, graph)
     found = []
     for t in range(graph.TensorsLength()):
         tensor = graph.Tensors(t)
@@ -154,7 +189,7 @@ def stored_tensors(content: bytes) -> list[StoredTensor]:
         if quantization is not None and quantization.ZeroPointLength():
             zero_point = int(quantization.ZeroPointAsNumpy()[0])
         found.append(StoredTensor(
-            name=tensor.Name().decode(),
+            name=tensor.Name().decode() if tensor.Name() else readers.get(t, f"tensor {t}"),
             shape=tuple(int(d) for d in tensor.ShapeAsNumpy()),
             dtype=np.dtype(dtype).name,
             bytes=len(raw),
@@ -163,6 +198,25 @@ def stored_tensors(content: bytes) -> list[StoredTensor]:
             gzip_bytes=sizes.gzip_size(raw),
         ))
     return sorted(found, key=lambda x: -x.bytes)
+
+
+_OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items()
+             if not name.startswith("_")}
+
+
+def _readers(model, graph) -> dict[int, str]:
+    """{tensor index: "<op> <n> input <i>"}, e.g. "conv_2d 2 input 1" for the filter of the
+    second convolution: how a file without tensor names (`strip_names`) names its kernels."""
+    seen: dict[str, int] = {}
+    names = {}
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        kind = _OP_NAMES.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "op").lower()
+        seen[kind] = seen.get(kind, 0) + 1
+        for position, tensor in enumerate(op.InputsAsNumpy()):
+            names.setdefault(int(tensor), f"{kind} {seen[kind]} input {position}")
+    return names
 
 
 def weight_zeros(content: bytes) -> tuple[int, int]:

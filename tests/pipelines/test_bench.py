@@ -11,6 +11,11 @@ RECORDED = {
     "gzip_bytes_pruned_int8_tflite": 38_318, "compression_ratio": 45.39,
     "latency_ms_float": 0.0321, "latency_ms_int8": 0.0097, "int8_speedup": 3.31, "blessed": 1,
     "pruned_accuracy_drop_pp": 0.12, "int8_accuracy_drop_pp": 0.34,
+    "pruning_speedup_int8": 3.2, "pruning_speedup_float": 3.9, "raw_size_ratio_int8": 11.05,
+    "raw_bytes_baseline_int8_tflite": 484_448, "raw_bytes_pruned_int8_tflite": 43_848,
+    "latency_ms_baseline_int8": 0.0290, "latency_ms_pruned_int8": 0.0091,
+    "latency_ms_baseline_float": 0.0830, "latency_ms_pruned_float": 0.0213,
+    "memory_bytes_baseline_int8": 600_000, "memory_bytes_pruned_int8": 90_000,
     "int8_tflite_sparsity": 0.9575,  # recorded, not in results.json
 }
 
@@ -21,7 +26,11 @@ def test_result_figures_keep_the_results_json_keys():
         "baseline_accuracy", "pruned_accuracy", "pruned_sparsity", "int8_tflite_accuracy",
         "gzip_bytes_baseline_float_tflite", "gzip_bytes_pruned_int8_tflite", "compression_ratio",
         "latency_ms_float", "latency_ms_int8", "int8_speedup", "blessed",
-        "pruned_accuracy_drop_pp", "int8_accuracy_drop_pp"]
+        "pruned_accuracy_drop_pp", "int8_accuracy_drop_pp", "pruning_speedup_int8",
+        "pruning_speedup_float", "raw_size_ratio_int8", "raw_bytes_baseline_int8_tflite",
+        "raw_bytes_pruned_int8_tflite", "latency_ms_baseline_int8", "latency_ms_pruned_int8",
+        "latency_ms_baseline_float", "latency_ms_pruned_float", "memory_bytes_baseline_int8",
+        "memory_bytes_pruned_int8"]
     assert results["blessed"] is True
     assert results["compression_ratio"] == 45.39 and results["int8_accuracy_drop_pp"] == 0.34
 
@@ -36,6 +45,14 @@ def test_result_figures_keep_the_results_json_keys():
         ("int8_accuracy_drop_pp", 0.34, "NOT met"),
         ("wall_seconds_cached_rerun", 30.5, "NOT met"),
         ("wall_seconds_total", 143.4, "met"),
+        ("pruning_speedup_int8", 3.0, "met"),
+        ("pruning_speedup_int8", 2.99, "NOT met"),
+        ("pruning_speedup_float", 1.0, "NOT met"),
+        ("raw_size_ratio_int8", 10.0, "met"),
+        ("gzip_bytes_pruned_int8_tflite", 12_000, "met"),
+        ("gzip_bytes_pruned_int8_tflite", 12_001, "NOT met"),
+        ("int8_accuracy_over_control_pp", 0.0, "met"),
+        ("int8_accuracy_over_control_pp", -0.01, "NOT met"),
     ],
 )
 def test_table_judges_each_goal(key, value, verdict):
@@ -57,3 +74,10 @@ def test_sweep_refuses_sparsities_outside_0_1(bad, capsys):
     assert raised.value.code == 2
     assert capsys.readouterr().err == (
         f"bench: error: --sweep sparsities must be in (0, 1), got {float(bad)}\n")
+
+
+def test_sweep_table_shows_size_latency_and_speed_up_of_each_point():
+    row = {"target_sparsity": 0.9, **bench.result_figures(RECORDED)}
+    table = bench.sweep_table([row])
+    assert table.splitlines()[2] == (
+        "| 0.9 | 0.9575 | 0.9937 | 0.9915 | 38,318 | 45.4x | 43,848 | 0.0091 | 3.20x | yes |")

@@ -237,3 +237,14 @@ def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, mnist_manua
     first_inputs = {e.artifact_id for e in store.get_events_by_execution_ids([first_run.id])
                     if e.type == e.INPUT}
     assert not first_inputs & {c.id for c in checkpoints}  # nothing to continue the first time
+
+
+def test_bench_control_trains_the_pruned_shape_from_scratch(gated_runs):
+    from pipelines import bench
+
+    accuracy, shape = bench.control_accuracy(gated_runs.config)
+    # The narrowed width-8 model (2, 6, 6 filters, 6 units), trained with the baseline's recipe
+    # (2 epochs) on the run's own 600 examples: better than chance, measured on all 600.
+    assert shape == "filters (2, 6, 6), 6 units"
+    assert 0.1 < accuracy <= 1
+    assert accuracy * EXAMPLE_LIMIT == pytest.approx(round(accuracy * EXAMPLE_LIMIT), abs=1e-3)

@@ -124,3 +124,46 @@ def test_sparse_file_compresses_better_than_a_dense_one(files):
 def test_bad_conversion_requests_are_refused(mode, images, message):
     with pytest.raises(ValueError, match=message):
         tflite.convert(tiny_model(), mode, images)
+
+
+def test_converted_files_carry_no_tensor_names_but_keep_their_signature(files):
+    from tensorflow.lite.python import schema_py_generated as tf_schema
+
+    for mode, content in files.items():
+        graph = tf_schema.Model.GetRootAs(content, 0).Subgraphs(0)
+        names = [graph.Tensors(t).Name() for t in range(graph.TensorsLength())]
+        assert not any(names), mode
+        runner = tflite.TfliteModel(content).interpreter.get_signature_runner()
+        assert runner.get_input_details() and runner.get_output_details(), mode
+    # Kernels without names are named by the op that reads them.
+    tensor_names = [t.name for t in tflite.stored_tensors(files["full_int8"])]
+    assert "conv_2d 1 input 1" in tensor_names and "fully_connected 1 input 1" in tensor_names
+
+
+def test_latencies_of_files_timed_in_turns(files):
+    image = images_and_labels(1)[0][0]
+    latencies = tflite.latencies_ms(files, image, runs=5, rounds=3, warmup=2)
+    assert set(latencies) == set(files) and all(0 < v < 1000 for v in latencies.values())
+    with pytest.raises(ValueError, match="runs and rounds must be >= 1, got 0 and 3"):
+        tflite.latencies_ms(files, image, runs=0, rounds=3)
+
+
+def test_runtime_memory_grows_with_the_activations(tmp_path):
+    """Two float models that differ only in one activation: 28x28x64 against 28x28x2 float32
+    values (200,704 against 6,272 bytes). LiteRT's heap must hold the bigger one."""
+    import tf_keras as keras
+
+    from pruning.compression import memory
+
+    heaps = {}
+    for filters in (2, 64):
+        model = keras.Sequential([
+            keras.Input((28, 28)), keras.layers.Reshape((28, 28, 1)),
+            keras.layers.Conv2D(filters, 1, padding="same"),
+            keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+        path = tmp_path / f"conv{filters}.tflite"
+        path.write_bytes(tflite.convert(model, "float"))
+        measured = memory.runtime_memory(str(path))
+        assert measured.file_bytes == path.stat().st_size
+        heaps[filters] = measured.heap_bytes
+    assert heaps[64] - heaps[2] >= (64 - 2) * 28 * 28 * 4

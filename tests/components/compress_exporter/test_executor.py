@@ -162,6 +162,28 @@ def test_report_holds_every_figure_and_valid_plots(exported):
     assert all(v > 0 for v in report.latency_ms.values())
     assert summary.int8_speedup == pytest.approx(
         report.latency_ms["pruned_float"] / report.latency_ms["pruned_int8"])
+    # Baseline against pruned at each precision, the sizes as the files on disk have them.
+    compressed_uri = exported[0].uri
+    raw = {name: os.path.getsize(os.path.join(compressed_uri, f"{name}_int8.tflite"))
+           for name in ("baseline", "pruned")}
+    assert (summary.raw_bytes_baseline_int8_tflite, summary.raw_bytes_pruned_int8_tflite) == (
+        raw["baseline"], raw["pruned"])
+    assert summary.raw_size_ratio_int8 == pytest.approx(raw["baseline"] / raw["pruned"])
+    for precision in ("float", "int8"):
+        baseline, pruned = (report.latency_ms[f"{name}_{precision}"]
+                            for name in ("baseline", "pruned"))
+        assert getattr(summary, f"latency_ms_baseline_{precision}") == baseline
+        assert getattr(summary, f"pruning_speedup_{precision}") == pytest.approx(
+            baseline / pruned)
+    # LiteRT's memory for each timed file: the file itself plus a heap that holds at least the
+    # input image (784 int8 or float32 values).
+    assert set(report.runtime_memory) == {"baseline_float", "baseline_int8", "pruned_float",
+                                          "pruned_int8"}
+    for key, memory in report.runtime_memory.items():
+        assert memory.file_bytes == os.path.getsize(os.path.join(compressed_uri,
+                                                                 f"{key}.tflite")), key
+        assert memory.heap_bytes >= 784, key
+    assert summary.memory_bytes_pruned_int8 == report.runtime_memory["pruned_int8"].total_bytes
     assert report.num_representative_examples == REPRESENTATIVE
     assert report.pruned_int8_tensors[0].bytes >= report.pruned_int8_tensors[-1].bytes
     for name in documents.PLOTS.values():
