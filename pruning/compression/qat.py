@@ -17,6 +17,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.pr
 
 from pruning import data
 from pruning.model import layers
+from pruning.params import CompressionParams
 from pruning.training.baseline import compile_model
 
 quantization = tfmot.quantization.keras
@@ -70,21 +71,19 @@ def pqat_fine_tune(
     model: keras.Model,
     images: np.ndarray,
     labels: np.ndarray,
+    params: CompressionParams,
     *,
-    epochs: int,
-    learning_rate: float,
     batch_size: int,
     seed: int = 0,
 ) -> keras.Model:
-    """The QAT model after `epochs` epochs; `tflite.convert(..., "full_int8")` converts it."""
-    if epochs < 1:
-        raise ValueError(f"PQAT epochs must be >= 1, got {epochs}")
-    if learning_rate <= 0:
-        raise ValueError(f"PQAT learning_rate must be > 0, got {learning_rate}")
+    """The QAT model after `params.pqat_epochs` epochs (>= 1) at `params.pqat_learning_rate`;
+    `tflite.convert(..., "full_int8")` converts it."""
+    if not params.pqat_epochs:
+        raise ValueError("CompressionParams.pqat_epochs is 0: PQAT is off")
     keras.utils.set_random_seed(seed)
     qat = apply_pqat(model)
-    compile_model(qat, keras.optimizers.Adam(learning_rate))
+    compile_model(qat, keras.optimizers.Adam(params.pqat_learning_rate))
     dataset = data.in_memory_dataset(images, labels, batch_size, shuffle=True, augment=True,
                                      seed=seed)
-    qat.fit(dataset, epochs=epochs, verbose=2)
+    qat.fit(dataset, epochs=params.pqat_epochs, verbose=2)
     return qat

@@ -41,10 +41,8 @@ def compression_step(
     if params.pqat_epochs:
         progress(f"pruning-preserving QAT of the pruned model, {params.pqat_epochs} epoch(s) "
                  f"on {len(train_images)} examples")
-        pqat_model = qat.pqat_fine_tune(
-            pruned, train_images, train_labels, epochs=params.pqat_epochs,
-            learning_rate=params.pqat_learning_rate, batch_size=training.batch_size,
-            seed=training.seed)
+        pqat_model = qat.pqat_fine_tune(pruned, train_images, train_labels, params,
+                                        batch_size=training.batch_size, seed=training.seed)
     return compare.compress_and_compare(
         baseline, pruned, out_dir, eval_images, eval_labels,
         train_images[:params.representative_examples], latency_runs=params.latency_runs,
