@@ -39,11 +39,12 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
          "of layer 'conv1'"),
         ({"PRUNE_M_BY_N": "2-4"}, "PRUNE_M_BY_N=2-4 (--prune-m-by-n): must look like 'a:b'"),
         # Weight pruning applies to the model structured pruning leaves (dense1 600 x 48) ...
-        ({"PRUNE_BLOCK_SIZE": "7x1", "PRUNE_LAYERS": "dense1"},
+        ({"PRUNE_BLOCK_SIZE": "7x1", "PRUNE_LAYERS": "dense1",
+          "PRUNE_FILTER_SPARSITY": "conv1:0.75,conv2:0.625,conv3:0.625,dense1:0.8125"},
          "PRUNE_BLOCK_SIZE=7x1 (--prune-block-size): must divide the kernel (600, 48) of "
          "layer 'dense1'"),
-        # ... or, with it off, to the full-width one.
-        ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1", "PRUNE_FILTER_SPARSITY": "none"},
+        # ... or, with it off (the default), to the full-width one.
+        ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1"},
          "PRUNE_BLOCK_SIZE=3x1 (--prune-block-size): must divide the kernel (1600, 256) of "
          "layer 'dense1'"),
         ({"PRUNE_FILTER_SPARSITY": "logits:0.5"},
@@ -56,8 +57,8 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
         ({"PRUNE_FILTER_SPARSITY": "conv1:0.99"},
          "PRUNE_FILTER_SPARSITY=conv1:0.99 (--prune-filter-sparsity): would remove every one "
          "of the 32 filters of layer 'conv1'"),
-        ({"MODEL_WIDTH": "2"},  # the default removes 3 of every 4 of conv1's filters
-         "PRUNE_FILTER_SPARSITY=conv1:0.75,conv2:0.625,conv3:0.625,dense1:0.8125 "
+        ({"MODEL_WIDTH": "2", "PRUNE_FILTER_SPARSITY": "conv1:0.75,dense1:0.5"},
+         "PRUNE_FILTER_SPARSITY=conv1:0.75,dense1:0.5 "
          "(--prune-filter-sparsity): would remove every one of the 2 filters of layer 'conv1'"),
         ({"PRUNE_FILTER_SPARSITY": "conv1:1"},
          "PRUNE_FILTER_SPARSITY=conv1:1 (--prune-filter-sparsity): needs each removed fraction "
