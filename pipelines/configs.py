@@ -33,6 +33,7 @@ from pruning.architecture import (
     NARROW_LAYER_SPARSITY,
 )
 from pruning.params import (
+    NARROW_PRUNE_EPOCHS,
     PRUNE_TRAINING,
     ClusteringParams,
     CompressionParams,
@@ -165,8 +166,10 @@ class PipelineConfig:
         "targets of every later fine-tuning (distillation); 0 = the labels alone."
     )
     # Pruning (PruneTrainer): the Keras pruning API's options (pruning/params.py).
-    prune_epochs: int = _field(PRUNE_TRAINING.epochs, "PRUNE_EPOCHS",
-                               "PruneTrainer fine-tuning epochs.")
+    prune_epochs: int | None = _field(
+        None, "PRUNE_EPOCHS",
+        f"PruneTrainer fine-tuning epochs. Default {PRUNE_TRAINING.epochs}, or "
+        f"{NARROW_PRUNE_EPOCHS} after structured pruning.")
     prune_learning_rate: float = _field(
         PRUNE_TRAINING.learning_rate, "PRUNE_LEARNING_RATE", "PruneTrainer peak learning rate."
     )
@@ -353,7 +356,10 @@ class PipelineConfig:
 
     @property
     def prune_training_params(self) -> TrainingParams:
-        return self._build(TrainingParams, _PRUNE_TRAINING_OPTIONS)
+        epochs = self.prune_epochs
+        if epochs is None:
+            epochs = NARROW_PRUNE_EPOCHS if self.filter_params.enabled else PRUNE_TRAINING.epochs
+        return self._build(TrainingParams, _PRUNE_TRAINING_OPTIONS, {"epochs": epochs})
 
     @property
     def filter_params(self) -> FilterParams:

@@ -190,6 +190,9 @@ def test_each_default_is_the_librarys():
         layer_sparsity=architecture.NARROW_FILTER_SPARSITY)
     assert with_filters.pruning_params == PruningParams(
         layer_sparsity=architecture.NARROW_LAYER_SPARSITY)
+    assert with_filters.prune_training_params.epochs == 8  # the narrowed model's default
+    assert configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": narrowing, "PRUNE_EPOCHS":
+                                            "3"}).prune_training_params.epochs == 3
     assert config.clustering_params == ClusteringParams()
     assert config.compression_params == CompressionParams()
     assert config.gate_params == GateParams()
