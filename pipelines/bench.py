@@ -109,10 +109,11 @@ def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
     store = metadata.open_sqlite(config.resolved_metadata_path)
     pruned = metadata.scalar_properties(
         metadata.newest_output(store, config.pipeline_name, nodes.PRUNED_MODEL))
-    kept = dict(item.split(":") for item in _names(pruned.get(properties.KEPT_CHANNELS, "")))
-    compressed = exporter_figures(config.resolved_metadata_path, config.pipeline_name)
+    kept = dict(item.split(":")
+                for item in configs.comma_list(pruned.get(properties.KEPT_CHANNELS, "")))
     if not kept:
-        return compressed[properties.BASELINE_ACCURACY], "the baseline (same shape)"
+        baseline = exporter_figures(config.resolved_metadata_path, config.pipeline_name)
+        return baseline[properties.BASELINE_ACCURACY], "the baseline (same shape)"
     from pruning import data
     from pruning.architecture import narrowed
     from pruning.training.baseline import baseline_step
@@ -122,10 +123,6 @@ def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
     result = baseline_step(shape, config.training_params, data.read_split(examples, "train"),
                            data.read_split(examples, "eval"))
     return result.metrics.accuracy, f"filters {shape.filters}, {shape.dense_units} units"
-
-
-def _names(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def bench(env: dict[str, str]) -> dict:

@@ -378,8 +378,8 @@ class PipelineConfig:
             "block_size": _pair(self.prune_block_size, "x", "prune_block_size"),
             "sparsity_m_by_n": (_pair(self.prune_m_by_n, ":", "prune_m_by_n")
                                 if self.prune_m_by_n else None),
-            "layer_names": _names(self.prune_layers),
-            "layer_types": _names(self.prune_layer_types),
+            "layer_names": comma_list(self.prune_layers),
+            "layer_types": comma_list(self.prune_layer_types),
             "layer_sparsity": () if self.prune_m_by_n else _layer_sparsity(
                 layer_sparsity, "prune_layer_sparsity", "'layer:sparsity' ('dense1:0.98')"),
         }
@@ -520,7 +520,8 @@ def _check(config: PipelineConfig, condition: bool, name: str, rule: str) -> Non
         raise option_error(name, getattr(config, name), rule)
 
 
-def _names(text: str) -> tuple[str, ...]:
+def comma_list(text: str) -> tuple[str, ...]:
+    """'a, b,,c' -> ('a', 'b', 'c'): the items of an option that lists names."""
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
@@ -536,7 +537,7 @@ def _layer_sparsity(text: str, option: str, form: str) -> tuple[tuple[str, float
     if text.strip().lower() == "none":
         return ()
     pairs = []
-    for item in _names(text):
+    for item in comma_list(text):
         name, _, value = item.partition(":")
         try:
             pairs.append((name.strip(), float(value)))

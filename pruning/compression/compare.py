@@ -169,7 +169,7 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
     baseline_float = by_key["baseline", "tflite_float"]
     baseline_int8 = by_key["baseline", "tflite_int8"]
     pruned_int8 = by_key["pruned", "tflite_int8"]
-    runtime = runtime or {}
+    memory_bytes = {key: value.total_bytes for key, value in (runtime or {}).items()}
     pqat = by_key.get(("pruned", "tflite_pqat_int8"))
     baseline_accuracy = figures["baseline"].accuracy
     return CompressionSummary(
@@ -185,7 +185,7 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
         int8_accuracy_drop_pp=drop_pp(baseline_accuracy, pruned_int8.accuracy),
         latency_ms_float=latency.get("pruned_float"),
         latency_ms_int8=latency.get("pruned_int8"),
-        int8_speedup=(latency["pruned_float"] / latency["pruned_int8"] if latency else None),
+        int8_speedup=_ratio(latency, "pruned_float", "pruned_int8"),
         raw_bytes_baseline_int8_tflite=baseline_int8.raw_bytes,
         raw_bytes_pruned_int8_tflite=pruned_int8.raw_bytes,
         raw_size_ratio_int8=baseline_int8.raw_bytes / pruned_int8.raw_bytes,
@@ -193,14 +193,15 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
         latency_ms_baseline_int8=latency.get("baseline_int8"),
         latency_ms_pruned_float=latency.get("pruned_float"),
         latency_ms_pruned_int8=latency.get("pruned_int8"),
-        pruning_speedup_float=(latency["baseline_float"] / latency["pruned_float"]
-                               if latency else None),
-        pruning_speedup_int8=(latency["baseline_int8"] / latency["pruned_int8"]
-                              if latency else None),
-        memory_bytes_baseline_int8=(runtime["baseline_int8"].total_bytes
-                                    if "baseline_int8" in runtime else None),
-        memory_bytes_pruned_int8=(runtime["pruned_int8"].total_bytes
-                                  if "pruned_int8" in runtime else None),
+        pruning_speedup_float=_ratio(latency, "baseline_float", "pruned_float"),
+        pruning_speedup_int8=_ratio(latency, "baseline_int8", "pruned_int8"),
+        memory_bytes_baseline_int8=memory_bytes.get("baseline_int8"),
+        memory_bytes_pruned_int8=memory_bytes.get("pruned_int8"),
         pqat_int8_tflite_accuracy=pqat.accuracy if pqat else None,
         gzip_bytes_pruned_pqat_int8_tflite=pqat.gzip_bytes if pqat else None,
     )
+
+
+def _ratio(values: Mapping[str, float], numerator: str, denominator: str) -> float | None:
+    """values[numerator] / values[denominator], or None when nothing was measured."""
+    return values[numerator] / values[denominator] if values else None

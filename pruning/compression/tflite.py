@@ -77,9 +77,9 @@ def convert(
 
 def strip_names(content: bytes) -> bytes:
     """The flatbuffer without the strings no runtime reads: the model description, the subgraph
-    names and every tensor's name (TensorFlow's long op paths; about 500 bytes after gzip of a
-    small model). The signature (its input and output names) stays, unlike in TensorFlow's
-    `flatbuffer_utils.strip_strings`, so signature runners keep working."""
+    names and every tensor's name (TensorFlow's long op paths). The signature (its input and
+    output names) stays, unlike in TensorFlow's `flatbuffer_utils.strip_strings`, so signature
+    runners keep working."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
