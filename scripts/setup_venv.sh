@@ -32,5 +32,8 @@ if ! "$VENV/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION"; then
 fi
 echo "setup_venv: installing requirements/lock.txt"
 # sync removes whatever the lock does not list (the lock pins pip and uv themselves too).
-"$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" requirements/lock.txt
+# --compile-bytecode: uv writes no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set (as on
+# our CI machines) Python never caches them either, so every process would compile TensorFlow's
+# sources again: `import tensorflow` went from 23 s to 9 s on a 2-core machine.
+"$VENV/bin/uv" pip sync --quiet --compile-bytecode --python "$VENV/bin/python" requirements/lock.txt
 "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
