@@ -147,11 +147,10 @@ class PipelineConfig:
     # Structured pruning (PruneTrainer, first): whole filters and units, then a narrower model
     # (pruning/sparsity/filters.py).
     prune_filter_sparsity: str = _field(
-        "none", "PRUNE_FILTER_SPARSITY",
+        _pairs_text(NARROW_FILTER_SPARSITY), "PRUNE_FILTER_SPARSITY",
         "Structured pruning: the fraction of filters (conv1, conv2, conv3) or units (dense1) each "
-        "layer loses, 'name:fraction,...' (e.g. "
-        f"{_pairs_text(NARROW_FILTER_SPARSITY)}); the model is then rebuilt without them. "
-        "'none' (default) keeps the baseline's shape."
+        "layer loses, 'name:fraction,...'; the model is then rebuilt without them. 'none' keeps "
+        "the baseline's shape (weight pruning only)."
     )
     prune_filter_epochs: int = _field(
         _FILTERS.epochs, "PRUNE_FILTER_EPOCHS",

@@ -27,8 +27,8 @@ NUM_CLASSES = 10
 # first convolution (every feature depends on it) the least.
 DEFAULT_LAYER_SPARSITY = (("dense1", 0.97), ("conv3", 0.9), ("conv2", 0.85), ("conv1", 0.5),
                           ("logits", 0.7))
-# Structured pruning of this CNN (PRUNE_FILTER_SPARSITY, off by default): the fraction of each
-# layer's filters (units) removed. At the default width: conv1 32 -> 8, conv2 and conv3
+# Structured pruning of this CNN (the pipeline's PRUNE_FILTER_SPARSITY default): the fraction
+# of each layer's filters (units) removed. At the default width: conv1 32 -> 8, conv2 and conv3
 # 64 -> 24, dense1 256 -> 48.
 NARROW_FILTER_SPARSITY = (("conv1", 0.75), ("conv2", 0.625), ("conv3", 0.625),
                            ("dense1", 0.8125))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pipelines import configs
 from pruning import architecture
 from pruning.params import (
+    NARROW_PRUNE_EPOCHS,
     PRUNE_TRAINING,
     ClusteringParams,
     CompressionParams,
@@ -179,20 +182,22 @@ def test_each_default_is_the_librarys():
     config = configs.load_config([], environ={})
     assert config.model_params == ModelParams()
     assert config.training_params == TrainingParams()
-    assert config.prune_training_params == PRUNE_TRAINING
-    assert config.filter_params == FilterParams()
-    assert not config.filter_params.enabled
-    assert config.pruning_params == PruningParams(
-        layer_sparsity=architecture.DEFAULT_LAYER_SPARSITY)
-    narrowing = ",".join(f"{name}:{value}" for name, value in architecture.NARROW_FILTER_SPARSITY)
-    with_filters = configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": narrowing})
-    assert with_filters.filter_params == FilterParams(
+    # Structured pruning is on by default, with the narrowed model's recipe.
+    assert config.filter_params == FilterParams(
         layer_sparsity=architecture.NARROW_FILTER_SPARSITY)
-    assert with_filters.pruning_params == PruningParams(
+    assert config.pruning_params == PruningParams(
         layer_sparsity=architecture.NARROW_LAYER_SPARSITY)
-    assert with_filters.prune_training_params.epochs == 8  # the narrowed model's default
-    assert configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": narrowing, "PRUNE_EPOCHS":
-                                            "3"}).prune_training_params.epochs == 3
+    assert config.prune_training_params == dataclasses.replace(
+        PRUNE_TRAINING, epochs=NARROW_PRUNE_EPOCHS)
+    assert configs.load_config([], environ={"PRUNE_EPOCHS": "3"}
+                               ).prune_training_params.epochs == 3
+    # 'none' keeps the baseline's shape and the full-width model's defaults.
+    full_width = configs.load_config([], environ={"PRUNE_FILTER_SPARSITY": "none"})
+    assert full_width.filter_params == FilterParams()
+    assert not full_width.filter_params.enabled
+    assert full_width.pruning_params == PruningParams(
+        layer_sparsity=architecture.DEFAULT_LAYER_SPARSITY)
+    assert full_width.prune_training_params == PRUNE_TRAINING
     assert config.clustering_params == ClusteringParams()
     assert config.compression_params == CompressionParams()
     assert config.gate_params == GateParams()

@@ -43,8 +43,8 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
           "PRUNE_FILTER_SPARSITY": "conv1:0.75,conv2:0.625,conv3:0.625,dense1:0.8125"},
          "PRUNE_BLOCK_SIZE=7x1 (--prune-block-size): must divide the kernel (600, 48) of "
          "layer 'dense1'"),
-        # ... or, with it off (the default), to the full-width one.
-        ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1"},
+        # ... or, with it off, to the full-width one.
+        ({"PRUNE_BLOCK_SIZE": "3x1", "PRUNE_LAYERS": "dense1", "PRUNE_FILTER_SPARSITY": "none"},
          "PRUNE_BLOCK_SIZE=3x1 (--prune-block-size): must divide the kernel (1600, 256) of "
          "layer 'dense1'"),
         ({"PRUNE_FILTER_SPARSITY": "logits:0.5"},
