@@ -46,11 +46,11 @@ def _heap_in_use() -> int:
 def _measure_heap(path: str) -> int:
     """In this process: the heap growth of loading, allocating and invoking `path` once."""
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
+
+    from pruning.compression import litert
 
     before = _heap_in_use()
-    interpreter = Interpreter(model_path=path, num_threads=1)
-    interpreter.allocate_tensors()
+    interpreter, _ = litert.load(path=path, num_threads=1)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
     interpreter.invoke()

@@ -18,9 +18,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from ai_edge_litert import schema_py_generated as schema
-from ai_edge_litert.interpreter import Interpreter
 
-from pruning.compression import sizes, space_to_depth
+from pruning.compression import litert, sizes, space_to_depth
 from pruning.compression.report import StoredTensor
 from pruning.training.metrics import Metrics
 
@@ -95,8 +94,8 @@ class TfliteModel:
     """One TFLite flatbuffer, loaded in LiteRT, answering one image at a time."""
 
     def __init__(self, content: bytes, num_threads: int | None = None):
-        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        # `kernels`: XNNPACK, or LiteRT's built-in ones where XNNPACK refuses the graph.
+        self.interpreter, self.kernels = litert.load(content, num_threads=num_threads)
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         if tuple(self._input["shape"]) != INPUT_SHAPE:

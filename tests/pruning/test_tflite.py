@@ -167,3 +167,42 @@ def test_runtime_memory_grows_with_the_activations(tmp_path):
         assert measured.file_bytes == path.stat().st_size
         heaps[filters] = measured.heap_bytes
     assert heaps[64] - heaps[2] >= (64 - 2) * 28 * 28 * 4
+
+
+def test_a_file_xnnpack_refuses_runs_on_the_builtin_kernels(tmp_path):
+    """A dead ReLU layer (it outputs 0 for every image) gets an activation scale near 0 in a
+    full-integer file; its requantization scale (input x weight / output scale, here above 256)
+    is then out of XNNPACK's range and XNNPACK refuses the graph. The file is evaluated, timed
+    and measured on LiteRT's built-in kernels instead, with the model's own predictions."""
+    import tf_keras as keras
+
+    from pruning.compression import litert, memory
+
+    model = keras.Sequential([
+        keras.Input((28, 28)), keras.layers.Reshape((28, 28, 1)),
+        keras.layers.Conv2D(4, 3, strides=2, activation="relu"), keras.layers.Flatten(),
+        keras.layers.Dense(6, activation="relu", name="dead"), keras.layers.Dense(10)])
+    dead = model.get_layer("dead")
+    kernel = np.random.default_rng(0).uniform(-0.3, 0.3, dead.kernel.shape).astype(np.float32)
+    dead.set_weights([kernel, np.full(6, -1000, np.float32)])
+    images, _ = images_and_labels()
+    content = tflite.convert(model, "full_int8", images)
+    loaded = tflite.TfliteModel(content, num_threads=1)
+    assert loaded.kernels == litert.BUILTIN
+    expected = tf_softmax(model(images[:4]).numpy())
+    for image, probabilities in zip(images[:4], expected, strict=True):
+        np.testing.assert_allclose(loaded.scores(image), probabilities, atol=0.01)
+    latency = tflite.latencies_ms({"dead": content}, images[0], runs=3, rounds=2, warmup=1)
+    assert latency["dead"] > 0
+    path = tmp_path / "dead.tflite"
+    path.write_bytes(content)
+    assert memory.runtime_memory(str(path)).heap_bytes > 0
+    # The same model alive runs on XNNPACK.
+    dead.set_weights([kernel, np.ones(6, np.float32)])
+    alive = tflite.TfliteModel(tflite.convert(model, "full_int8", images), num_threads=1)
+    assert alive.kernels == litert.XNNPACK
+
+
+def tf_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
