@@ -16,13 +16,14 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup run run-beam bench kfp-compile kfp-deploy test lint lock clean help
+.PHONY: setup run run-beam bench faults kfp-compile kfp-deploy test lint lock clean help
 
 help:
 	@echo "make run    - run the pipeline locally (LocalDagRunner) on MNIST"
 	@echo "make test   - lint and run the test suite"
 	@echo "make bench  - full pipeline on real MNIST + unchanged rerun -> build/bench/results.json"
 	@echo "              (BENCH_ARGS=--sweep: one model per target sparsity -> sweep.png)"
+	@echo "make faults - SIGKILL a small real run in each long component, rerun -> build/faults/"
 	@echo "make kfp-compile - compile for Kubeflow Pipelines v2 -> kubeflow/build/<name>.json"
 	@echo "make kfp-deploy ENDPOINT=... [NAMESPACE=...] [EXPERIMENT=...] - upload it and start a run"
 	@echo "make setup  - OS libraries + .venv from requirements/lock.txt (run by the two above)"
@@ -41,6 +42,9 @@ run: setup
 
 bench: setup
 	$(PY) -m pipelines.bench $(BENCH_ARGS)
+
+faults: setup
+	$(PY) -m pipelines.faults
 
 kfp-compile: setup
 	$(PY) -m kubeflow.runner $(RUN_ARGS)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from components import properties
-from pipelines import configs, entrypoint, nodes
+from pipelines import configs, entrypoint, nodes, stores
 
 BENCH_DIR = configs.BUILD_DIR / "bench"
 DEFAULT_SWEEP = (0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995)
@@ -72,23 +72,22 @@ def run_pipeline(env: dict[str, str], log_path: Path) -> float:
     return seconds
 
 
-def component_seconds(metadata_path: str, pipeline_name: str, run_index: int = 0) -> dict:
+def component_seconds(store: stores.Store, pipeline_name: str, run_index: int = 0) -> dict:
     """Wall seconds of each node's `run_index`-th execution, as ML Metadata recorded them."""
     from pipelines import metadata
 
-    executions = metadata.node_executions(metadata.open_sqlite(metadata_path), pipeline_name)
+    executions = metadata.node_executions(metadata.open_store(store), pipeline_name)
     return {node: round(metadata.execution_seconds(found[run_index]), 1)
             for node, found in executions.items() if len(found) > run_index}
 
 
-def exporter_figures(metadata_path: str, pipeline_name: str) -> dict:
+def exporter_figures(store: stores.Store, pipeline_name: str) -> dict:
     """The properties the newest CompressExporter execution recorded on its `compressed` output."""
     from pipelines import metadata
 
-    store = metadata.open_sqlite(metadata_path)
-    artifact = metadata.newest_output(store, pipeline_name, nodes.COMPRESSED)
+    artifact = metadata.newest_output(metadata.open_store(store), pipeline_name, nodes.COMPRESSED)
     if artifact is None:
-        raise SystemExit(f"No {nodes.COMPRESSED.node} output in {metadata_path}")
+        raise SystemExit(f"No {nodes.COMPRESSED.node} output in {store.describe()}")
     return metadata.scalar_properties(artifact)
 
 
@@ -106,13 +105,13 @@ def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
     that shape is the baseline's, and the baseline is its control."""
     from pipelines import metadata
 
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_store(config.metadata_store)
     pruned = metadata.scalar_properties(
         metadata.newest_output(store, config.pipeline_name, nodes.PRUNED_MODEL))
     kept = dict(item.split(":")
                 for item in configs.comma_list(pruned.get(properties.KEPT_CHANNELS, "")))
     if not kept:
-        baseline = exporter_figures(config.resolved_metadata_path, config.pipeline_name)
+        baseline = exporter_figures(config.metadata_store, config.pipeline_name)
         return baseline[properties.BASELINE_ACCURACY], "the baseline (same shape)"
     from pruning import data
     from pruning.architecture import narrowed
@@ -135,12 +134,12 @@ def bench(env: dict[str, str]) -> dict:
     print(f"bench: full run took {total:.1f} s; rerunning unchanged", flush=True)
     cached = run_pipeline(env, BENCH_DIR / "rerun.log")
     config = configs.load_config([], environ=env)
-    results = result_figures(exporter_figures(config.resolved_metadata_path,
+    results = result_figures(exporter_figures(config.metadata_store,
                                               config.pipeline_name))
     results["wall_seconds_total"] = round(total, 1)
     results["wall_seconds_cached_rerun"] = round(cached, 1)
     results["wall_seconds_per_component"] = component_seconds(
-        config.resolved_metadata_path, config.pipeline_name)
+        config.metadata_store, config.pipeline_name)
     print("bench: training the control (the pruned model's shape, from scratch)", flush=True)
     accuracy, shape = control_accuracy(config)
     results[CONTROL_ACCURACY] = accuracy
@@ -182,7 +181,7 @@ def sweep(env: dict[str, str], sparsities: list[float]) -> list[dict]:
         print(f"sweep: target sparsity {target} (every pruned layer)", flush=True)
         seconds = run_pipeline(point_env, BENCH_DIR / f"sweep_{target}.log")
         config = configs.load_config([], environ=point_env)
-        summary = result_figures(exporter_figures(config.resolved_metadata_path,
+        summary = result_figures(exporter_figures(config.metadata_store,
                                                   config.pipeline_name))
         rows.append({"target_sparsity": target, "wall_seconds": round(seconds, 1), **summary})
         print(f"  sparsity {summary[properties.PRUNED_SPARSITY]:.4f}  "

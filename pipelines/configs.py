@@ -26,6 +26,7 @@ from pathlib import Path
 
 from components import splits
 from components.splits import DEFAULT_NUM_SHARDS, DEFAULT_SPLITS
+from pipelines import stores
 from pruning import architecture
 from pruning.architecture import (
     DEFAULT_LAYER_SPARSITY,
@@ -78,6 +79,19 @@ class PipelineConfig:
     metadata_path: str | None = _field(
         None, "METADATA_PATH", "SQLite ML Metadata file; default <pipeline_root>/metadata.sqlite."
     )
+    # A shared store instead (pipelines/stores.py); the password only from MLMD_MYSQL_PASSWORD.
+    mlmd_mysql_host: str | None = _field(
+        None, "MLMD_MYSQL_HOST",
+        "MySQL or MariaDB server to record ML Metadata in instead of the SQLite file; password "
+        f"from ${stores.MYSQL_PASSWORD_ENV}."
+    )
+    mlmd_mysql_port: int = _field(stores.MYSQL_DEFAULT_PORT, "MLMD_MYSQL_PORT",
+                                  "Its port.")
+    mlmd_mysql_database: str = _field(
+        stores.MYSQL_DEFAULT_DATABASE, "MLMD_MYSQL_DATABASE",
+        "Its database (it must exist; ML Metadata creates its tables)."
+    )
+    mlmd_mysql_user: str = _field(stores.MYSQL_DEFAULT_USER, "MLMD_MYSQL_USER", "Its user.")
     dataset: str = _field(
         "mnist", "DATASET", "TFDS dataset: mnist or fashion_mnist, optionally name:version."
     )
@@ -283,6 +297,8 @@ class PipelineConfig:
         _check(self, self.example_limit is None or self.example_limit >= 1, "example_limit",
                "must be an integer >= 1")
         _check(self, self.num_shards >= 1, "num_shards", "must be an integer >= 1")
+        _check(self, 1 <= self.mlmd_mysql_port <= 65535, "mlmd_mysql_port",
+               "must be a TCP port, 1-65535")
         _check(self, self.beam_num_workers >= 0, "beam_num_workers", "must be an integer >= 0")
         _check(self, self.beam_running_mode in BEAM_RUNNING_MODES, "beam_running_mode",
                f"must be one of {', '.join(BEAM_RUNNING_MODES)}")
@@ -422,6 +438,14 @@ class PipelineConfig:
     @property
     def resolved_metadata_path(self) -> str:
         return self.metadata_path or os.path.join(self.resolved_pipeline_root, "metadata.sqlite")
+
+    @property
+    def metadata_store(self) -> stores.Store:
+        """The MySQL server when MLMD_MYSQL_HOST is set, else the SQLite file."""
+        if self.mlmd_mysql_host:
+            return stores.MySQLStore(self.mlmd_mysql_host, self.mlmd_mysql_port,
+                                     self.mlmd_mysql_database, self.mlmd_mysql_user)
+        return stores.SqliteStore(self.resolved_metadata_path)
 
     @property
     def resolved_tfds_data_dir(self) -> str:
@@ -623,16 +647,17 @@ def option_field(name: str) -> dataclasses.Field:
     return _FIELDS[name]
 
 
-STORE_OPTIONS = ("metadata_path", "pipeline_root", "pipeline_name", "dataset")
+STORE_OPTIONS = ("metadata_path", "pipeline_root", "pipeline_name", "dataset",
+                 "mlmd_mysql_host", "mlmd_mysql_port", "mlmd_mysql_database", "mlmd_mysql_user")
 
 
-def default_store_path(environ: Mapping[str, str] | None = None) -> str:
-    """The SQLite store `make run` writes with these variables; only the four that decide it
-    (METADATA_PATH, PIPELINE_ROOT, PIPELINE_NAME, DATASET) are read."""
+def default_store(environ: Mapping[str, str] | None = None) -> stores.Store:
+    """The store `make run` records into with these variables; only those that decide it
+    (STORE_OPTIONS) are read."""
     environ = os.environ if environ is None else environ
     names = {_FIELDS[name].metadata["env"] for name in STORE_OPTIONS}
     return load_config([], environ={k: v for k, v in environ.items() if k in names}
-                       ).resolved_metadata_path
+                       ).metadata_store
 
 
 def explicitly_set(name: str, argv: Sequence[str] | None = None,

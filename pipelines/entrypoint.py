@@ -10,13 +10,13 @@ status 1.
 from __future__ import annotations
 
 import logging
-import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn, Protocol
 
-from pipelines import configs
+from pipelines import configs, stores
 
 EXIT_BAD_OPTION = 2
 EXIT_RUN_FAILED = 1
@@ -49,25 +49,63 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
           f"manual_dir {config.resolved_manual_dir}, data_dir {config.resolved_tfds_data_dir}, "
           f"gate: accuracy >= {config.gate_params.min_accuracy} and at most "
           f"{config.gate_params.max_accuracy_drop} below the baseline's", flush=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    check_store_or_exit(prog, config.metadata_store)
+    # force: ml_metadata's first log call (in the MySQL check) set up Python's default handler.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        force=True)
     logging.getLogger("absl").setLevel(logging.INFO)
+    hide_passwords()
+    from pipelines import outputs
     from pipelines.pipeline import create_pipeline  # TensorFlow and TFX: seconds of imports
 
     pipeline = create_pipeline(config)
+    newest_before = outputs.newest_execution_id(config.metadata_store, config.pipeline_name)
     started = time.monotonic()
     try:
         make_runner().run(pipeline)
     except Exception as error:  # TFX has logged it and recorded the execution as failed
         fail(prog, failure_line(config, error), EXIT_RUN_FAILED)
 
-    from pipelines import outputs
-
-    if not os.path.isfile(config.resolved_metadata_path):
+    if outputs.newest_execution_id(config.metadata_store, config.pipeline_name) == newest_before:
         # `tfx pipeline create` calls run() only to capture the pipeline: nothing was executed.
         print(f"Pipeline {config.pipeline_name} built; nothing was run.")
         return
     print(f"\nPipeline {config.pipeline_name} finished in {time.monotonic() - started:.0f} s.")
-    print(outputs.format_summary(config.resolved_metadata_path, config.pipeline_name))
+    print(outputs.format_summary(config.metadata_store, config.pipeline_name))
+
+
+def check_store_or_exit(prog: str, store: stores.Store) -> None:
+    """A MySQL store is tried before TensorFlow is imported: no server, a wrong password or a
+    missing database cost a second, one line and exit status 2. A SQLite file is created."""
+    if isinstance(store, stores.MySQLStore):
+        from pipelines import metadata
+
+        try:
+            metadata.open_mysql(store)
+        except metadata.StoreError as error:
+            fail(prog, str(error))
+
+
+# A password in protobuf text format, as TFX's runners log their ML Metadata ConnectionConfig.
+_PASSWORD = re.compile(r'(password:\s*)"(?:[^"\\]|\\.)*"')
+
+
+class _PasswordFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "password" in message:
+            record.msg, record.args = _PASSWORD.sub(r'\1"***"', message), ()
+        return True
+
+
+def hide_passwords() -> None:
+    """Masks passwords in what is logged: TFX's LocalDagRunner and BeamDagRunner log the whole
+    connection config, MySQL password included. On the `absl` logger (TFX's records) and on
+    every handler of the root logger (anything that propagates)."""
+    password_filter = _PasswordFilter()
+    logging.getLogger("absl").addFilter(password_filter)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(password_filter)
 
 
 def failure_line(config: configs.PipelineConfig, error: BaseException) -> str:
@@ -75,7 +113,7 @@ def failure_line(config: configs.PipelineConfig, error: BaseException) -> str:
     from pipelines import outputs
 
     cause = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-    node = outputs.failed_node(config.resolved_metadata_path, config.pipeline_name)
+    node = outputs.failed_node(config.metadata_store, config.pipeline_name)
     where = f"{node} failed" if node else "the pipeline failed"
     return (f"{where}: {type(error).__name__}: {cause} (TFX's log above has the details; "
-            f"ML Metadata: {config.resolved_metadata_path})")
+            f"ML Metadata: {config.metadata_store.describe()})")

@@ -8,7 +8,7 @@ import os
 from ml_metadata.proto import metadata_store_pb2
 
 from components import properties
-from pipelines import metadata
+from pipelines import metadata, stores
 
 # Custom properties worth a glance at the end of a run, in this order.
 FIGURES = (properties.TEST_ACCURACY, properties.TEST_LOSS, properties.SPARSITY,
@@ -29,9 +29,14 @@ class NodeOutput:
     figures: dict = dataclasses.field(default_factory=dict)  # FIGURES found on the artifact
 
 
-def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
+def _located(where: stores.Store | str) -> stores.Store:
+    """A Store; a plain string is a SQLite file's path."""
+    return stores.SqliteStore(where) if isinstance(where, str) else where
+
+
+def newest_outputs(where: stores.Store | str, pipeline_name: str) -> list[NodeOutput]:
     """For each node of the pipeline, its newest execution's state and output artifacts."""
-    store = metadata.open_sqlite(metadata_path)
+    store = metadata.open_store(_located(where))
     types = {t.id: t.name for t in store.get_artifact_types()}
     rows = []
     for node, executions in metadata.node_executions(store, pipeline_name).items():
@@ -53,11 +58,22 @@ def newest_outputs(metadata_path: str, pipeline_name: str) -> list[NodeOutput]:
     return rows
 
 
-def failed_node(metadata_path: str, pipeline_name: str) -> str | None:
-    """The node of the pipeline's newest FAILED execution, or None (no store, or none failed)."""
-    if not os.path.isfile(metadata_path):
+def newest_execution_id(where: stores.Store | str, pipeline_name: str) -> int | None:
+    """The id of the pipeline's newest execution; None without a store file or executions."""
+    located = _located(where)
+    if isinstance(located, stores.SqliteStore) and not os.path.isfile(located.path):
         return None
-    store = metadata.open_sqlite(metadata_path)
+    found = [execution.id for executions in metadata.node_executions(
+        metadata.open_store(located), pipeline_name).values() for execution in executions]
+    return max(found, default=None)
+
+
+def failed_node(where: stores.Store | str, pipeline_name: str) -> str | None:
+    """The node of the pipeline's newest FAILED execution, or None (no store, or none failed)."""
+    located = _located(where)
+    if isinstance(located, stores.SqliteStore) and not os.path.isfile(located.path):
+        return None
+    store = metadata.open_store(located)
     failed = [(execution.id, node)
               for node, executions in metadata.node_executions(store, pipeline_name).items()
               for execution in executions
@@ -65,9 +81,9 @@ def failed_node(metadata_path: str, pipeline_name: str) -> str | None:
     return max(failed)[1] if failed else None
 
 
-def format_summary(metadata_path: str, pipeline_name: str) -> str:
-    rows = newest_outputs(metadata_path, pipeline_name)
-    lines = [f"ML Metadata (SQLite): {metadata_path}", "Newest outputs:"]
+def format_summary(where: stores.Store | str, pipeline_name: str) -> str:
+    rows = newest_outputs(where, pipeline_name)
+    lines = [f"ML Metadata ({_located(where).describe()})", "Newest outputs:"]
     for row in rows:
         lines.append(
             f"  {row.node_id:<18} {row.state:<9} {row.seconds:6.1f} s  {row.output_key:<10} "

@@ -21,7 +21,7 @@ from tfx.components import (
 )
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
-from tfx.orchestration import metadata
+from tfx.orchestration import metadata as tfx_metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import trainer_pb2
 from tfx.types import Channel
@@ -31,7 +31,7 @@ from components.compress_exporter import CompressExporter
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from components.prune_trainer.resolver import LatestCheckpointIfAny
 from components.tfds_example_gen import TfdsExampleGen
-from pipelines import nodes
+from pipelines import metadata, nodes, stores
 from pipelines.configs import PipelineConfig
 from pipelines.gate import make_eval_config
 from pipelines.storage import Storage
@@ -124,9 +124,10 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
 def create_pipeline(
     config: PipelineConfig, local_metadata: bool = True, storage: Storage | None = None
 ) -> Pipeline:
-    """The pipeline with Beam args from config and, for local runners, SQLite ML Metadata under
-    the pipeline root (TFX's helper creates that file's directory). Kubeflow passes
-    `local_metadata=False` (the cluster's metadata service records the runs) and its `storage`."""
+    """The pipeline with Beam args from config and, for local runners, ML Metadata in the
+    configured store (a SQLite file under the pipeline root by default, or a MySQL server).
+    Kubeflow passes `local_metadata=False` (the cluster's metadata service records the runs)
+    and its `storage`."""
     storage = storage or Storage.local(config)
     return Pipeline(
         pipeline_name=config.pipeline_name,
@@ -134,8 +135,13 @@ def create_pipeline(
         components=create_components(config, storage),
         enable_cache=config.enable_cache,
         metadata_connection_config=(
-            metadata.sqlite_metadata_connection_config(config.resolved_metadata_path)
-            if local_metadata else None
+            _metadata_connection(config.metadata_store) if local_metadata else None
         ),
         beam_pipeline_args=config.beam_pipeline_args,
     )
+
+
+def _metadata_connection(store: stores.Store):
+    if isinstance(store, stores.SqliteStore):
+        return tfx_metadata.sqlite_metadata_connection_config(store.path)  # makes its directory
+    return metadata.mysql_connection_config(store)

@@ -7,12 +7,13 @@
 #    apt pin, so nothing else on the system moves. Any other too-old system stops with a message
 #    naming the requirement.
 # 2. The Debian packages the project's features and tests use: graphviz (`prune-lineage graph
-#    --format png`).
+#    --format png`) and mariadb-server (the tests' real ML Metadata server, started by the tests
+#    themselves as a child process; the package's own service is not started).
 set -euo pipefail
 
 REQUIRED_GLIBC="2.39"
 REQUIRED_GLIBCXX="GLIBCXX_3.4.32"
-PACKAGES=(graphviz)
+PACKAGES=(graphviz mariadb-server)
 
 glibc_version() { ldd --version 2>/dev/null | head -n1 | grep -oE '[0-9]+\.[0-9]+$' || true; }
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }

@@ -106,3 +106,20 @@ def run_example_gen(tmp_path):
         return examples
 
     return run
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    """A real MariaDB server for this test session (tests/mariadb.py); skipped, with the reason,
+    only where its programs are not installed (scripts/setup_os.sh installs them)."""
+    from tests import mariadb as server_control
+
+    missing = server_control.missing_binaries()
+    if missing:
+        pytest.skip(f"MariaDB not installed ({', '.join(missing)} missing): run "
+                    "scripts/setup_os.sh, which installs Debian's mariadb-server")
+    server = server_control.start_server(tmp_path_factory.mktemp("mariadb"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -21,13 +21,7 @@ from collections.abc import Sequence
 
 from pipelines.lineage import render
 from pipelines.lineage.queries import SHORTCUTS, Lineage
-from pipelines.lineage.store import (
-    LineageError,
-    add_connection_flags,
-    connect,
-    default_sqlite_path,
-    describe,
-)
+from pipelines.lineage.store import LineageError, add_connection_flags, chosen_store, connect
 
 EXIT_ERROR = 2
 
@@ -36,6 +30,10 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool = True) 
     parser.add_argument("--json", action="store_true",
                         default=False if defaults else argparse.SUPPRESS,
                         help="print JSON instead of text")
+    parser.add_argument("--pipeline", metavar="NAME",
+                        default=None if defaults else argparse.SUPPRESS,
+                        help="only this pipeline's runs and artifacts (a shared store holds "
+                             "several); default: all")
     add_connection_flags(parser, defaults)
 
 
@@ -83,7 +81,7 @@ def _jsonable(value):
 
 
 def run_command(args: argparse.Namespace) -> str:
-    lineage = Lineage(connect(args))
+    lineage = Lineage(connect(chosen_store(args)), args.pipeline)
     if args.command == "runs":
         result = lineage.runs()
         return _out(args, result, lambda: render.runs_table(result))
@@ -121,13 +119,11 @@ def _out(args: argparse.Namespace, result, text) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if not (args.sqlite or args.mysql_host or args.grpc_host):
-            args.sqlite = default_sqlite_path()
         print(run_command(args))
     except LineageError as error:
         print(f"prune-lineage: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as error:  # e.g. an --output path that cannot be written
-        print(f"prune-lineage: error: {error} ({describe(args)})", file=sys.stderr)
+        print(f"prune-lineage: error: {error} ({chosen_store(args).describe()})", file=sys.stderr)
         return EXIT_ERROR
     return 0

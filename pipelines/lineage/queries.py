@@ -25,6 +25,9 @@ from pipelines.metadata import (
     scalar_properties,
 )
 
+# Execution states of work not finished; such an execution of a superseded run is ABANDONED.
+UNFINISHED = {"RUNNING", "NEW", "UNKNOWN"}
+ABANDONED = "ABANDONED"
 # `latest:<name>` shortcuts: (the output, a required property value or None).
 SHORTCUTS = {
     "pushed": (nodes.PUSHED_MODEL, (properties.PUSHED, 1)),
@@ -74,30 +77,62 @@ class RunInfo:
 
 
 class Lineage:
-    """Reads one store; caches types and the node of each execution."""
+    """Reads one store (or one pipeline's part of it: `pipeline`); caches types and the node of
+    each execution."""
 
-    def __init__(self, store: metadata_store.MetadataStore):
+    def __init__(self, store: metadata_store.MetadataStore, pipeline: str | None = None):
         self.store = store
+        self.pipeline = pipeline
         self.artifact_types = {t.id: t.name for t in store.get_artifact_types()}
         self.execution_node: dict[int, str] = {}
+        self.execution_pipeline: dict[int, str] = {}
         for context in store.get_contexts_by_type(NODE_CONTEXT):
-            node = context.name.split(".", 1)[-1]
+            owner, _, node = context.name.rpartition(".")
+            if pipeline is not None and owner != pipeline:
+                continue
             for execution in store.get_executions_by_context(context.id):
                 self.execution_node[execution.id] = node
+                self.execution_pipeline[execution.id] = owner
         self._producer: dict[int, tuple[int, str]] | None = None
 
     # --- runs -----------------------------------------------------------------------------
+    def run_contexts(self) -> list[mlmd.Context]:
+        """The runs, oldest first; with `pipeline`, those that ran any of its nodes."""
+        contexts = sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id)
+        if self.pipeline is None:
+            return contexts
+        return [c for c in contexts if any(e.id in self.execution_node
+                                           for e in self.store.get_executions_by_context(c.id))]
+
     def runs(self) -> list[RunInfo]:
+        """Each run with its executions' states. An execution left RUNNING (or NEW) by a run
+        that a later run of the same pipeline followed is ABANDONED: its process was killed,
+        since a local runner runs one pipeline run at a time and never comes back to it."""
         rows = []
-        for context in sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id):
-            executions = sorted(self.store.get_executions_by_context(context.id),
-                                key=lambda e: e.id)
-            states = {self.execution_node.get(e.id, e.type): execution_state(e)
-                      for e in executions}
+        contexts = self.run_contexts()
+        executions_of = {c.id: sorted(self.store.get_executions_by_context(c.id),
+                                      key=lambda e: e.id) for c in contexts}
+        newest_run = {}  # pipeline -> its newest run's context id
+        for context in contexts:
+            for execution in executions_of[context.id]:
+                owner = self.execution_pipeline.get(execution.id)
+                if owner is not None:
+                    newest_run[owner] = max(newest_run.get(owner, 0), context.id)
+        for context in contexts:
+            executions = executions_of[context.id]
+            states = {}
+            for e in executions:
+                state = execution_state(e)
+                owner = self.execution_pipeline.get(e.id)
+                if state in UNFINISHED and newest_run.get(owner, context.id) > context.id:
+                    state = ABANDONED
+                states[self.execution_node.get(e.id, e.type)] = state
             values = set(states.values())
             if "FAILED" in values:
                 state = "FAILED"
-            elif values & {"RUNNING", "NEW", "UNKNOWN"}:
+            elif ABANDONED in values:
+                state = ABANDONED
+            elif values & UNFINISHED:
                 state = "RUNNING"
             elif values == {"CACHED"}:
                 state = "CACHED"
@@ -109,7 +144,7 @@ class Lineage:
 
     def run_context(self, run: str) -> mlmd.Context:
         """A run by name, by context id, or `latest`."""
-        contexts = sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id)
+        contexts = self.run_contexts()
         if not contexts:
             raise LineageError("The store holds no pipeline runs")
         if run == "latest":
@@ -177,6 +212,8 @@ class Lineage:
         output, required = SHORTCUTS[shortcut]
         candidates = []
         for artifact in self.store.get_artifacts_by_type(output.type):
+            if artifact.state != mlmd.Artifact.LIVE:  # pending or abandoned: never published
+                continue
             produced = self.producer(artifact.id)
             if not produced or (self.execution_node.get(produced[0]),
                                 produced[1]) != (output.node, output.key):

@@ -1,28 +1,38 @@
-"""Connecting to an ML Metadata store: local SQLite by default, MySQL or gRPC by flags."""
+"""Connecting to an ML Metadata store: the one `make run` records into by default (the same
+options: SQLite, or MySQL with MLMD_MYSQL_*), or one named by flags (SQLite, MySQL, gRPC)."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
+from collections.abc import Mapping
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines import configs, metadata
-
-CONNECTION_DEFAULTS = {"sqlite": None, "mysql_host": None, "mysql_port": 3306,
-                       "mysql_database": "metadb", "mysql_user": "root", "grpc_host": None,
-                       "grpc_port": 8080}
+from pipelines import configs, metadata, stores
 
 
 class LineageError(Exception):
     """A problem the user can fix (bad store, unknown artifact): printed without a traceback."""
 
 
-def default_sqlite_path(environ=None) -> str:
-    """Where `make run` keeps its store, from the same variables (pipelines/configs.py)."""
+@dataclasses.dataclass(frozen=True)
+class GrpcService:
+    host: str
+    port: int
+
+    def describe(self) -> str:
+        return f"gRPC {self.host}:{self.port}"
+
+
+GRPC_DEFAULT_PORT = 8080
+
+
+def default_store(environ: Mapping[str, str] | None = None) -> stores.Store:
+    """Where `make run` records with these variables (pipelines/configs.py)."""
     try:
-        return configs.default_store_path(environ)
+        return configs.default_store(environ)
     except configs.SettingsError as error:
         raise LineageError(f"{error} (it names the default store)") from None
 
@@ -31,61 +41,60 @@ def add_connection_flags(parser: argparse.ArgumentParser, defaults: bool = True)
     """The store options. `defaults=False` leaves unset ones out of the namespace: for the copy
     each subcommand takes, so an option given before the subcommand is not overwritten."""
 
-    def default(name):
-        return CONNECTION_DEFAULTS[name] if defaults else argparse.SUPPRESS
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
 
-    group = parser.add_argument_group("ML Metadata connection (default: the local SQLite store)")
-    group.add_argument("--sqlite", metavar="PATH", default=default("sqlite"),
-                       help="SQLite file (default: the pipeline's, from METADATA_PATH / "
-                            "PIPELINE_ROOT / PIPELINE_NAME / DATASET as in `make run`)")
-    group.add_argument("--mysql-host", default=default("mysql_host"),
-                       help="MySQL server holding the store")
-    group.add_argument("--mysql-port", type=int, default=default("mysql_port"))
-    group.add_argument("--mysql-database", default=default("mysql_database"))
-    group.add_argument("--mysql-user", default=default("mysql_user"))
-    group.add_argument("--mysql-password", default=(
-        os.environ.get("MLMD_MYSQL_PASSWORD", "") if defaults else argparse.SUPPRESS),
-        help="default: $MLMD_MYSQL_PASSWORD")
-    group.add_argument("--grpc-host", default=default("grpc_host"),
+    group = parser.add_argument_group(
+        "ML Metadata connection (default: the store `make run` records into, from the same "
+        "variables: METADATA_PATH / PIPELINE_ROOT / PIPELINE_NAME / DATASET, or MLMD_MYSQL_*)")
+    group.add_argument("--sqlite", metavar="PATH", default=default(None), help="SQLite file")
+    group.add_argument("--mysql-host", default=default(None),
+                       help="MySQL or MariaDB server holding the store (default "
+                            "$MLMD_MYSQL_HOST); the password is read from "
+                            f"${stores.MYSQL_PASSWORD_ENV}, never from a flag")
+    group.add_argument("--mysql-port", type=int, default=default(None),
+                       help=f"default $MLMD_MYSQL_PORT, else {stores.MYSQL_DEFAULT_PORT}")
+    group.add_argument("--mysql-database", default=default(None),
+                       help=f"default $MLMD_MYSQL_DATABASE, else {stores.MYSQL_DEFAULT_DATABASE}")
+    group.add_argument("--mysql-user", default=default(None),
+                       help=f"default $MLMD_MYSQL_USER, else {stores.MYSQL_DEFAULT_USER}")
+    group.add_argument("--grpc-host", default=default(None),
                        help="ML Metadata gRPC service, e.g. Kubeflow's metadata-grpc-service "
                             "(port-forwarded)")
-    group.add_argument("--grpc-port", type=int, default=default("grpc_port"))
+    group.add_argument("--grpc-port", type=int, default=default(GRPC_DEFAULT_PORT))
 
 
-def describe(args: argparse.Namespace) -> str:
+def chosen_store(args: argparse.Namespace,
+                 environ: Mapping[str, str] | None = None) -> stores.Store | GrpcService:
+    """The flags' store; what they leave unset comes from the pipeline's variables."""
     if args.grpc_host:
-        return f"gRPC {args.grpc_host}:{args.grpc_port}"
-    if args.mysql_host:
-        return f"MySQL {args.mysql_user}@{args.mysql_host}:{args.mysql_port}/{args.mysql_database}"
-    return f"SQLite {args.sqlite}"
+        return GrpcService(args.grpc_host, args.grpc_port)
+    if args.sqlite:
+        return stores.SqliteStore(args.sqlite)
+    fallback = default_store(environ)
+    if not (args.mysql_host or isinstance(fallback, stores.MySQLStore)):
+        return fallback
+    from_env = (fallback if isinstance(fallback, stores.MySQLStore)
+                else stores.MySQLStore(args.mysql_host))
+    given = {"host": args.mysql_host, "port": args.mysql_port,
+             "database": args.mysql_database, "user": args.mysql_user}
+    return dataclasses.replace(from_env, **{k: v for k, v in given.items() if v is not None})
 
 
-def connect(args: argparse.Namespace) -> metadata_store.MetadataStore:
-    """A read-only store (`args.sqlite` set unless a service is named); LineageError with the
-    reason when it cannot be reached."""
-    remote = args.grpc_host or args.mysql_host
+def connect(where: stores.Store | GrpcService) -> metadata_store.MetadataStore:
+    """A read-only store; LineageError with the reason when it cannot be used."""
     try:
-        if remote:
-            store = metadata_store.MetadataStore(_remote_config(args))
+        if isinstance(where, GrpcService):
+            store = metadata_store.MetadataStore(metadata_store_pb2.MetadataStoreClientConfig(
+                host=where.host, port=where.port))
         else:
-            store = metadata.open_sqlite(args.sqlite)
+            store = metadata.open_store(where)
         store.get_context_types()  # a cheap call that fails now if the store is unusable
     except FileNotFoundError as error:  # no SQLite file: nothing to read, none is created
         raise LineageError(f"{error}: run the pipeline first (`make run`), or point --sqlite, "
                            "--mysql-host or --grpc-host at a store") from None
+    except metadata.StoreError as error:
+        raise LineageError(str(error)) from None
     except Exception as error:  # MLMD raises several error types, all of them "cannot connect"
-        raise LineageError(f"Cannot read ML Metadata at {describe(args)}: {error}") from None
+        raise LineageError(f"Cannot read ML Metadata at {where.describe()}: {error}") from None
     return store
-
-
-def _remote_config(args: argparse.Namespace):
-    if args.grpc_host:
-        return metadata_store_pb2.MetadataStoreClientConfig(
-            host=args.grpc_host, port=args.grpc_port)
-    config = metadata_store_pb2.ConnectionConfig()
-    config.mysql.host = args.mysql_host
-    config.mysql.port = args.mysql_port
-    config.mysql.database = args.mysql_database
-    config.mysql.user = args.mysql_user
-    config.mysql.password = args.mysql_password
-    return config

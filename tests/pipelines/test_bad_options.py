@@ -16,10 +16,10 @@ import pytest
 from pipelines import configs
 
 ENTRY_POINTS = ("pipelines.local_runner", "pipelines.beam_runner", "pipelines.bench",
-                "kubeflow.runner")
+                "pipelines.faults", "kubeflow.runner")
 PROGS = {"pipelines.local_runner": "pipelines.local_runner",
          "pipelines.beam_runner": "pipelines.beam_runner", "pipelines.bench": "bench",
-         "kubeflow.runner": "kfp-compile"}
+         "pipelines.faults": "faults", "kubeflow.runner": "kfp-compile"}
 # Runs the module as `python -m` does, then says whether TensorFlow got imported.
 PROBE = ("import atexit, runpy, sys; atexit.register(lambda: print('TENSORFLOW', "
          "'tensorflow' in sys.modules, file=sys.stderr)); "
@@ -74,7 +74,7 @@ def test_a_bad_flag_is_named_like_its_variable():
 
 @pytest.mark.parametrize(("target", "prog"), [
     ("run", "pipelines.local_runner"), ("run-beam", "pipelines.beam_runner"), ("bench", "bench"),
-    ("kfp-compile", "kfp-compile")])
+    ("faults", "faults"), ("kfp-compile", "kfp-compile")])
 def test_make_targets_stop_on_a_bad_option(target, prog):
     done = _run(["make", "-s", target, "PRUNE_FINAL_SPARSITY=1.5"], {})
     assert done.returncode == 2
@@ -116,7 +116,7 @@ def test_a_failed_run_ends_with_the_component_the_cause_and_the_fix(tmp_path):
                            f"manual_dir '{tmp_path / 'empty'}' lacks t10k-images-idx3-ubyte.gz")
     assert "pass it as `manual_dir` (TFDS_MANUAL_DIR=... or --tfds-manual-dir ...)" in last
     store = str(tmp_path / "root" / "metadata.sqlite")
-    assert last.endswith(f"(TFX's log above has the details; ML Metadata: {store})")
+    assert last.endswith(f"(TFX's log above has the details; ML Metadata: SQLite {store})")
     from pipelines import outputs
 
     assert [(r.node_id, r.state) for r in outputs.newest_outputs(store, "mnist_pruning")] == [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import configs
+from pipelines import configs, stores
 from pipelines.lineage import cli, store
 
 pytestmark = pytest.mark.e2e
@@ -187,7 +187,7 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [(["--grpc-host", "127.0.0.1", "--grpc-port"], "Cannot read ML Metadata at gRPC 127.0.0.1:"),
-     (["--mysql-host", "127.0.0.1", "--mysql-port"], "Cannot read ML Metadata at MySQL root@")],
+     (["--mysql-host", "127.0.0.1", "--mysql-port"], "Cannot reach ML Metadata at MySQL root@")],
 )
 def test_an_unreachable_service_fails_at_once(capsys, flags, message):
     code = cli.main([*flags, str(_closed_port()), "runs"])
@@ -212,7 +212,8 @@ def test_console_script_is_installed():
      ({"PRUNE_FINAL_SPARSITY": "1.5"}, "build/pipelines/mnist_pruning/metadata.sqlite")],
 )
 def test_default_store_is_the_one_make_run_writes(environ, expected):
-    assert store.default_sqlite_path(environ) == str(configs.PROJECT_ROOT / expected)
+    assert store.default_store(environ) == stores.SqliteStore(
+        str(configs.PROJECT_ROOT / expected))
     if "PRUNE_FINAL_SPARSITY" not in environ:
         assert configs.load_config([], environ=environ).resolved_metadata_path == str(
             configs.PROJECT_ROOT / expected)
