@@ -1,6 +1,9 @@
 """A training process for the checkpoint tests: prunes the tiny model for 3 epochs with `fit`,
 checkpointing every epoch; `--kill-after-epoch N` makes it SIGKILL itself right after epoch N's
-checkpoint, like a preempted worker. It reports the optimizer state it saw to a JSON file.
+checkpoint, like a preempted worker. `--announce` prints `SAVING n` just before epoch n's
+checkpoint is written and `SAVED n` after it, for a test that kills it from outside. It reports
+the optimizer state it saw, and at the end each pruned kernel's sparsity and a digest of every
+weight, to a JSON file.
 
     python -m tests.pruning.resumable_training --checkpoint-dir D --report R [--kill-after-epoch 1]
 """
@@ -15,7 +18,7 @@ import signal
 
 import tf_keras as keras
 
-from pruning.sparsity import loops, wrap
+from pruning.sparsity import loops, measure, wrap
 from pruning.training import checkpoint
 from tests.pruning.helpers import EPOCHS, STEPS_PER_EPOCH, params, tiny_data, tiny_model
 
@@ -43,11 +46,30 @@ class KillAfter(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class Announce(keras.callbacks.Callback):
+    """Runs before SaveEveryEpoch in the callback list: `SAVING n`, then after it `SAVED n`."""
+
+    def __init__(self, before: bool):
+        super().__init__()
+        self.word = "SAVING" if before else "SAVED"
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"{self.word} {epoch + 1}", flush=True)
+
+
+def weights_digest(model) -> str:
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return digest.hexdigest()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint-dir", required=True)
     parser.add_argument("--report", required=True)
     parser.add_argument("--kill-after-epoch", type=int, default=0)
+    parser.add_argument("--announce", action="store_true")
     args = parser.parse_args()
 
     model = wrap.apply_pruning(tiny_model(), params())
@@ -57,11 +79,18 @@ def main() -> None:
     start_epoch = saver.restore_latest()
     report = {"start_epoch": start_epoch, "restored": optimizer_state(optimizer)}
     callbacks = [checkpoint.SaveEveryEpoch(saver)]
+    if args.announce:
+        callbacks = [Announce(before=True), *callbacks, Announce(before=False)]
     if args.kill_after_epoch:
         callbacks.append(KillAfter(args.kill_after_epoch, report, args.report))
     loops.fit_with_pruning(model, tiny_data(), epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
                            initial_epoch=start_epoch, callbacks=callbacks)
     report["final"] = optimizer_state(optimizer)
+    stripped = wrap.strip_pruning(model)
+    report["weights"] = weights_digest(stripped)
+    kernels = [layer.name for layer in stripped.layers
+               if getattr(layer, "kernel", None) is not None]
+    report["sparsity"] = measure.measure_sparsity(stripped, kernels).to_dict()["layers"]
     with open(args.report, "w") as f:
         json.dump(report, f)
 

@@ -1,4 +1,6 @@
-"""Training resumes from its checkpoint after a SIGKILL, with the optimizer state restored."""
+"""Training resumes from its checkpoint after a SIGKILL, with the optimizer state restored: killed
+by itself after a checkpoint, or from outside in the middle of an epoch or of a checkpoint's
+write, to the same pruned model as a run never killed."""
 
 from __future__ import annotations
 
@@ -6,8 +8,10 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
 import tf_keras as keras
 
 from pruning.sparsity import loops, wrap
@@ -67,3 +71,84 @@ def test_custom_loop_continues_from_a_checkpoint_of_another_run(tmp_path):
     loops.train_custom_loop(fresh_model, fresh_optimizer, tiny_data(), epochs=2, initial_epoch=1,
                             steps_per_epoch=STEPS_PER_EPOCH)
     assert int(fresh_optimizer.iterations.numpy()) == 2 * STEPS_PER_EPOCH
+
+
+# --- killed from outside: a separate process sends SIGKILL -------------------------------------
+
+
+def _announcing_run(tmp_path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.pruning.resumable_training", "--announce",
+         "--checkpoint-dir", str(tmp_path / "ckpt"), "--report", str(tmp_path / "report.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _kill_when(process: subprocess.Popen, line: str, delay_s: float = 0.0) -> None:
+    """SIGKILL from this process once `process` printed `line` (then `delay_s` later)."""
+    for printed in process.stdout:
+        if printed.strip() == line:
+            break
+    else:
+        raise AssertionError(f"the run ended before printing {line!r}")
+    if delay_s:
+        time.sleep(delay_s)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> list[dict]:
+    """Two uninterrupted runs: the reference, and whether the run is deterministic."""
+    reports = []
+    for index in range(2):
+        directory = tmp_path_factory.mktemp(f"uninterrupted{index}")
+        done = run_training(directory)
+        assert done.returncode == 0, done.stderr[-2000:]
+        reports.append(json.loads((directory / "report.json").read_text()))
+    return reports
+
+
+def _assert_same_model(resumed: dict, uninterrupted: list[dict]) -> None:
+    assert resumed["final"]["iterations"] == 3 * STEPS_PER_EPOCH
+    assert resumed["sparsity"] == uninterrupted[0]["sparsity"]  # every layer, zero for zero
+    if uninterrupted[0]["weights"] == uninterrupted[1]["weights"]:  # deterministic here
+        assert resumed["weights"] == uninterrupted[0]["weights"]
+
+
+def test_killed_from_outside_mid_epoch_resumes_to_the_same_model(tmp_path, uninterrupted):
+    process = _announcing_run(tmp_path)
+    _kill_when(process, "SAVED 1", delay_s=0.01)  # inside epoch 2 of 3
+    resumed = run_training(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["start_epoch"] == 1  # epoch 2 was lost with the process, epoch 1 kept
+    assert report["restored"]["iterations"] == STEPS_PER_EPOCH
+    _assert_same_model(report, uninterrupted)
+
+
+def test_killed_while_saving_resumes_from_a_whole_checkpoint(tmp_path, uninterrupted):
+    process = _announcing_run(tmp_path)
+    _kill_when(process, "SAVING 2")  # epoch 2's checkpoint is being written
+    resumed = run_training(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    # Either the write finished (epoch 2 kept) or it did not (epoch 1): never a partial one.
+    assert report["start_epoch"] in (1, 2)
+    assert report["restored"]["iterations"] == report["start_epoch"] * STEPS_PER_EPOCH
+    _assert_same_model(report, uninterrupted)
+
+
+def test_a_half_written_checkpoint_is_never_loaded(tmp_path, uninterrupted):
+    """What a kill in the middle of writing epoch 2's files leaves: parts of `ckpt-2.*` on
+    disk, the `checkpoint` state file still naming ckpt-1 (it is replaced last, atomically)."""
+    killed = run_training(tmp_path, "--kill-after-epoch", "1")
+    assert killed.returncode == -signal.SIGKILL
+    ckpt = tmp_path / "ckpt"
+    for whole in sorted(ckpt.glob("ckpt-1.*")):
+        content = whole.read_bytes()
+        (ckpt / whole.name.replace("ckpt-1", "ckpt-2")).write_bytes(content[:len(content) // 2])
+    resumed = run_training(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["start_epoch"] == 1 and report["restored"]["iterations"] == STEPS_PER_EPOCH
+    _assert_same_model(report, uninterrupted)
