@@ -1,12 +1,12 @@
 """A LiteRT interpreter for a TFLite file, with XNNPACK, LiteRT's default CPU kernels, where it
 takes the graph; LiteRT's built-in kernels where it refuses it.
 
-XNNPACK refuses quantized graphs whose requantization scales fall outside its range, which a
-model with a dead layer produces: a ReLU layer that outputs 0 for every calibration image gets an
-activation scale near 0 (seen on a tiny model pruned on 300 examples). The file is still valid
-and runs on the built-in kernels, so it is evaluated and timed on those, with a warning, instead
-of failing the export. Imports only `ai_edge_litert` (the memory probe runs it in a bare
-process).
+XNNPACK refuses sparse (EXPERIMENTAL_SPARSITY) fully-connected layers, and quantized graphs whose
+requantization scales fall outside its range, which a model with a dead layer produces: a ReLU
+layer that outputs 0 for every calibration image gets an activation scale near 0 (seen on a tiny
+model pruned on 300 examples). Such a file is still valid and runs on the built-in kernels, so it
+is evaluated and timed on those, with a warning, instead of failing the export. Imports only
+`ai_edge_litert` (the memory probe runs it in a bare process).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def load(content: bytes | None = None, path: str | None = None,
         interpreter.allocate_tensors()
         return interpreter, XNNPACK
     except RuntimeError as error:
-        if "XNNPACK" not in str(error):
+        if "xnnpack" not in str(error).lower():
             raise
         log.warning("LiteRT's XNNPACK delegate refused %s (%s); running it on the built-in "
                     "kernels", path or "a TFLite file", " ".join(str(error).split()))

@@ -48,8 +48,7 @@ class _FailingModelArtifact:
 
 def _disk_full_copy(source, destination):
     os.makedirs(destination, exist_ok=True)
-    first = sorted(os.listdir(source))[0]
-    with open(os.path.join(destination, first), "wb") as f:
+    with open(os.path.join(destination, "half_written.bin"), "wb") as f:
         f.write(b"\0" * 1024)
     raise OSError(errno.ENOSPC, "No space left on device", destination)
 
@@ -150,6 +149,7 @@ def test_a_full_disk_fails_the_exporter_and_publishes_nothing(failures):
     assert nodes.PUSHER not in second["ids"]
     assert second["live_outputs_of_failed"] == []
     assert not second["pushed"]
+    assert second["half_written_files"] == []
     assert second["latest_tflite"] == "latest:tflite: no Model from CompressExporter in this store"
 
 
