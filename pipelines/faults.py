@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,7 +119,8 @@ def after_run(store_path: Path, pipeline: str) -> dict:
     from ml_metadata.proto import metadata_store_pb2
 
     from pipelines import metadata
-    from pipelines.lineage.queries import Lineage
+    from pipelines.lineage.queries import SHORTCUTS, Lineage
+    from pipelines.lineage.store import LineageError
 
     store = metadata.open_sqlite(str(store_path))
     lineage = Lineage(store, pipeline)
@@ -130,16 +132,16 @@ def after_run(store_path: Path, pipeline: str) -> dict:
     published = [event.artifact_id for event in store.get_events_by_execution_ids(
         [e.id for e in unfinished]) if event.type == metadata_store_pb2.Event.OUTPUT]
     pending = [a.id for a in store.get_artifacts() if a.state != a.LIVE]
-    latest = {}
-    for shortcut in ("examples", "baseline", "model", "tflite", "pushed"):
+    killed = {e.id for e in unfinished}
+    latest_from_killed = []
+    for shortcut in SHORTCUTS:
         try:
             artifact = lineage.resolve(f"latest:{shortcut}")
-            latest[shortcut] = artifact.id
-        except Exception as error:  # nothing of that kind yet
-            latest[shortcut] = str(error)
-    producers = {e.id for e in unfinished}
-    latest_from_killed = [s for s, a in latest.items() if isinstance(a, int)
-                          and (lineage.producer(a) or (None,))[0] in producers]
+        except LineageError:  # nothing of that kind yet
+            continue
+        produced = lineage.producer(artifact.id)
+        if produced and produced[0] in killed:
+            latest_from_killed.append(shortcut)
     pruned = metadata.newest_output(store, pipeline, nodes.PRUNED_MODEL)
     return {
         "newest_states": newest,
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
                                   f"TFDS_MANUAL_DIR or put them in ../shared/data/"
                                   f"{config.dataset_name}")
     root = FAULTS_DIR / "pipeline"
-    subprocess.run(["rm", "-rf", str(root), str(FAULTS_DIR / "serving")], check=True)
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(FAULTS_DIR / "serving", ignore_errors=True)
     FAULTS_DIR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **FAULT_RUN, "PIPELINE_ROOT": str(root),
            "SERVING_MODEL_DIR": str(FAULTS_DIR / "serving")}

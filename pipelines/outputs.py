@@ -58,24 +58,24 @@ def newest_outputs(where: stores.Store | str, pipeline_name: str) -> list[NodeOu
     return rows
 
 
-def newest_execution_id(where: stores.Store | str, pipeline_name: str) -> int | None:
-    """The id of the pipeline's newest execution; None without a store file or executions."""
+def _node_executions(where: stores.Store | str, pipeline_name: str) -> dict[str, list]:
+    """{node id: its executions}; empty where no SQLite file exists yet (none is created)."""
     located = _located(where)
     if isinstance(located, stores.SqliteStore) and not os.path.isfile(located.path):
-        return None
-    found = [execution.id for executions in metadata.node_executions(
-        metadata.open_store(located), pipeline_name).values() for execution in executions]
-    return max(found, default=None)
+        return {}
+    return metadata.node_executions(metadata.open_store(located), pipeline_name)
+
+
+def newest_execution_id(where: stores.Store | str, pipeline_name: str) -> int | None:
+    """The id of the pipeline's newest execution; None without a store file or executions."""
+    return max((execution.id for executions in _node_executions(where, pipeline_name).values()
+                for execution in executions), default=None)
 
 
 def failed_node(where: stores.Store | str, pipeline_name: str) -> str | None:
     """The node of the pipeline's newest FAILED execution, or None (no store, or none failed)."""
-    located = _located(where)
-    if isinstance(located, stores.SqliteStore) and not os.path.isfile(located.path):
-        return None
-    store = metadata.open_store(located)
     failed = [(execution.id, node)
-              for node, executions in metadata.node_executions(store, pipeline_name).items()
+              for node, executions in _node_executions(where, pipeline_name).items()
               for execution in executions
               if execution.last_known_state == metadata_store_pb2.Execution.FAILED]
     return max(failed)[1] if failed else None

@@ -96,30 +96,36 @@ class Lineage:
         self._producer: dict[int, tuple[int, str]] | None = None
 
     # --- runs -----------------------------------------------------------------------------
+    def _runs_with_executions(self) -> list[tuple[mlmd.Context, list[mlmd.Execution]]]:
+        """The runs, oldest first, each with its executions; with `pipeline`, only the runs
+        that ran any of its nodes."""
+        found = []
+        for context in sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id):
+            executions = sorted(self.store.get_executions_by_context(context.id),
+                                key=lambda e: e.id)
+            if self.pipeline is None or any(e.id in self.execution_node for e in executions):
+                found.append((context, executions))
+        return found
+
     def run_contexts(self) -> list[mlmd.Context]:
         """The runs, oldest first; with `pipeline`, those that ran any of its nodes."""
-        contexts = sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id)
         if self.pipeline is None:
-            return contexts
-        return [c for c in contexts if any(e.id in self.execution_node
-                                           for e in self.store.get_executions_by_context(c.id))]
+            return sorted(self.store.get_contexts_by_type(RUN_CONTEXT), key=lambda c: c.id)
+        return [context for context, _ in self._runs_with_executions()]
 
     def runs(self) -> list[RunInfo]:
         """Each run with its executions' states. An execution left RUNNING (or NEW) by a run
         that a later run of the same pipeline followed is ABANDONED: its process was killed,
         since a local runner runs one pipeline run at a time and never comes back to it."""
         rows = []
-        contexts = self.run_contexts()
-        executions_of = {c.id: sorted(self.store.get_executions_by_context(c.id),
-                                      key=lambda e: e.id) for c in contexts}
+        runs = self._runs_with_executions()
         newest_run = {}  # pipeline -> its newest run's context id
-        for context in contexts:
-            for execution in executions_of[context.id]:
+        for context, executions in runs:
+            for execution in executions:
                 owner = self.execution_pipeline.get(execution.id)
                 if owner is not None:
                     newest_run[owner] = max(newest_run.get(owner, 0), context.id)
-        for context in contexts:
-            executions = executions_of[context.id]
+        for context, executions in runs:
             states = {}
             for e in executions:
                 state = execution_state(e)
