@@ -129,6 +129,10 @@ class PipelineConfig:
         0, "BEAM_NUM_WORKERS", "Beam DirectRunner workers; 0 means one per CPU core."
     )
     enable_cache: bool = _field(True, "ENABLE_CACHE", "Reuse outputs of unchanged components.")
+    stop_on_anomalies: bool = _field(
+        True, "STOP_ON_ANOMALIES", "Fail the Trainer, before it reads an example, when the "
+        "ExampleValidator found anomalies; false trains anyway (the anomalies are logged)."
+    )
     beam_args: str = _field(
         "", "BEAM_ARGS", "Beam pipeline args replacing the DirectRunner ones, e.g. for a cluster "
         "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'."

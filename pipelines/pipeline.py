@@ -11,15 +11,7 @@ import dataclasses
 
 # The modules behind `tfx.v1`, imported directly: `tfx.v1` also imports its Google Cloud
 # extensions (Vertex AI client libraries), seconds of every run's start-up, cached reruns too.
-from tfx.components import (
-    Evaluator,
-    ExampleValidator,
-    Pusher,
-    SchemaGen,
-    StatisticsGen,
-    Trainer,
-)
-from tfx.dsl.components.base import executor_spec
+from tfx.components import ExampleValidator, Pusher
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import metadata as tfx_metadata
 from tfx.orchestration.pipeline import Pipeline
@@ -30,6 +22,7 @@ from components import baseline_trainer
 from components.compress_exporter import CompressExporter
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from components.prune_trainer.resolver import LatestCheckpointIfAny
+from components.standard import Evaluator, SchemaGen, StatisticsGen
 from components.tfds_example_gen import TfdsExampleGen
 from pipelines import metadata, nodes, stores
 from pipelines.configs import PipelineConfig
@@ -54,6 +47,8 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
         num_shards=config.num_shards,
     ).with_id(nodes.EXAMPLE_GEN)
     examples = example_gen.outputs[nodes.EXAMPLES.key]
+    # TFX's StatisticsGen, SchemaGen and Evaluator with executors that name a corrupt Examples
+    # file and add the model's requirements to the inferred Schema (components/standard.py).
     statistics_gen = StatisticsGen(examples=examples).with_id(nodes.STATISTICS_GEN)
     # infer_feature_shape gives the fixed-length `image` list the shape [784] in the Schema, the
     # shape the trainers check it has.
@@ -63,17 +58,19 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id(nodes.EXAMPLE_VALIDATOR)
-    trainer = Trainer(
+    # Trains only after the validation, and by default only when it found no anomalies.
+    trainer = baseline_trainer.BaselineTrainer(
         run_fn=baseline_trainer.RUN_FN,
         examples=examples,
         schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        stop_on_anomalies=config.stop_on_anomalies,
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config={
             "model": dataclasses.asdict(config.model_params),
             "training": dataclasses.asdict(config.training_params),
         },
-        custom_executor_spec=executor_spec.ExecutorClassSpec(baseline_trainer.Executor),
     ).with_id(nodes.TRAINER)
     baseline_model = trainer.outputs[nodes.BASELINE_MODEL.key]
     components = [example_gen, statistics_gen, schema_gen, example_validator, trainer]

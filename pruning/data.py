@@ -7,12 +7,14 @@ same scaling everywhere: `image` (784 int64 pixels, 0-255) -> float32 [28, 28] i
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
+PIXEL_RANGE = (0, 255)  # 8-bit grayscale
 FEATURE_SPEC = {
     IMAGE_KEY: tf.io.FixedLenFeature([28 * 28], tf.int64),
     LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64),
@@ -81,12 +83,59 @@ def split_files(examples_uri: str, split: str) -> list[str]:
 
 def read_files(patterns: list[str], limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of the gzipped TFRecord files matching `patterns`, in file order; only
-    the first `limit` when given."""
+    the first `limit` when given. A file that cannot be read to its end raises
+    `CorruptRecordsError` naming it."""
     files = sorted({f for pattern in patterns for f in tf.io.gfile.glob(pattern)})
     if not files:
         raise FileNotFoundError(f"No files match {patterns}")
     dataset = make_dataset(files, limit or 4096)
-    return to_arrays(dataset.take(1) if limit else dataset)
+    try:
+        return to_arrays(dataset.take(1) if limit else dataset)
+    except tf.errors.DataLossError as error:
+        corrupt = corrupt_records_error(files)
+        if corrupt is None:
+            raise
+        raise corrupt from error
+
+
+class CorruptRecordsError(ValueError):
+    """TFRecord files that cannot be read to their end: bytes changed or cut off after they were
+    written (a gzip or TFRecord checksum does not match)."""
+
+
+def find_corrupt_files(files: list[str]) -> dict[str, str]:
+    """Each of the gzipped TFRecord `files` that cannot be read to its end -> why.
+
+    Readers (tf.data, Beam) report a bad checksum without naming the file; this reads every file
+    alone, so it costs one more pass over the data: call it after a read failed.
+    """
+    corrupt = {}
+    for path in files:
+        try:
+            for _ in tf.data.TFRecordDataset(path, compression_type="GZIP").batch(4096):
+                pass
+        except tf.errors.OpError as error:
+            corrupt[path] = _reason(error.message)
+    return corrupt
+
+
+def corrupt_records_error(files: list[str]) -> CorruptRecordsError | None:
+    """The error naming each corrupt file among `files`, or None when they all read."""
+    corrupt = find_corrupt_files(files)
+    if not corrupt:
+        return None
+    listed = "; ".join(f"{path} ({reason})" for path, reason in corrupt.items())
+    return CorruptRecordsError(
+        f"{len(corrupt)} of {len(files)} TFRecord files cannot be read to their end: their bytes "
+        f"changed or were cut off after they were written: {listed}. Write them again (the "
+        "ExampleGen's cached output is reused until it runs again: ENABLE_CACHE=false).")
+
+
+def _reason(message: str) -> str:
+    """TensorFlow's read error without its op and function decorations."""
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
+    message = re.sub(r"\s*\[Op:[^\]]*\].*$", "", message, flags=re.S)
+    return message.strip() or "unreadable"
 
 
 def read_split(

@@ -1,8 +1,10 @@
-"""The baseline Trainer: TFX's standard Trainer, its run_fn, and an executor recording metrics."""
+"""The baseline Trainer: TFX's Trainer spec plus the ExampleValidator's anomalies, its run_fn,
+and an executor that checks the anomalies first and records the model's metrics."""
 
+from components.baseline_trainer.component import BaselineTrainer
 from components.baseline_trainer.executor import Executor
 
 # TFX imports the module when the Trainer runs: the pipeline definition does not load it.
 RUN_FN = "components.baseline_trainer.module.run_fn"
 
-__all__ = ["RUN_FN", "Executor"]
+__all__ = ["RUN_FN", "BaselineTrainer", "Executor"]

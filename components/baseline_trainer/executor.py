@@ -1,7 +1,9 @@
-"""TFX's Trainer executor, plus the model's figures as custom properties in ML Metadata.
+"""TFX's Trainer executor, behind the anomalies gate, plus the model's figures in ML Metadata.
 
-`run_fn` can only write files; this executor reads the `metrics.json` it wrote into the Model
-artifact and records `test_accuracy`, `test_loss`, `num_parameters` (and the rest) on the artifact.
+Before `run_fn` reads an example, the ExampleValidator's anomalies are checked
+(`components/anomalies.py`). `run_fn` can only write files; afterwards this executor reads the
+`metrics.json` it wrote into the Model artifact and records `test_accuracy`, `test_loss`,
+`num_parameters` (and the rest) on the artifact.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import model_artifact, properties
+from components import anomalies, model_artifact, properties
+
+# The keys components.baseline_trainer.component adds to TFX's Trainer spec.
+ANOMALIES_KEY = "anomalies"
+STOP_ON_ANOMALIES_KEY = "stop_on_anomalies"
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -22,6 +28,8 @@ class Executor(trainer_executor.GenericExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        anomalies.check_examples(input_dict.get(ANOMALIES_KEY) or [],
+                                 stop=bool(exec_properties.get(STOP_ON_ANOMALIES_KEY, 1)))
         super().Do(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
         properties.record(model, model_artifact.read_metrics(model.uri))

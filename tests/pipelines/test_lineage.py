@@ -35,8 +35,8 @@ def test_pushed_model_traces_back_through_both_trainers_to_the_tfds_examples(gat
     root = artifacts[graph["root"]]
     assert (root["type"], root["properties"]["pushed"]) == ("PushedModel", 1)
     assert {e["node"] for e in executions.values()} == {
-        "TfdsExampleGen", "StatisticsGen", "SchemaGen", "Trainer", "PruneTrainer", "Evaluator",
-        "CompressExporter", "Pusher"}
+        "TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
+        "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"}
     assert all(e["state"] == "COMPLETE" for e in executions.values())  # producers, not caches
     [examples] = [a for a in artifacts.values() if a["type"] == "Examples"]
     assert examples["properties"]["tfds_dataset"] == "mnist"
@@ -48,6 +48,7 @@ def test_pushed_model_traces_back_through_both_trainers_to_the_tfds_examples(gat
     read = {(artifacts[int(s[1:])]["node"], node_of[t], key)
             for s, t, key in graph["edges"] if s[0] == "a"}
     assert ("TfdsExampleGen", "Trainer", "examples") in read
+    assert ("ExampleValidator", "Trainer", "anomalies") in read  # the validation it passed
     assert ("Trainer", "PruneTrainer", "base_model") in read
     assert ("PruneTrainer", "CompressExporter", "model") in read
     assert ("CompressExporter", "Pusher", "model") in read

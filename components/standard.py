@@ -1,0 +1,68 @@
+"""TFX's standard StatisticsGen, SchemaGen and Evaluator, each with an executor that extends
+TFX's:
+
+- StatisticsGen and Evaluator read the Examples with Beam, whose errors on a corrupt file
+  ("Error -3 while decompressing data", "Not a valid TFRecord") do not say which file: theirs
+  re-raise `pruning.data.CorruptRecordsError` naming it (`examples.naming_corrupt_files`).
+- SchemaGen writes its inferred Schema plus what the model needs of every example
+  (`examples.constrain_schema`), so the ExampleValidator can find a label out of range or a
+  feature missing from every example.
+
+The components keep TFX's specs, parameters and outputs; only their executor classes differ.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx import types
+from tfx.components import Evaluator as TfxEvaluator
+from tfx.components import SchemaGen as TfxSchemaGen
+from tfx.components import StatisticsGen as TfxStatisticsGen
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.components.schema_gen import executor as schema_gen_executor
+from tfx.components.statistics_gen import executor as statistics_gen_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils
+
+from components import examples
+
+
+class StatisticsGenExecutor(statistics_gen_executor.Executor):
+    def Do(self, input_dict: dict[str, list[types.Artifact]],
+           output_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> None:
+        with examples.naming_corrupt_files(input_dict[standard_component_specs.EXAMPLES_KEY]):
+            super().Do(input_dict, output_dict, exec_properties)
+
+
+class EvaluatorExecutor(evaluator_executor.Executor):
+    def Do(self, input_dict: dict[str, list[types.Artifact]],
+           output_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> None:
+        with examples.naming_corrupt_files(input_dict[standard_component_specs.EXAMPLES_KEY]):
+            super().Do(input_dict, output_dict, exec_properties)
+
+
+class SchemaGenExecutor(schema_gen_executor.Executor):
+    def Do(self, input_dict: dict[str, list[types.Artifact]],
+           output_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> None:
+        super().Do(input_dict, output_dict, exec_properties)
+        path = os.path.join(
+            artifact_utils.get_single_uri(output_dict[standard_component_specs.SCHEMA_KEY]),
+            schema_gen_executor.DEFAULT_FILE_NAME)
+        inferred = io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+        io_utils.write_pbtxt_file(path, examples.constrain_schema(inferred))
+
+
+class StatisticsGen(TfxStatisticsGen):
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(StatisticsGenExecutor)
+
+
+class SchemaGen(TfxSchemaGen):
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(SchemaGenExecutor)
+
+
+class Evaluator(TfxEvaluator):
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(EvaluatorExecutor)

@@ -1,0 +1,172 @@
+"""The Examples' contract (`components/examples.py`) and the anomalies gate
+(`components/anomalies.py`), on artifacts in TensorFlow's `ram://` filesystem: Python's `open`
+cannot reach it, so every read here goes through `tf.io.gfile` as on a bucket."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+from tfx.types import standard_artifacts
+
+from components import anomalies, examples
+from pruning import data
+
+
+def _ram_dir() -> str:
+    return f"ram://{uuid.uuid4().hex}"
+
+
+def _write_records(path: str, count: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    with tf.io.TFRecordWriter(path, "GZIP") as writer:
+        for i in range(count):
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                "image": tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=rng.integers(0, 256, 784).tolist())),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
+            })).SerializeToString())
+
+
+def _rewrite(path: str, change) -> None:
+    raw = tf.io.gfile.GFile(path, "rb").read()
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(change(raw))
+
+
+def _flip(raw: bytes) -> bytes:
+    middle = len(raw) // 2
+    return raw[:middle] + bytes(b ^ 0xFF for b in raw[middle:middle + 8]) + raw[middle + 8:]
+
+
+def _flip_inside_a_record(raw: bytes) -> bytes:
+    """Valid gzip around a changed TFRecord payload: only the record's own checksum sees it."""
+    import gzip
+
+    plain = bytearray(gzip.decompress(raw))
+    plain[len(plain) // 2] ^= 0xFF
+    return gzip.compress(bytes(plain))
+
+
+def _examples_artifact(root: str) -> standard_artifacts.Examples:
+    artifact = standard_artifacts.Examples()
+    artifact.uri = root
+    artifact.split_names = '["train", "eval"]'
+    for split in ("train", "eval"):
+        for shard in range(2):
+            _write_records(f"{root}/Split-{split}/data-{shard}.gz", 40, seed=shard)
+    return artifact
+
+
+@pytest.mark.parametrize("change, reason", [
+    (_flip, "incorrect data check"),
+    (lambda raw: raw[: len(raw) * 2 // 3], "truncated"),
+    (_flip_inside_a_record, "corrupted record"),
+])
+def test_find_corrupt_files_names_each_changed_file_and_why(change, reason):
+    root = _ram_dir()
+    files = [f"{root}/data-{i}.gz" for i in range(3)]
+    for i, path in enumerate(files):
+        _write_records(path, 60, seed=i)
+    _rewrite(files[1], change)
+    corrupt = data.find_corrupt_files(files)
+    assert list(corrupt) == [files[1]]
+    assert reason in corrupt[files[1]] and "Op:" not in corrupt[files[1]]
+
+
+def test_read_files_raises_naming_the_corrupt_file():
+    root = _ram_dir()
+    files = [f"{root}/data-{i}.gz" for i in range(2)]
+    for i, path in enumerate(files):
+        _write_records(path, 30, seed=i)
+    assert len(data.read_files(files)[0]) == 60
+    _rewrite(files[0], _flip_inside_a_record)
+    with pytest.raises(data.CorruptRecordsError, match=r"1 of 2 TFRecord files .*data-0\.gz "
+                       r"\(corrupted record at \d+\)"):
+        data.read_files(files)
+
+
+def test_naming_corrupt_files_replaces_a_failure_with_the_files_name():
+    artifact = _examples_artifact(_ram_dir())
+    corrupt = f"{artifact.uri}/Split-eval/data-1.gz"
+    _rewrite(corrupt, _flip)
+    with (pytest.raises(data.CorruptRecordsError, match=r"1 of 4 TFRecord files") as raised,
+          examples.naming_corrupt_files([artifact])):
+        raise ValueError("Error -3 while decompressing data")  # what Beam says
+    assert corrupt in str(raised.value)
+    assert "Error -3" in str(raised.value.__cause__)
+
+
+def test_naming_corrupt_files_lets_other_failures_through():
+    artifact = _examples_artifact(_ram_dir())
+    with pytest.raises(KeyError, match="not about the data"), \
+            examples.naming_corrupt_files([artifact]):
+        raise KeyError("not about the data")
+
+
+def test_constrain_schema_requires_the_models_features_and_ranges():
+    inferred = schema_pb2.Schema()
+    # What inference gives for data with the label in some examples only, and an extra feature.
+    inferred.feature.add(name="label", type=schema_pb2.INT).presence.min_fraction = 0.5
+    inferred.feature[0].value_count.min = 1
+    extra = inferred.feature.add(name="id", type=schema_pb2.BYTES)
+    extra.presence.min_fraction = 0.25
+    constrained = {f.name: f for f in examples.constrain_schema(inferred).feature}
+    label, image = constrained["label"], constrained["image"]  # image added: never seen
+    assert (label.int_domain.min, label.int_domain.max) == (0, 9)
+    assert (image.int_domain.min, image.int_domain.max) == (0, 255)
+    assert [d.size for d in label.shape.dim] == [1] and not label.HasField("value_count")
+    assert [d.size for d in image.shape.dim] == [784]
+    assert label.presence.min_fraction == image.presence.min_fraction == 1.0
+    assert constrained["id"] == extra  # not the model's: left as inferred
+    assert inferred.feature[0].presence.min_fraction == 0.5  # the input is not changed
+
+
+def _anomalies_artifact(by_split: dict[str, anomalies_pb2.Anomalies]):
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.uri = _ram_dir()
+    artifact.split_names = "[" + ", ".join(f'"{s}"' for s in by_split) + "]"
+    for split, found in by_split.items():
+        with tf.io.gfile.GFile(f"{artifact.uri}/Split-{split}/SchemaDiff.pb", "wb") as f:
+            f.write(found.SerializeToString())
+    return artifact
+
+
+def _found(**features: tuple[str, list[str]]) -> anomalies_pb2.Anomalies:
+    found = anomalies_pb2.Anomalies()
+    for name, (short, reasons) in features.items():
+        info = found.anomaly_info[name]
+        info.short_description = short
+        for description in reasons:
+            info.reason.add(description=description)
+    return found
+
+
+def test_the_gate_stops_naming_every_anomaly_of_every_split():
+    artifact = _anomalies_artifact({
+        "train": _found(label=("Out-of-range values", ["Unexpectedly large value: 12."])),
+        "eval": _found(image=("Column dropped", ["The feature was present in fewer examples"])),
+    })
+    with pytest.raises(anomalies.AnomaliesFoundError) as raised:
+        anomalies.check_examples([artifact], stop=True)
+    message = str(raised.value)
+    assert "found 2 anomalies" in message
+    assert ("split train: label: Out-of-range values (Unexpectedly large value: 12.)"
+            in message)
+    assert "split eval: image: Column dropped" in message
+    assert "STOP_ON_ANOMALIES=false" in message
+
+
+def test_the_gate_passes_clean_data_and_only_warns_when_turned_off(caplog):
+    clean = _anomalies_artifact({"train": anomalies_pb2.Anomalies(),
+                                 "eval": anomalies_pb2.Anomalies()})
+    anomalies.check_examples([clean], stop=True)
+    bad = _anomalies_artifact({"train": _found(label=("Out-of-range values", []))})
+    with caplog.at_level(logging.WARNING):
+        anomalies.check_examples([bad], stop=False)
+    assert "Training despite 1 anomalies" in caplog.text
+    assert "split train: label: Out-of-range values" in caplog.text
