@@ -19,9 +19,6 @@ from tfx.utils import io_utils
 
 log = logging.getLogger(__name__)
 
-# How a user lets training go ahead anyway (pipelines/configs.py names the same option).
-OVERRIDE_HINT = "STOP_ON_ANOMALIES=false (--stop-on-anomalies false)"
-
 
 class AnomaliesFoundError(ValueError):
     """The Examples break the Schema: training would learn from bad data."""
@@ -38,7 +35,8 @@ def read_anomalies(artifact: types.Artifact) -> dict[str, anomalies_pb2.Anomalie
 
 
 def describe(found: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
-    """One line per anomaly: 'split train: label: Out-of-range values (...)'."""
+    """One line per anomalous feature (or dataset) and split, with its reasons:
+    'split train: label: Out-of-range values (Unexpectedly large value: 12.)'."""
     lines = []
     for split, anomalies in found.items():
         for feature, info in sorted(anomalies.anomaly_info.items()):
@@ -56,15 +54,16 @@ def check_examples(artifacts: list[types.Artifact], stop: bool) -> None:
         return
     listed = "; ".join(lines)
     if not stop:
-        log.warning("Training despite %d anomalies in the Examples (%s was set): %s",
-                    len(lines), OVERRIDE_HINT, listed)
+        log.warning("Training despite anomalies in the Examples (stop_on_anomalies is off), "
+                    "%d of them: %s", len(lines), listed)
         return
     raise AnomaliesFoundError(
-        f"The ExampleValidator found {len(lines)} anomalies in the Examples, so the pipeline "
-        f"stops before training on them: {listed}. Fix the data, or set {OVERRIDE_HINT} to "
-        "train anyway.")
+        f"The ExampleValidator found anomalies in the Examples, {len(lines)} of them, so "
+        f"training stops before it starts: {listed}. Fix the data, or turn the Trainer's "
+        "stop_on_anomalies off to train anyway.")
 
 
 def _text(info: anomalies_pb2.AnomalyInfo) -> str:
     details = "; ".join(reason.description for reason in info.reason if reason.description)
-    return f"{info.short_description}" + (f" ({details})" if details else "")
+    return (info.short_description or info.description or "anomaly") + (
+        f" ({details})" if details else "")

@@ -6,14 +6,13 @@ Schema describes those features, so Examples from another ExampleGen fail at onc
 
 The Schema the pipeline validates against is SchemaGen's inference plus `constrain_schema`: what
 the model needs of every example, which inference from the same data cannot know (a label out of
-range, or a feature missing from every example, would simply be inferred as normal).
+range, or a feature missing from some or every example, would simply be inferred as normal).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
@@ -31,23 +30,23 @@ VALUE_RANGES = {data.IMAGE_KEY: data.PIXEL_RANGE,
 
 
 def constrain_schema(schema: schema_pb2.Schema) -> schema_pb2.Schema:
-    """`schema` with EXPECTED's features required in every example, of their type and shape,
-    and their values in VALUE_RANGES; a feature the inference did not see is added. Other
-    features are left as inferred."""
+    """`schema` with EXPECTED's features required in every example and their integer values
+    in VALUE_RANGES; a feature the inference never saw is added with its expected type and
+    shape. A type or shape inferred from the data is kept, so `check_schema` still names
+    Examples of another layout; other features are left as inferred."""
     constrained = schema_pb2.Schema()
     constrained.CopyFrom(schema)
     by_name = {feature.name: feature for feature in constrained.feature}
     for name, (kind, shape) in EXPECTED.items():
-        feature = by_name.get(name) or constrained.feature.add(name=name)
-        feature.type = kind
+        feature = by_name.get(name)
+        if feature is None:
+            feature = constrained.feature.add(name=name, type=kind)
+            for size in shape:
+                feature.shape.dim.add(size=size)
         feature.presence.min_fraction = 1.0
         feature.presence.min_count = 1
-        feature.ClearField("value_count")  # shape and value_count are exclusive
-        feature.shape.Clear()
-        for size in shape:
-            feature.shape.dim.add(size=size)
-        low, high = VALUE_RANGES[name]
-        feature.int_domain.min, feature.int_domain.max = low, high
+        if feature.type == schema_pb2.INT:
+            feature.int_domain.min, feature.int_domain.max = VALUE_RANGES[name]
     return constrained
 
 
@@ -67,21 +66,16 @@ def check_schema(schema_uri: str) -> None:
                          f"{'; '.join(problems)}")
 
 
-@contextlib.contextmanager
-def naming_corrupt_files(examples: list[types.Artifact]) -> Iterator[None]:
-    """Re-raises a failure inside as `pruning.data.CorruptRecordsError` naming each file of
-    `examples` that cannot be read to its end, when there is one; other failures pass as they
-    are. For steps whose readers (Beam's, TFX's) do not name the file they failed on."""
-    try:
-        yield
-    except Exception as error:
-        try:
-            files = [path for artifact in examples
-                     for split in artifact_utils.decode_split_names(artifact.split_names)
-                     for path in data.split_files(artifact.uri, split)]
-        except FileNotFoundError:  # a split without files: the failure says more than we can
-            raise error from None
-        corrupt = data.corrupt_records_error(files)
-        if corrupt is None:
-            raise
-        raise corrupt from error
+def split_files(artifact: types.Artifact, splits: list[str] | None = None) -> list[str]:
+    """The files of `splits` (default: all) of an Examples artifact, in split order."""
+    names = artifact_utils.decode_split_names(artifact.split_names)
+    return [path for split in names if splits is None or split in splits
+            for path in data.split_files(artifact.uri, split)]
+
+
+def naming_corrupt_files(examples: list[types.Artifact],
+                         splits: list[str] | None = None) -> contextlib.AbstractContextManager:
+    """`pruning.data.naming_corrupt_files` over the `splits` (default: all) a step reads of
+    `examples`: for steps whose readers (Beam's, TFX's) do not name the file they failed on."""
+    return data.naming_corrupt_files(
+        path for artifact in examples for path in split_files(artifact, splits))

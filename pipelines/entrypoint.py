@@ -115,5 +115,18 @@ def failure_line(config: configs.PipelineConfig, error: BaseException) -> str:
     cause = (str(error).strip().splitlines() or [type(error).__name__])[-1]
     node = outputs.failed_node(config.metadata_store, config.pipeline_name)
     where = f"{node} failed" if node else "the pipeline failed"
-    return (f"{where}: {type(error).__name__}: {cause} (TFX's log above has the details; "
-            f"ML Metadata: {config.metadata_store.describe()})")
+    return (f"{where}: {type(error).__name__}: {cause}{_remedy(error)} (TFX's log above has "
+            f"the details; ML Metadata: {config.metadata_store.describe()})")
+
+
+def _remedy(error: BaseException) -> str:
+    """The option that gets past a failure of the data, for the failures that have one."""
+    from components.anomalies import AnomaliesFoundError
+    from pruning.data import CorruptRecordsError
+
+    if isinstance(error, AnomaliesFoundError):
+        return " In this pipeline: STOP_ON_ANOMALIES=false (--stop-on-anomalies false)."
+    if isinstance(error, CorruptRecordsError):
+        return (" The ExampleGen's output is served from the cache until it runs again: "
+                "ENABLE_CACHE=false writes it again.")
+    return ""

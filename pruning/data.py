@@ -6,8 +6,11 @@ same scaling everywhere: `image` (784 int64 pixels, 0-255) -> float32 [28, 28] i
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -15,6 +18,8 @@ import tensorflow as tf
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
 PIXEL_RANGE = (0, 255)  # 8-bit grayscale
+
+logger = logging.getLogger(__name__)
 FEATURE_SPEC = {
     IMAGE_KEY: tf.io.FixedLenFeature([28 * 28], tf.int64),
     LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64),
@@ -89,46 +94,53 @@ def read_files(patterns: list[str], limit: int | None = None) -> tuple[np.ndarra
     if not files:
         raise FileNotFoundError(f"No files match {patterns}")
     dataset = make_dataset(files, limit or 4096)
-    try:
+    with naming_corrupt_files(files):
         return to_arrays(dataset.take(1) if limit else dataset)
-    except tf.errors.DataLossError as error:
-        corrupt = corrupt_records_error(files)
-        if corrupt is None:
-            raise
-        raise corrupt from error
 
 
 class CorruptRecordsError(ValueError):
     """TFRecord files that cannot be read to their end: bytes changed or cut off after they were
-    written (a gzip or TFRecord checksum does not match)."""
+    written (a gzip or TFRecord checksum does not match, or the file ends inside a record)."""
 
 
 def find_corrupt_files(files: list[str]) -> dict[str, str]:
     """Each of the gzipped TFRecord `files` that cannot be read to its end -> why.
 
     Readers (tf.data, Beam) report a bad checksum without naming the file; this reads every file
-    alone, so it costs one more pass over the data: call it after a read failed.
+    alone, so it costs one more pass over the data: call it after a read failed. Only data loss
+    counts: another error (a denied or unavailable bucket) is raised as it is.
     """
     corrupt = {}
     for path in files:
         try:
             for _ in tf.data.TFRecordDataset(path, compression_type="GZIP").batch(4096):
                 pass
-        except tf.errors.OpError as error:
+        except tf.errors.DataLossError as error:
             corrupt[path] = _reason(error.message)
     return corrupt
 
 
-def corrupt_records_error(files: list[str]) -> CorruptRecordsError | None:
-    """The error naming each corrupt file among `files`, or None when they all read."""
-    corrupt = find_corrupt_files(files)
-    if not corrupt:
-        return None
-    listed = "; ".join(f"{path} ({reason})" for path, reason in corrupt.items())
-    return CorruptRecordsError(
-        f"{len(corrupt)} of {len(files)} TFRecord files cannot be read to their end: their bytes "
-        f"changed or were cut off after they were written: {listed}. Write them again (the "
-        "ExampleGen's cached output is reused until it runs again: ENABLE_CACHE=false).")
+@contextlib.contextmanager
+def naming_corrupt_files(files: Iterable[str]) -> Iterator[None]:
+    """Re-raises a failure inside as CorruptRecordsError naming each of `files` that cannot be
+    read to its end, when there is one; any other failure, or one the check itself hits, is
+    raised as it was. `files` is iterated only after a failure (a generator lists them late)."""
+    try:
+        yield
+    except Exception as error:
+        try:
+            files = list(files)
+            corrupt = find_corrupt_files(files)
+        except Exception as check_error:  # the failure inside says more than the check's
+            logger.warning("Could not check the files for corruption: %s", check_error)
+            corrupt = {}
+        if not corrupt:
+            raise
+        listed = "; ".join(f"{path} ({reason})" for path, reason in corrupt.items())
+        raise CorruptRecordsError(
+            f"{len(corrupt)} of {len(files)} TFRecord files cannot be read to their end: their "
+            f"bytes changed or were cut off after they were written: {listed}. Write them "
+            "again.") from error
 
 
 def _reason(message: str) -> str:

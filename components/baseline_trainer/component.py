@@ -12,22 +12,11 @@ from __future__ import annotations
 
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import trainer_pb2
-from tfx.types import Channel, standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from tfx.types import Channel, standard_artifacts
 from tfx.utils import json_utils
 
-from components.baseline_trainer.executor import ANOMALIES_KEY, STOP_ON_ANOMALIES_KEY, Executor
-
-
-class BaselineTrainerSpec(standard_component_specs.TrainerSpec):
-    PARAMETERS = {
-        **standard_component_specs.TrainerSpec.PARAMETERS,
-        STOP_ON_ANOMALIES_KEY: ExecutionParameter(type=int),
-    }
-    INPUTS = {
-        **standard_component_specs.TrainerSpec.INPUTS,
-        ANOMALIES_KEY: ChannelParameter(type=standard_artifacts.ExampleAnomalies),
-    }
+from components.baseline_trainer.executor import Executor
+from components.baseline_trainer.spec import BaselineTrainerSpec
 
 
 class BaselineTrainer(base_component.BaseComponent):

@@ -15,10 +15,7 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils, standard_component_specs
 
 from components import anomalies, model_artifact, properties
-
-# The keys components.baseline_trainer.component adds to TFX's Trainer spec.
-ANOMALIES_KEY = "anomalies"
-STOP_ON_ANOMALIES_KEY = "stop_on_anomalies"
+from components.baseline_trainer.spec import ANOMALIES_KEY, STOP_ON_ANOMALIES_KEY
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -28,8 +25,12 @@ class Executor(trainer_executor.GenericExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        anomalies.check_examples(input_dict.get(ANOMALIES_KEY) or [],
-                                 stop=bool(exec_properties.get(STOP_ON_ANOMALIES_KEY, 1)))
-        super().Do(input_dict, output_dict, exec_properties)
+        if not input_dict.get(ANOMALIES_KEY):
+            raise ValueError(f"The Trainer needs the ExampleValidator's {ANOMALIES_KEY!r} for "
+                             "its examples: it trains only on validated data")
+        anomalies.check_examples(input_dict[ANOMALIES_KEY],
+                                 stop=bool(exec_properties[STOP_ON_ANOMALIES_KEY]))
+        result = super().Do(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
         properties.record(model, model_artifact.read_metrics(model.uri))
+        return result

@@ -59,6 +59,36 @@ def write_examples(root: Path) -> standard_artifacts.Examples:
     return examples
 
 
+def write_anomalies(uri: str, by_split: dict | None = None) -> standard_artifacts.ExampleAnomalies:
+    """An ExampleAnomalies artifact as the ExampleValidator writes it, at any URI TensorFlow
+    writes: one `SchemaDiff.pb` per split; `by_split` maps a split to its tensorflow_metadata
+    Anomalies (default: none in train and eval)."""
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    by_split = by_split or {"train": anomalies_pb2.Anomalies(), "eval": anomalies_pb2.Anomalies()}
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.uri = uri
+    artifact.split_names = "[" + ", ".join(f'"{split}"' for split in by_split) + "]"
+    for split, found in by_split.items():
+        tf.io.gfile.makedirs(f"{uri}/Split-{split}")
+        with tf.io.gfile.GFile(f"{uri}/Split-{split}/SchemaDiff.pb", "wb") as f:
+            f.write(found.SerializeToString())
+    return artifact
+
+
+def anomalies_of(**features: tuple[str, list[str]]):
+    """Anomalies with one AnomalyInfo per feature: name=(short description, [reasons])."""
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    found = anomalies_pb2.Anomalies()
+    for name, (short, reasons) in features.items():
+        info = found.anomaly_info[name]
+        info.short_description = short
+        for description in reasons:
+            info.reason.add(description=description)
+    return found
+
+
 def write_schema(root: Path) -> standard_artifacts.Schema:
     schema = standard_artifacts.Schema()
     schema.uri = str(root / "schema")
@@ -71,6 +101,12 @@ def write_schema(root: Path) -> standard_artifacts.Schema:
 def tiny_inputs(tmp_path_factory) -> tuple[standard_artifacts.Examples, standard_artifacts.Schema]:
     root = tmp_path_factory.mktemp("tiny_inputs")
     return write_examples(root), write_schema(root)
+
+
+@pytest.fixture(scope="session")
+def clean_anomalies(tmp_path_factory) -> standard_artifacts.ExampleAnomalies:
+    """What the ExampleValidator writes for tiny_inputs: no anomalies in either split."""
+    return write_anomalies(str(tmp_path_factory.mktemp("anomalies")))
 
 
 def write_base_model(directory: Path) -> standard_artifacts.Model:

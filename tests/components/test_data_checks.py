@@ -15,6 +15,7 @@ from tfx.types import standard_artifacts
 
 from components import anomalies, examples
 from pruning import data
+from tests.components.conftest import anomalies_of, write_anomalies
 
 
 def _ram_dir() -> str:
@@ -101,72 +102,101 @@ def test_naming_corrupt_files_replaces_a_failure_with_the_files_name():
     assert "Error -3" in str(raised.value.__cause__)
 
 
-def test_naming_corrupt_files_lets_other_failures_through():
+def test_naming_corrupt_files_checks_only_the_splits_the_step_reads():
     artifact = _examples_artifact(_ram_dir())
+    _rewrite(f"{artifact.uri}/Split-eval/data-1.gz", _flip)
     with pytest.raises(KeyError, match="not about the data"), \
-            examples.naming_corrupt_files([artifact]):
+            examples.naming_corrupt_files([artifact], ["train"]):
         raise KeyError("not about the data")
+
+
+def test_naming_corrupt_files_lets_other_failures_through_unchanged():
+    artifact = _examples_artifact(_ram_dir())
+    with pytest.raises(KeyError, match="not about the data") as raised, \
+            examples.naming_corrupt_files([artifact]):
+        try:
+            raise OSError("the root cause")
+        except OSError as cause:
+            raise KeyError("not about the data") from cause
+    assert isinstance(raised.value.__cause__, OSError)  # the chain is kept
+
+
+def test_a_check_that_fails_leaves_the_original_failure(caplog):
+    artifact = _examples_artifact(_ram_dir())
+    artifact.split_names = '["train", "missing"]'  # listing its files fails
+    with pytest.raises(KeyError, match="the step's own failure"), \
+            examples.naming_corrupt_files([artifact]):
+        raise KeyError("the step's own failure")
+    assert "Could not check the files for corruption" in caplog.text
+
+
+def test_a_missing_file_is_not_called_corrupt():
+    root = _ram_dir()
+    _write_records(f"{root}/data-0.gz", 10)
+    with pytest.raises(tf.errors.NotFoundError):
+        data.find_corrupt_files([f"{root}/data-0.gz", f"{root}/gone.gz"])
 
 
 def test_constrain_schema_requires_the_models_features_and_ranges():
     inferred = schema_pb2.Schema()
-    # What inference gives for data with the label in some examples only, and an extra feature.
-    inferred.feature.add(name="label", type=schema_pb2.INT).presence.min_fraction = 0.5
-    inferred.feature[0].value_count.min = 1
+    # What inference gives for a label missing from some examples, and an extra feature.
+    label = inferred.feature.add(name="label", type=schema_pb2.INT)
+    label.presence.min_fraction = 0.5
+    label.value_count.min = label.value_count.max = 1
     extra = inferred.feature.add(name="id", type=schema_pb2.BYTES)
     extra.presence.min_fraction = 0.25
     constrained = {f.name: f for f in examples.constrain_schema(inferred).feature}
     label, image = constrained["label"], constrained["image"]  # image added: never seen
     assert (label.int_domain.min, label.int_domain.max) == (0, 9)
     assert (image.int_domain.min, image.int_domain.max) == (0, 255)
-    assert [d.size for d in label.shape.dim] == [1] and not label.HasField("value_count")
-    assert [d.size for d in image.shape.dim] == [784]
     assert label.presence.min_fraction == image.presence.min_fraction == 1.0
+    assert image.type == schema_pb2.INT and [d.size for d in image.shape.dim] == [784]
+    # What was inferred of the label's layout stays, for check_schema to judge.
+    assert label.value_count.max == 1 and not label.HasField("shape")
     assert constrained["id"] == extra  # not the model's: left as inferred
     assert inferred.feature[0].presence.min_fraction == 0.5  # the input is not changed
 
 
-def _anomalies_artifact(by_split: dict[str, anomalies_pb2.Anomalies]):
-    artifact = standard_artifacts.ExampleAnomalies()
-    artifact.uri = _ram_dir()
-    artifact.split_names = "[" + ", ".join(f'"{s}"' for s in by_split) + "]"
-    for split, found in by_split.items():
-        with tf.io.gfile.GFile(f"{artifact.uri}/Split-{split}/SchemaDiff.pb", "wb") as f:
-            f.write(found.SerializeToString())
-    return artifact
-
-
-def _found(**features: tuple[str, list[str]]) -> anomalies_pb2.Anomalies:
-    found = anomalies_pb2.Anomalies()
-    for name, (short, reasons) in features.items():
-        info = found.anomaly_info[name]
-        info.short_description = short
-        for description in reasons:
-            info.reason.add(description=description)
-    return found
+def test_constrain_schema_keeps_another_layout_for_check_schema_to_name(tmp_path):
+    inferred = schema_pb2.Schema()
+    image = inferred.feature.add(name="image", type=schema_pb2.BYTES)
+    image.shape.dim.add(size=1)
+    inferred.feature.add(name="label", type=schema_pb2.INT).shape.dim.add(size=1)
+    constrained = examples.constrain_schema(inferred)
+    assert not constrained.feature[0].HasField("int_domain")  # no integer range on bytes
+    (tmp_path / "schema.pbtxt").write_text(str(constrained))
+    with pytest.raises(ValueError, match=r"image: expected INT of shape \[784\], found BYTES "
+                       r"of shape \[1\]"):
+        examples.check_schema(str(tmp_path))
 
 
 def test_the_gate_stops_naming_every_anomaly_of_every_split():
-    artifact = _anomalies_artifact({
-        "train": _found(label=("Out-of-range values", ["Unexpectedly large value: 12."])),
-        "eval": _found(image=("Column dropped", ["The feature was present in fewer examples"])),
+    artifact = write_anomalies(_ram_dir(), {
+        "train": anomalies_of(label=("Out-of-range values", ["Unexpectedly large value: 12."])),
+        "eval": anomalies_of(image=("Column dropped", ["The feature was present in fewer "
+                                                       "examples"])),
     })
     with pytest.raises(anomalies.AnomaliesFoundError) as raised:
         anomalies.check_examples([artifact], stop=True)
     message = str(raised.value)
-    assert "found 2 anomalies" in message
+    assert "found anomalies in the Examples, 2 of them, so training stops" in message
     assert ("split train: label: Out-of-range values (Unexpectedly large value: 12.)"
             in message)
     assert "split eval: image: Column dropped" in message
-    assert "STOP_ON_ANOMALIES=false" in message
+    assert "turn the Trainer's stop_on_anomalies off" in message
+
+
+def test_a_dataset_anomaly_is_named_too():
+    found = anomalies_pb2.Anomalies()
+    found.dataset_anomaly_info.description = "Low number of examples"
+    assert anomalies.describe({"eval": found}) == ["split eval: the dataset: Low number of "
+                                                   "examples"]
 
 
 def test_the_gate_passes_clean_data_and_only_warns_when_turned_off(caplog):
-    clean = _anomalies_artifact({"train": anomalies_pb2.Anomalies(),
-                                 "eval": anomalies_pb2.Anomalies()})
-    anomalies.check_examples([clean], stop=True)
-    bad = _anomalies_artifact({"train": _found(label=("Out-of-range values", []))})
+    anomalies.check_examples([write_anomalies(_ram_dir())], stop=True)
+    bad = write_anomalies(_ram_dir(), {"train": anomalies_of(label=("Out-of-range values", []))})
     with caplog.at_level(logging.WARNING):
         anomalies.check_examples([bad], stop=False)
-    assert "Training despite 1 anomalies" in caplog.text
-    assert "split train: label: Out-of-range values" in caplog.text
+    assert "Training despite anomalies in the Examples (stop_on_anomalies is off), 1 of them: " \
+           "split train: label: Out-of-range values" in caplog.text

@@ -20,8 +20,9 @@ import tensorflow_datasets as tfds
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 from tfx.utils import io_utils, proto_utils
 
+from components.anomalies import AnomaliesFoundError
 from pipelines.storage import push_destination
-from tests.components.conftest import SCHEMA_PBTXT
+from tests.components.conftest import SCHEMA_PBTXT, anomalies_of, write_anomalies
 from tests.conftest import MNIST_FILES
 
 pytestmark = pytest.mark.e2e
@@ -111,7 +112,18 @@ def steps(compiled, tmp_path_factory) -> dict:
         with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
             examples = step("TfdsExampleGen", {})["examples"]
         schema = {"uri": f"{RAM}/schema"}
-        baseline = step("Trainer", {"examples": examples, "schema": schema})["model"]
+        splits = {"split_names": '["train", "eval"]'}
+        flagged = {"uri": write_anomalies(f"{RAM}/flagged", {
+            "train": anomalies_of(label=("Out-of-range values", ["Unexpectedly large value: 12."])),
+            "eval": anomalies_of()}).uri, "metadata": splits}
+        try:  # the run parameter stop_on_anomalies reaches the executor through the spec
+            step("Trainer", {"examples": examples, "schema": schema, "anomalies": flagged},
+                 root=f"{RAM}/gated")
+        except AnomaliesFoundError as error:
+            done["gate"] = str(error)
+        clean = {"uri": write_anomalies(f"{RAM}/anomalies").uri, "metadata": splits}
+        baseline = step("Trainer", {"examples": examples, "schema": schema,
+                                    "anomalies": clean})["model"]
         pruned = step("PruneTrainer", {"examples": examples, "schema": schema,
                                        "base_model": baseline})["model"]
         # The Evaluator is the one step kept local: TFMA reads examples and writes its results
@@ -143,6 +155,12 @@ def test_example_gen_step_writes_both_splits_under_the_bucket(steps):
     metadata = examples["metadata"]
     assert metadata["num_examples_train"] == NUM_MOCK_EXAMPLES
     assert metadata["tfds_dataset"] == "mnist"
+
+
+def test_trainer_step_stops_on_the_validators_anomalies(steps):
+    assert "1 of them, so training stops before it starts: split train: label: " \
+           "Out-of-range values" in steps["gate"]
+    assert tf.io.gfile.glob(f"{RAM}/gated/Trainer/model/1/*") == []  # nothing written
 
 
 def test_trainer_steps_write_models_and_their_figures(steps):

@@ -55,7 +55,10 @@ def test_every_executor_and_module_named_in_the_spec_imports(compiled):
     assert {"components.tfds_example_gen.executor.Executor",
             "components.baseline_trainer.executor.Executor",
             "components.prune_trainer.executor.Executor",
-            "components.compress_exporter.executor.Executor"} <= classes
+            "components.compress_exporter.executor.Executor",
+            "components.standard.StatisticsGenExecutor",
+            "components.standard.SchemaGenExecutor",
+            "components.standard.EvaluatorExecutor"} <= classes
     for path in classes:
         assert isinstance(import_utils.import_class_by_path(path), type), path
     trainer = compiled["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]

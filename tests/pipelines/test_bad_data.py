@@ -22,7 +22,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.pipeline import Pipeline
 
 from components.baseline_trainer import BaselineTrainer
-from pipelines import metadata, nodes
+from pipelines import entrypoint, metadata, nodes
 from pipelines.lineage import cli
 from pipelines.pipeline import create_components, create_pipeline
 from pruning import data
@@ -137,6 +137,9 @@ def test_a_corrupt_examples_file_fails_the_statistics_gen_naming_it(corrupt):
     message = str(corrupt.error)
     assert corrupt.changed in message and "1 of 8 TFRecord files" in message
     assert "incorrect data check" in message  # gzip's own checksum, as TensorFlow reports it
+    line = entrypoint.failure_line(corrupt.config, corrupt.error)
+    assert line.startswith("StatisticsGen failed: CorruptRecordsError: 1 of 8 TFRecord files")
+    assert "ENABLE_CACHE=false writes it again." in line
     [statistics] = corrupt.executions[nodes.STATISTICS_GEN]
     assert metadata.execution_state(statistics) == "FAILED"
     assert [a for a in _outputs(corrupt, statistics)
@@ -158,11 +161,14 @@ def test_anomalies_are_reported_and_stop_the_trainer_before_training(anomalous):
 
     assert isinstance(anomalous.error, AnomaliesFoundError), anomalous.error
     message = str(anomalous.error)
-    assert "found 2 anomalies" in message  # one line per feature, its reasons listed
+    assert "found anomalies in the Examples, 2 of them" in message  # one per feature
     assert "split train: label:" in message and "Unexpectedly large value: 12" in message
     assert "minimum fraction = 1.000000" in message  # the record without a label
     assert "split train: image: Out-of-range values (Unexpectedly large value: 300" in message
-    assert "STOP_ON_ANOMALIES=false" in message
+    # `make run`'s last line: the component, the cause and the option that gets past it.
+    line = entrypoint.failure_line(anomalous.config, anomalous.error)
+    assert line.startswith("Trainer failed: AnomaliesFoundError: The ExampleValidator found")
+    assert "In this pipeline: STOP_ON_ANOMALIES=false (--stop-on-anomalies false)." in line
     [validator] = anomalous.executions[nodes.EXAMPLE_VALIDATOR]
     assert metadata.execution_state(validator) == "COMPLETE"
     [report] = _outputs(anomalous, validator)
@@ -203,4 +209,5 @@ def test_with_the_gate_off_the_trainer_trains_past_the_anomalies(
     [trainer] = run.executions[nodes.TRAINER]
     assert metadata.execution_state(trainer) == "COMPLETE"
     assert report.id in {a.id for a in _inputs(run, trainer)}  # lineage: which validation
-    assert "Training despite 1 anomalies" in caplog.text
+    assert "Training despite anomalies in the Examples (stop_on_anomalies is off), 1 of them: " \
+           "split train: image: Out-of-range values" in caplog.text

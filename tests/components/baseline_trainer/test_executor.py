@@ -15,11 +15,12 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components import model_artifact
+from components.anomalies import AnomaliesFoundError
 from components.baseline_trainer import RUN_FN, Executor
 from components.baseline_trainer.module import parse_custom_config
 from pruning import data
 from pruning.model import export
-from tests.components.conftest import SPLIT_SIZES, TINY_MODEL
+from tests.components.conftest import SPLIT_SIZES, TINY_MODEL, anomalies_of, write_anomalies
 
 TRAINING = {"epochs": 2, "batch_size": 32, "learning_rate": 3e-3}
 
@@ -31,11 +32,12 @@ def exec_properties(custom_config: dict, **train_args) -> dict:
                                                                       **train_args)),
         "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(splits=["eval"])),
         "custom_config": json.dumps(custom_config),
+        "stop_on_anomalies": 1,
     }
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_inputs, tmp_path_factory):
+def trained(tiny_inputs, clean_anomalies, tmp_path_factory):
     examples, schema = tiny_inputs
     model = standard_artifacts.Model()
     model.uri = str(tmp_path_factory.mktemp("model"))
@@ -44,7 +46,7 @@ def trained(tiny_inputs, tmp_path_factory):
     architecture = {**dataclasses.asdict(TINY_MODEL), "architecture": "sequential"}
     config = {"model": architecture, "training": TRAINING}
     Executor().Do(
-        {"examples": [examples], "schema": [schema]},
+        {"examples": [examples], "schema": [schema], "anomalies": [clean_anomalies]},
         {"model": [model], "model_run": [model_run]},
         exec_properties(config),
     )
@@ -99,11 +101,40 @@ def test_bad_custom_config_is_rejected_before_training(custom_config, message):
         parse_custom_config(custom_config)
 
 
-def test_num_steps_is_rejected(tiny_inputs, tmp_path):
-    examples, schema = tiny_inputs
+def _outputs(tmp_path) -> dict:
     model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, model_run.uri = str(tmp_path / "m"), str(tmp_path / "r")
+    return {"model": [model], "model_run": [model_run]}
+
+
+def test_num_steps_is_rejected(tiny_inputs, clean_anomalies, tmp_path):
+    examples, schema = tiny_inputs
     with pytest.raises(ValueError, match="num_steps are not used"):
-        Executor().Do({"examples": [examples], "schema": [schema]},
-                      {"model": [model], "model_run": [model_run]},
-                      exec_properties({}, num_steps=5))
+        Executor().Do({"examples": [examples], "schema": [schema], "anomalies": [clean_anomalies]},
+                      _outputs(tmp_path), exec_properties({}, num_steps=5))
+
+
+def test_anomalies_stop_the_trainer_before_it_reads_an_example(tiny_inputs, tmp_path):
+    _, schema = tiny_inputs
+    unreadable = standard_artifacts.Examples()  # reading any example would fail differently
+    unreadable.uri, unreadable.split_names = str(tmp_path / "none"), '["train", "eval"]'
+    found = write_anomalies(str(tmp_path / "anomalies"), {
+        "train": anomalies_of(label=("Out-of-range values", ["Unexpectedly large value: 12."])),
+        "eval": anomalies_of()})
+    outputs = _outputs(tmp_path)
+    with pytest.raises(AnomaliesFoundError, match=r"1 of them, .*split train: label: "
+                       r"Out-of-range values \(Unexpectedly large value: 12.\)"):
+        Executor().Do({"examples": [unreadable], "schema": [schema], "anomalies": [found]},
+                      outputs, exec_properties({}))
+    assert not os.path.exists(outputs["model"][0].uri)  # nothing written
+    # Turned off, the same anomalies only warn, and the Trainer goes on to read the examples.
+    with pytest.raises(FileNotFoundError, match="none"):
+        Executor().Do({"examples": [unreadable], "schema": [schema], "anomalies": [found]},
+                      outputs, {**exec_properties({}), "stop_on_anomalies": 0})
+
+
+def test_the_trainer_refuses_to_run_without_the_validation(tiny_inputs, tmp_path):
+    examples, schema = tiny_inputs
+    with pytest.raises(ValueError, match="needs the ExampleValidator's 'anomalies'"):
+        Executor().Do({"examples": [examples], "schema": [schema]}, _outputs(tmp_path),
+                      exec_properties({}))
