@@ -651,6 +651,14 @@ def option_field(name: str) -> dataclasses.Field:
     return _FIELDS[name]
 
 
+def option_setting(name: str, value: str, flag: bool = True) -> str:
+    """How to set option `name` to `value`: 'STOP_ON_ANOMALIES=false (--stop-on-anomalies
+    false)', without the flag when `flag` is False."""
+    field = _FIELDS[name]
+    setting = f"{field.metadata['env']}={value}"
+    return f"{setting} ({flag_name(field)} {value})" if flag else setting
+
+
 STORE_OPTIONS = ("metadata_path", "pipeline_root", "pipeline_name", "dataset",
                  "mlmd_mysql_host", "mlmd_mysql_port", "mlmd_mysql_database", "mlmd_mysql_user")
 

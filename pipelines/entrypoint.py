@@ -125,8 +125,8 @@ def _remedy(error: BaseException) -> str:
     from pruning.data import CorruptRecordsError
 
     if isinstance(error, AnomaliesFoundError):
-        return " In this pipeline: STOP_ON_ANOMALIES=false (--stop-on-anomalies false)."
+        return f" In this pipeline: {configs.option_setting('stop_on_anomalies', 'false')}."
     if isinstance(error, CorruptRecordsError):
         return (" The ExampleGen's output is served from the cache until it runs again: "
-                "ENABLE_CACHE=false writes it again.")
+                f"{configs.option_setting('enable_cache', 'false', flag=False)} writes it again.")
     return ""

@@ -16,6 +16,7 @@ from tfx.types import standard_artifacts
 from components import anomalies, examples
 from pruning import data
 from tests.components.conftest import anomalies_of, write_anomalies
+from tests.records import flip_middle, rewrite
 
 
 def _ram_dir() -> str:
@@ -31,17 +32,6 @@ def _write_records(path: str, count: int, seed: int = 0) -> None:
                     value=rng.integers(0, 256, 784).tolist())),
                 "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
             })).SerializeToString())
-
-
-def _rewrite(path: str, change) -> None:
-    raw = tf.io.gfile.GFile(path, "rb").read()
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(change(raw))
-
-
-def _flip(raw: bytes) -> bytes:
-    middle = len(raw) // 2
-    return raw[:middle] + bytes(b ^ 0xFF for b in raw[middle:middle + 8]) + raw[middle + 8:]
 
 
 def _flip_inside_a_record(raw: bytes) -> bytes:
@@ -64,7 +54,7 @@ def _examples_artifact(root: str) -> standard_artifacts.Examples:
 
 
 @pytest.mark.parametrize("change, reason", [
-    (_flip, "incorrect data check"),
+    (flip_middle, "incorrect data check"),
     (lambda raw: raw[: len(raw) * 2 // 3], "truncated"),
     (_flip_inside_a_record, "corrupted record"),
 ])
@@ -73,7 +63,7 @@ def test_find_corrupt_files_names_each_changed_file_and_why(change, reason):
     files = [f"{root}/data-{i}.gz" for i in range(3)]
     for i, path in enumerate(files):
         _write_records(path, 60, seed=i)
-    _rewrite(files[1], change)
+    rewrite(files[1], change)
     corrupt = data.find_corrupt_files(files)
     assert list(corrupt) == [files[1]]
     assert reason in corrupt[files[1]] and "Op:" not in corrupt[files[1]]
@@ -85,7 +75,7 @@ def test_read_files_raises_naming_the_corrupt_file():
     for i, path in enumerate(files):
         _write_records(path, 30, seed=i)
     assert len(data.read_files(files)[0]) == 60
-    _rewrite(files[0], _flip_inside_a_record)
+    rewrite(files[0], _flip_inside_a_record)
     with pytest.raises(data.CorruptRecordsError, match=r"1 of 2 TFRecord files .*data-0\.gz "
                        r"\(corrupted record at \d+\)"):
         data.read_files(files)
@@ -94,7 +84,7 @@ def test_read_files_raises_naming_the_corrupt_file():
 def test_naming_corrupt_files_replaces_a_failure_with_the_files_name():
     artifact = _examples_artifact(_ram_dir())
     corrupt = f"{artifact.uri}/Split-eval/data-1.gz"
-    _rewrite(corrupt, _flip)
+    rewrite(corrupt, flip_middle)
     with (pytest.raises(data.CorruptRecordsError, match=r"1 of 4 TFRecord files") as raised,
           examples.naming_corrupt_files([artifact])):
         raise ValueError("Error -3 while decompressing data")  # what Beam says
@@ -104,7 +94,7 @@ def test_naming_corrupt_files_replaces_a_failure_with_the_files_name():
 
 def test_naming_corrupt_files_checks_only_the_splits_the_step_reads():
     artifact = _examples_artifact(_ram_dir())
-    _rewrite(f"{artifact.uri}/Split-eval/data-1.gz", _flip)
+    rewrite(f"{artifact.uri}/Split-eval/data-1.gz", flip_middle)
     with pytest.raises(KeyError, match="not about the data"), \
             examples.naming_corrupt_files([artifact], ["train"]):
         raise KeyError("not about the data")

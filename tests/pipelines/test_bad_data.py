@@ -27,6 +27,7 @@ from pipelines.lineage import cli
 from pipelines.pipeline import create_components, create_pipeline
 from pruning import data
 from tests.pipelines.conftest import make_config
+from tests.records import flip_middle, rewrite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -72,14 +73,6 @@ def _run_with_changed_examples(root, manual_dir, data_dir, change, **options) ->
                   store)
 
 
-def _flip_bytes(path: str) -> None:
-    raw = bytearray(tf.io.gfile.GFile(path, "rb").read())
-    for i in range(len(raw) // 2, len(raw) // 2 + 8):
-        raw[i] ^= 0xFF
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(bytes(raw))
-
-
 def _edit_records(path: str, edit) -> None:
     """Rewrites a gzipped TFRecord file of tf.Examples with `edit(list of tf.Example)` applied:
     valid records, other values."""
@@ -122,7 +115,8 @@ def _blessed(anomalies_artifact) -> dict:
 @pytest.fixture(scope="module")
 def corrupt(tmp_path_factory, mnist_manual_dir, prepared_data_dir) -> BadRun:
     return _run_with_changed_examples(tmp_path_factory.mktemp("corrupt"), mnist_manual_dir,
-                                      prepared_data_dir, _flip_bytes)
+                                      prepared_data_dir,
+                                      lambda path: rewrite(path, flip_middle))
 
 
 @pytest.fixture(scope="module")
