@@ -33,9 +33,9 @@ MIN_MAX = AlgorithmName.MIN_MAX_UNIFORM_QUANT
 
 
 def float_file_with_names(model) -> bytes:
-    """The float graph the full-int8 file runs (first convolution in space-to-depth form), with
+    """The float graph the full-int8 file runs (first convolutions in space-to-depth form), with
     its tensor names: the quantizer needs them (`tflite.convert` strips them)."""
-    rewritten = space_to_depth.rewrite_first_conv(model)
+    rewritten = space_to_depth.rewrite_strided_convs(model)
 
     @tf.function(input_signature=[tf.TensorSpec(tflite.INPUT_SHAPE, tf.float32, name="image")])
     def scores(image):

@@ -1,12 +1,26 @@
-"""An exactly equivalent form of a model whose first layer is a strided convolution of few channels.
+"""Exactly equivalent forms of a model's first strided convolutions, for full-integer files.
 
 A 5x5 stride-2 convolution of a one-channel image is the slowest op of the full-integer file:
-LiteRT's int8 kernels gather one input channel per tap. Rearranging each 2x2 block of the input
-into 4 channels (`tf.nn.space_to_depth`) turns it into a stride-1 convolution of 4 channels with
-a 3x3 kernel: every output reads the same inputs with the same weights (the taps that fall
-outside the original 5x5 window are zero), so the outputs are the same up to float rounding.
-`tflite.convert` applies it to full-integer files (README, "Structured pruning: a narrower
-model", has the measurements).
+LiteRT's int8 kernels gather one input channel per tap. Two rearrangements compute the same
+outputs with better-shaped convolutions:
+
+- **The 2x2 form.** `tf.nn.space_to_depth` with block 2 turns each 2x2 block of the input into
+  4 channels, and the stride-2 convolution becomes a stride-1 convolution of those channels with
+  a 3x3 kernel: every output reads the same inputs with the same weights (the taps that fall
+  outside the original window are zero).
+- **The 4x4 form**, when the first convolution is narrow (at most `MAX_PHASED_FILTERS` filters)
+  and a second stride-2 'same' convolution follows it through per-channel layers only (batch
+  norm, ReLU). Block 4 turns each 4x4 block of the image into 16 channels, and the first
+  convolution computes the 2x2 block of its outputs above each as 4 groups of its filters: its
+  output is then exactly the 2x2 space-to-depth form of the original output, which the second
+  convolution reads in its own 2x2 form. Both convolutions run on a 7x7 grid of wide inputs
+  instead of a 14x14 grid of narrow ones. The batch norm between them holds each channel's
+  values 4 times over.
+
+The outputs are the same up to float rounding; in a full-integer file they are the same integers
+(each filter's copies share its weights, so its per-channel scale; each activation holds the same
+values rearranged, so its calibrated range). `tflite.convert` applies this to full-integer files
+(measurements: compress_exporter README, "The first convolutions in full-integer files").
 """
 
 from __future__ import annotations
@@ -15,52 +29,85 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-BLOCK = 2
+BLOCK = 2  # the stride this rewrites
+# The 4x4 form makes the first convolution's outputs 4 times as many channels: it pays for a
+# narrow convolution and costs a wide one (compress_exporter README has the measurements).
+MAX_PHASED_FILTERS = 8
+# Layers that act on each channel alone: between the two convolutions of the 4x4 form they see
+# the first one's filters 4 times over, each copy with that filter's weights.
+_PER_CHANNEL = (keras.layers.BatchNormalization, keras.layers.ReLU, keras.layers.Activation)
+
+
+def _is_rewritable(layer: keras.layers.Layer) -> bool:
+    """A plain Conv2D of stride 2 both ways, 'same' padding, no dilation or groups."""
+    return (type(layer) is keras.layers.Conv2D
+            and tuple(layer.strides) == (BLOCK, BLOCK) and layer.padding == "same"
+            and tuple(layer.dilation_rate) == (1, 1) and layer.groups == 1
+            and layer.data_format == "channels_last")
 
 
 def first_conv(model: keras.Model) -> keras.layers.Conv2D | None:
-    """The model's first layer with a kernel, when it is a plain Conv2D this rewrite can take:
-    stride 2 both ways, 'same' padding, no dilation or groups; else None."""
+    """The model's first layer with a kernel, when it is a convolution this rewrite can take
+    (`_is_rewritable`); else None."""
     for layer in model.layers:
         if getattr(layer, "kernel", None) is None:
             continue
-        if type(layer) is not keras.layers.Conv2D:
-            return None
-        if (tuple(layer.strides) == (BLOCK, BLOCK) and layer.padding == "same"
-                and tuple(layer.dilation_rate) == (1, 1) and layer.groups == 1
-                and layer.data_format == "channels_last"):
-            return layer
-        return None
+        return layer if _is_rewritable(layer) else None
     return None
 
 
-def _taps(size: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """For one axis of a kernel of `size` taps at stride 2 with 'same' padding (even input):
-    the size of the equivalent stride-1 kernel on the rearranged input, and for each original
-    tap its position in that kernel and its offset inside the 2x2 block."""
+def second_conv(model: keras.Model, first: keras.layers.Conv2D) -> keras.layers.Conv2D | None:
+    """The convolution the 4x4 form can take with `first`: the next layer with a kernel, when
+    only per-channel layers lie between and it can be rewritten too (`_is_rewritable`)."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    for layer in layers[layers.index(first) + 1:]:
+        if getattr(layer, "kernel", None) is not None:
+            return layer if _is_rewritable(layer) else None
+        if not isinstance(layer, _PER_CHANNEL) or (
+                isinstance(layer, keras.layers.BatchNormalization)
+                and list(np.ravel(layer.axis)) not in ([-1], [3])):
+            return None
+    return None
+
+
+def _taps(size: int, phases: int = 1) -> tuple[int, np.ndarray, np.ndarray]:
+    """For one axis of a kernel of `size` taps at stride 2 with 'same' padding (an input of
+    whole blocks of 2 `phases`): the size of the equivalent stride-1 kernel on the rearranged
+    input, and for each output phase (the output's position in its block, [phases, size]) and
+    each original tap the position in that kernel and the offset inside the block."""
+    block = BLOCK * phases
     pad_before = (size - BLOCK) // 2  # TensorFlow's 'same' on an even input at stride 2
-    shifted = np.arange(size) - pad_before
-    block, offset = np.floor_divide(shifted, BLOCK), np.mod(shifted, BLOCK)
-    new_size = int(block.max() - block.min() + 1)
+    shifted = BLOCK * np.arange(phases)[:, None] + np.arange(size)[None, :] - pad_before
+    blocks, offsets = np.floor_divide(shifted, block), np.mod(shifted, block)
+    new_size = int(blocks.max() - blocks.min() + 1)
     # TensorFlow's 'same' at stride 1 pads (new_size - 1) // 2 before: that must be where the
     # first block lies, or the rearranged convolution would read other inputs.
-    if -int(block.min()) != (new_size - 1) // 2:
+    if -int(blocks.min()) != (new_size - 1) // 2:
         raise ValueError(f"A {size}-tap kernel has no 'same'-padded stride-1 equivalent")
-    return new_size, block - block.min(), offset
+    return new_size, blocks - blocks.min(), offsets
 
 
-def rearranged_kernel(kernel: np.ndarray) -> np.ndarray:
-    """The kernel (h, w, c, f) of a stride-2 'same' convolution as the kernel (h', w', 4c, f) of
-    the stride-1 'same' convolution of the space-to-depth input (channel (row offset * 2 +
-    column offset) * c + channel, TensorFlow's order)."""
+def rearranged_kernel(kernel: np.ndarray, phases: int = 1) -> np.ndarray:
+    """The kernel (h, w, c, f) of a stride-2 'same' convolution as the kernel of the stride-1
+    'same' convolution of its input's space-to-depth form with block 2 `phases`:
+    (h', w', (2 phases)^2 c, phases^2 f). Input channel (row offset * block + column offset) * c
+    + channel, TensorFlow's order; output channel (row phase * phases + column phase) * f +
+    filter, so that with `phases` 2 the output is the original output's 2x2 space-to-depth form.
+    """
     height, width, channels, filters = kernel.shape
-    new_h, rows, row_offsets = _taps(height)
-    new_w, cols, col_offsets = _taps(width)
-    out = np.zeros((new_h, new_w, BLOCK * BLOCK * channels, filters), kernel.dtype)
-    for i in range(height):
-        for j in range(width):
-            start = (row_offsets[i] * BLOCK + col_offsets[j]) * channels
-            out[rows[i], cols[j], start:start + channels, :] = kernel[i, j]
+    block = BLOCK * phases
+    new_h, rows, row_offsets = _taps(height, phases)
+    new_w, cols, col_offsets = _taps(width, phases)
+    out = np.zeros((new_h, new_w, block * block * channels, phases * phases * filters),
+                   kernel.dtype)
+    for a in range(phases):
+        for b in range(phases):
+            first = (a * phases + b) * filters
+            for i in range(height):
+                for j in range(width):
+                    start = (row_offsets[a, i] * block + col_offsets[b, j]) * channels
+                    out[rows[a, i], cols[b, j], start:start + channels,
+                        first:first + filters] = kernel[i, j]
     return out
 
 
@@ -78,33 +125,70 @@ def _is_chain(model: keras.Model) -> bool:
     return previous is model.outputs[0]
 
 
-def rewrite_first_conv(model: keras.Model) -> keras.Model:
-    """`model` with its first convolution computed on the space-to-depth input (shares every
-    other layer and its weights); `model` itself when `first_conv` finds none, or when the
-    model is not a chain of single-input layers."""
-    conv = first_conv(model)
-    if conv is None or not _is_chain(model):
+def _rearranged_conv(conv: keras.layers.Conv2D, phases: int) -> keras.layers.Layer:
+    """`conv` as the stride-1 convolution of its input's space-to-depth form, with its weights
+    rearranged (`rearranged_kernel`; the bias once per output phase)."""
+    new_h, _, _ = _taps(conv.kernel.shape[0], phases)
+    new_w, _, _ = _taps(conv.kernel.shape[1], phases)
+    layer = keras.layers.Conv2D(
+        conv.filters * phases * phases, (new_h, new_w), padding="same",
+        use_bias=conv.use_bias, activation=conv.activation, name=f"{conv.name}_space_to_depth")
+
+    def apply(outputs: tf.Tensor) -> tf.Tensor:
+        outputs = layer(outputs)
+        bias = [np.tile(conv.bias.numpy(), phases * phases)] if conv.use_bias else []
+        layer.set_weights([rearranged_kernel(conv.kernel.numpy(), phases), *bias])
+        return outputs
+
+    return apply
+
+
+def _copy(layer: keras.layers.Layer, outputs: tf.Tensor,
+          weights: list[np.ndarray] | None = None, **config) -> tf.Tensor:
+    """`layer`'s copy (its config with `config` changed) applied to `outputs`, holding `weights`
+    (default: the layer's own). A copy, not the layer itself: calling the model's own layers
+    would give each a second inbound node, and a second rewrite of the model would no longer
+    see a chain."""
+    copy = type(layer).from_config({**layer.get_config(), **config})
+    outputs = copy(outputs)
+    copy.set_weights(layer.get_weights() if weights is None else weights)
+    return outputs
+
+
+def rewrite_strided_convs(model: keras.Model,
+                          max_phased_filters: int = MAX_PHASED_FILTERS) -> keras.Model:
+    """A copy of `model` with its first convolution in the 4x4 form, with the second
+    (`second_conv`), when the first has at most `max_phased_filters` filters, else in the 2x2
+    form; every other layer a copy with the same weights. `model` itself when `first_conv`
+    finds none, when the model is not a chain of single-input layers, or when the input is not
+    whole 2x2 blocks."""
+    first = first_conv(model)
+    if first is None or not _is_chain(model):
         return model
-    height, width = conv.input_shape[1:3]
+    height, width = first.input_shape[1:3]
     if height is None or width is None or height % BLOCK or width % BLOCK:
         return model
-    kernel = conv.kernel.numpy()
-    new_h, _, _ = _taps(kernel.shape[0])
-    new_w, _, _ = _taps(kernel.shape[1])
-    replacement = keras.layers.Conv2D(
-        conv.filters, (new_h, new_w), padding="same", use_bias=conv.use_bias,
-        activation=conv.activation, name=f"{conv.name}_space_to_depth")
+    second = second_conv(model, first) if first.filters <= max_phased_filters else None
+    if height % (2 * BLOCK) or width % (2 * BLOCK):
+        second = None
+    phases = 1 if second is None else 2
     inputs = keras.Input(model.inputs[0].shape[1:], name=model.inputs[0].name.split(":")[0])
-    outputs = inputs
+    outputs, between = inputs, False
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if layer is conv:
-            outputs = keras.layers.Lambda(
-                lambda x: tf.nn.space_to_depth(x, BLOCK), name="space_to_depth")(outputs)
-            outputs = replacement(outputs)
-            replacement.set_weights([rearranged_kernel(kernel),
-                                     *([conv.bias.numpy()] if conv.use_bias else [])])
+        if layer is first or layer is second:
+            layer_phases = phases if layer is first else 1
+            if layer is first:
+                outputs = keras.layers.Lambda(
+                    lambda x, block=BLOCK * phases: tf.nn.space_to_depth(x, block),
+                    name="space_to_depth")(outputs)
+            outputs = _rearranged_conv(layer, layer_phases)(outputs)
+            between = layer is first and second is not None
+        elif between and isinstance(layer, keras.layers.BatchNormalization):
+            outputs = _copy(layer, outputs, [np.tile(w, phases * phases)
+                                             for w in layer.get_weights()],
+                            axis=-1, name=f"{layer.name}_space_to_depth")
         else:
-            outputs = layer(outputs)
+            outputs = _copy(layer, outputs)
     return keras.Model(inputs, outputs, name=model.name)

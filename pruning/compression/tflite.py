@@ -37,8 +37,8 @@ def convert(
 
     `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `full_int8`: int8
     weights, activations, input and output, calibrated on `representative_images`; its first
-    strided convolution reads a space-to-depth rearrangement of the image
-    (`space_to_depth.rewrite_first_conv`: the same outputs, faster in int8).
+    strided convolutions read a space-to-depth rearrangement of the image
+    (`space_to_depth.rewrite_strided_convs`: the same outputs, faster in int8).
     `sparse`: the converter's EXPERIMENTAL_SPARSITY optimization, which stores sparse kernels in a
     compressed (index + values) format for runtimes with sparse kernels.
     """
@@ -47,7 +47,7 @@ def convert(
     if mode == "full_int8" and (representative_images is None or len(representative_images) == 0):
         raise ValueError("full_int8 needs representative_images to calibrate the activations")
     if mode == "full_int8":
-        model = space_to_depth.rewrite_first_conv(model)
+        model = space_to_depth.rewrite_strided_convs(model)
 
     @tf.function(input_signature=[tf.TensorSpec(INPUT_SHAPE, tf.float32, name="image")])
     def scores(image):

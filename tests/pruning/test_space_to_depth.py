@@ -1,12 +1,15 @@
-"""The space-to-depth form of the first strided convolution: the same outputs, a different op."""
+"""The space-to-depth forms of the first strided convolutions: the same outputs, other ops."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 from pruning.compression import space_to_depth, tflite
+from pruning.model import cnn
+from pruning.params import ModelParams
 from tests.pruning.helpers import tiny_model
 
 
@@ -30,7 +33,7 @@ def _reference_conv(image: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> 
 
 
 @pytest.mark.parametrize("size", [3, 5, 7])
-def test_rewritten_convolution_gives_tensorflows_strided_outputs(size):
+def test_the_2x2_form_gives_tensorflows_strided_outputs(size):
     rng = np.random.default_rng(size)
     inputs = keras.Input((28, 28, 3))
     conv = keras.layers.Conv2D(5, size, strides=2, padding="same")
@@ -40,7 +43,7 @@ def test_rewritten_convolution_gives_tensorflows_strided_outputs(size):
     conv.set_weights([kernel, bias])
     images = _images(2, (28, 28, 3))
 
-    rewritten = space_to_depth.rewrite_first_conv(model)
+    rewritten = space_to_depth.rewrite_strided_convs(model)
 
     assert rewritten is not model
     assert [type(layer).__name__ for layer in rewritten.layers[1:]] == ["Lambda", "Conv2D"]
@@ -50,16 +53,72 @@ def test_rewritten_convolution_gives_tensorflows_strided_outputs(size):
         np.testing.assert_allclose(out, _reference_conv(image, kernel, bias), atol=1e-4)
 
 
+@pytest.mark.parametrize("size", [3, 5, 7])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_4x4_kernel_gives_the_strided_outputs_in_space_to_depth_form(size, channels):
+    rng = np.random.default_rng(size * channels)
+    kernel = rng.normal(size=(size, size, channels, 5)).astype(np.float32)
+    image = _images(1, (28, 28, channels))
+
+    rearranged = space_to_depth.rearranged_kernel(kernel, phases=2)
+
+    assert rearranged.shape[2:] == (16 * channels, 4 * 5)
+    phased = tf.nn.conv2d(tf.nn.space_to_depth(image, 4), rearranged, 1, "SAME")
+    assert phased.shape == (1, 7, 7, 20)
+    np.testing.assert_allclose(tf.nn.depth_to_space(phased, 2).numpy()[0],
+                               _reference_conv(image[0], kernel, np.zeros(5)), atol=1e-4)
+
+
 @pytest.mark.parametrize("architecture", ["functional", "sequential"])
-def test_the_cnn_keeps_its_outputs_and_its_other_layers(architecture):
-    model = tiny_model(architecture)
-    rewritten = space_to_depth.rewrite_first_conv(model)
+def test_a_narrow_cnn_gets_the_4x4_form_and_keeps_its_outputs(architecture):
+    model = tiny_model(architecture)  # conv1 8 filters, conv2 16
+    _randomize_batch_norms(model)
+    rewritten = space_to_depth.rewrite_strided_convs(model)
     images = _images(16)
     np.testing.assert_allclose(rewritten(images, training=False).numpy(),
                                model(images, training=False).numpy(), atol=1e-5)
-    # Every layer after the first convolution is the model's own.
-    assert rewritten.get_layer("conv1_bn") is model.get_layer("conv1_bn")
-    assert rewritten.get_layer("dense1") is model.get_layer("dense1")
+    assert rewritten.get_layer("space_to_depth").output_shape == (None, 7, 7, 16)
+    assert rewritten.get_layer("conv1_space_to_depth").kernel.shape == (3, 3, 16, 32)
+    assert rewritten.get_layer("conv1_bn_space_to_depth").gamma.shape == (32,)
+    assert rewritten.get_layer("conv2_space_to_depth").kernel.shape == (2, 2, 32, 16)
+    assert rewritten.get_layer("conv2_space_to_depth").output_shape == (None, 7, 7, 16)
+    _assert_copies(rewritten, model, ["conv2_bn", "conv3", "dense1", "logits"])
+    # The model itself is untouched: rewriting it again gives the same form.
+    again = space_to_depth.rewrite_strided_convs(model)
+    assert again.get_layer("conv2_space_to_depth").kernel.shape == (2, 2, 32, 16)
+
+
+@pytest.mark.parametrize("filters, max_phased_filters", [(16, 8), (8, 0)])
+def test_a_wide_first_convolution_gets_the_2x2_form_alone(filters, max_phased_filters):
+    keras.utils.set_random_seed(0)
+    model = cnn.build_model(ModelParams(width=filters, dense_units=16, dropout=0.0))
+    _randomize_batch_norms(model)
+    rewritten = space_to_depth.rewrite_strided_convs(model, max_phased_filters)
+    images = _images(16)
+    np.testing.assert_allclose(rewritten(images, training=False).numpy(),
+                               model(images, training=False).numpy(), atol=1e-5)
+    assert rewritten.get_layer("conv1_space_to_depth").kernel.shape == (3, 3, 4, filters)
+    _assert_copies(rewritten, model, ["conv1_bn", "conv2", "dense1"])
+
+
+def _assert_copies(rewritten: keras.Model, model: keras.Model, names: list[str]) -> None:
+    """Each named layer of `rewritten` is a copy of the model's, with equal weights."""
+    for name in names:
+        copy, own = rewritten.get_layer(name), model.get_layer(name)
+        assert copy is not own and type(copy) is type(own)
+        for left, right in zip(copy.get_weights(), own.get_weights(), strict=True):
+            np.testing.assert_array_equal(left, right)
+
+
+def _randomize_batch_norms(model: keras.Model) -> None:
+    """Per-channel statistics that differ, so a channel read in the wrong place shows."""
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(size=beta.shape),
+                               rng.normal(size=mean.shape) * 0.1,
+                               rng.uniform(0.5, 2, variance.shape)])
 
 
 def test_models_it_cannot_take_are_returned_unchanged():
@@ -70,31 +129,63 @@ def test_models_it_cannot_take_are_returned_unchanged():
     odd_input = keras.Model(odd, keras.layers.Conv2D(4, 3, strides=2, padding="same")(odd))
     dense_first = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     for model in (stride_one, valid, odd_input, dense_first):
-        assert space_to_depth.rewrite_first_conv(model) is model
+        assert space_to_depth.rewrite_strided_convs(model) is model
 
 
-def test_the_full_integer_file_runs_the_rearranged_convolution():
+def test_a_second_convolution_after_other_layers_keeps_its_form():
+    inputs = keras.Input((28, 28, 1))
+    first = keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs)
+    pooled = keras.layers.MaxPool2D(1)(first)  # not a per-channel layer this rewrite knows
+    second = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="second")(pooled)
+    model = keras.Model(inputs, second)
+    rewritten = space_to_depth.rewrite_strided_convs(model)
+    assert rewritten.get_layer("second").strides == (2, 2)
+    assert rewritten.get_layer("second").kernel.shape == (3, 3, 4, 4)
+    images = _images(4, (28, 28, 1))
+    np.testing.assert_allclose(rewritten(images).numpy(), model(images).numpy(), atol=1e-5)
+
+
+def _ops(content: bytes) -> list[tuple[str, tuple[int, ...]]]:
+    """(op name, shape of its second input, e.g. a kernel) of each op of a TFLite file."""
     from ai_edge_litert import schema_py_generated as schema
 
-    model = tiny_model()
-    images = _images(32)
-    content = tflite.convert(model, "full_int8", images)
     flatbuffer = schema.Model.GetRootAs(content, 0)
     graph = flatbuffer.Subgraphs(0)
     names = {code: name for name, code in vars(schema.BuiltinOperator).items()
              if not name.startswith("_")}
     ops = []
     for o in range(graph.OperatorsLength()):
-        code = flatbuffer.OperatorCodes(graph.Operators(o).OpcodeIndex())
-        ops.append(names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())])
-    assert ops[:3] == ["RESHAPE", "SPACE_TO_DEPTH", "CONV_2D"]
-    first_kernel = graph.Tensors(graph.Operators(2).Inputs(1))
-    assert tuple(first_kernel.ShapeAsNumpy()) == (8, 3, 3, 4)  # TFLite's (out, h, w, in)
-    # The float file keeps the plain convolution; both give the Keras model's classes.
+        op = graph.Operators(o)
+        code = flatbuffer.OperatorCodes(op.OpcodeIndex())
+        second = (tuple(graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
+                  if op.InputsLength() > 1 else ())
+        ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())], second))
+    return ops
+
+
+def test_the_full_integer_file_runs_the_4x4_form_with_the_same_integers():
+    model = tiny_model()
+    _randomize_batch_norms(model)
+    images = _images(32)
+    content = tflite.convert(model, "full_int8", images)
+    two_by_two = tflite.convert(space_to_depth.rewrite_strided_convs(model, 0), "full_int8",
+                                images)
+
+    ops = _ops(content)
+    assert [name for name, _ in ops[:4]] == ["RESHAPE", "SPACE_TO_DEPTH", "CONV_2D", "CONV_2D"]
+    assert ops[2][1] == (32, 3, 3, 16)  # TFLite's (out, h, w, in): 4 groups of 8 filters
+    assert ops[3][1] == (16, 2, 2, 32)
+    assert _ops(two_by_two)[1:4] == [("SPACE_TO_DEPTH", ()), ("CONV_2D", (8, 3, 3, 4)),
+                                      ("CONV_2D", (16, 3, 3, 8))]
+    phased, plain = tflite.TfliteModel(content), tflite.TfliteModel(two_by_two)
+    step = phased._output["quantization"][0]
+    for image in images:
+        np.testing.assert_allclose(phased.scores(image), plain.scores(image), atol=step * 1.01)
+    # The float file keeps the plain convolutions; both give the Keras model's classes.
     float_model = tflite.TfliteModel(tflite.convert(model, "float"))
-    int8_model = tflite.TfliteModel(content)
+    assert [name for name, _ in _ops(tflite.convert(model, "float"))[:2]] == ["RESHAPE", "CONV_2D"]
     expected = np.argmax(model(images, training=False).numpy(), axis=1)
-    agree = [np.argmax(int8_model.scores(image)) == label
+    agree = [np.argmax(phased.scores(image)) == label
              for image, label in zip(images, expected, strict=True)]
     assert all(np.argmax(float_model.scores(image)) == label
                for image, label in zip(images, expected, strict=True))
