@@ -34,6 +34,7 @@ from pruning.architecture import (
     NARROW_LAYER_SPARSITY,
 )
 from pruning.params import (
+    NARROW_CLUSTERS,
     NARROW_PRUNE_EPOCHS,
     PRUNE_TRAINING,
     ClusteringParams,
@@ -243,9 +244,10 @@ class PipelineConfig:
     )
 
     # Clustering (PruneTrainer, after pruning): pruning/sparsity/clustering.py.
-    cluster_count: int = _field(
-        _CLUSTERING.clusters, "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the "
-        "pruned layers: values per kernel (zero kept as its own); 0 turns clustering off."
+    cluster_count: int | None = _field(
+        None, "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the pruned layers: "
+        f"values per kernel (zero kept as its own), default {_CLUSTERING.clusters}, or "
+        f"{NARROW_CLUSTERS} after structured pruning; 0 turns clustering off."
     )
     cluster_epochs: int = _field(_CLUSTERING.epochs, "CLUSTER_EPOCHS",
                                  "Fine-tuning epochs of the clustered model.")
@@ -406,7 +408,10 @@ class PipelineConfig:
 
     @property
     def clustering_params(self) -> ClusteringParams:
-        return self._build(ClusteringParams, _CLUSTERING_OPTIONS)
+        clusters = self.cluster_count
+        if clusters is None:
+            clusters = NARROW_CLUSTERS if self.filter_params.enabled else _CLUSTERING.clusters
+        return self._build(ClusteringParams, _CLUSTERING_OPTIONS, {"clusters": clusters})
 
     @property
     def compression_params(self) -> CompressionParams:

@@ -93,15 +93,15 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
     assert examples.custom_properties["num_examples_train"].int_value == 200
     pruned = [m for m in store.get_artifacts_by_type("Model") if "/PruneTrainer/" in m.uri]
     assert pruned[0].custom_properties["num_eval_examples"].int_value == 200
-    # Structured pruning is on by default: the narrowed shape (conv1 8, conv2 and conv3 24
+    # Structured pruning is on by default: the narrowed shape (conv1 8, conv2 32, conv3 16
     # filters, dense1 48 units), weight-pruned to the narrowed model's default targets
-    # (80.7 % of its prunable weights).
+    # (78.1 % of its prunable weights).
     default = configs.load_config([], environ={})
     kept = architecture.kept_channels(default.model_params, default.filter_params)
-    assert kept == {"conv1": 8, "conv2": 24, "conv3": 24, "dense1": 48}
+    assert kept == {"conv1": 8, "conv2": 32, "conv3": 16, "dense1": 48}
     assert pruned[0].custom_properties["kept_channels"].string_value == ",".join(
         f"{name}:{width}" for name, width in kept.items())
-    assert 0.78 < pruned[0].custom_properties["sparsity"].double_value < 0.83
+    assert 0.76 < pruned[0].custom_properties["sparsity"].double_value < 0.80
     # One epoch on 200 examples is far below the 0.98 gate: not blessed, so nothing pushed.
     [blessing] = store.get_artifacts_by_type("ModelBlessing")
     assert blessing.custom_properties["blessed"].int_value == 0

@@ -9,6 +9,7 @@ import pytest
 from pipelines import configs
 from pruning import architecture
 from pruning.params import (
+    NARROW_CLUSTERS,
     NARROW_PRUNE_EPOCHS,
     PRUNE_TRAINING,
     ClusteringParams,
@@ -198,7 +199,10 @@ def test_each_default_is_the_librarys():
     assert full_width.pruning_params == PruningParams(
         layer_sparsity=architecture.DEFAULT_LAYER_SPARSITY)
     assert full_width.prune_training_params == PRUNE_TRAINING
-    assert config.clustering_params == ClusteringParams()
+    assert full_width.clustering_params == ClusteringParams()
+    assert config.clustering_params == ClusteringParams(clusters=NARROW_CLUSTERS)
+    assert configs.load_config([], environ={"CLUSTER_COUNT": "0"}
+                               ).clustering_params.clusters == 0
     assert config.compression_params == CompressionParams()
     assert config.gate_params == GateParams()
 
