@@ -35,7 +35,9 @@ BLOCK = 2  # the stride this rewrites
 MAX_PHASED_FILTERS = 8
 # Layers that act on each channel alone: between the two convolutions of the 4x4 form they see
 # the first one's filters 4 times over, each copy with that filter's weights.
-_PER_CHANNEL = (keras.layers.BatchNormalization, keras.layers.ReLU, keras.layers.Activation)
+_PER_CHANNEL = (keras.layers.BatchNormalization, keras.layers.ReLU)
+# A convolution's own activations that act on each value alone (softmax would mix the groups).
+_ELEMENTWISE = (keras.activations.linear, keras.activations.relu)
 
 
 def _is_rewritable(layer: keras.layers.Layer) -> bool:
@@ -59,6 +61,8 @@ def first_conv(model: keras.Model) -> keras.layers.Conv2D | None:
 def second_conv(model: keras.Model, first: keras.layers.Conv2D) -> keras.layers.Conv2D | None:
     """The convolution the 4x4 form can take with `first`: the next layer with a kernel, when
     only per-channel layers lie between and it can be rewritten too (`_is_rewritable`)."""
+    if first.activation not in _ELEMENTWISE:
+        return None
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     for layer in layers[layers.index(first) + 1:]:
         if getattr(layer, "kernel", None) is not None:

@@ -132,11 +132,17 @@ def test_models_it_cannot_take_are_returned_unchanged():
         assert space_to_depth.rewrite_strided_convs(model) is model
 
 
-def test_a_second_convolution_after_other_layers_keeps_its_form():
+@pytest.mark.parametrize("between, activation", [
+    (keras.layers.MaxPool2D(1), None),  # not a per-channel layer
+    (keras.layers.Activation("softmax"), None),  # mixes the channels of a position
+    (None, "softmax"),  # the first convolution's own activation mixes them
+])
+def test_a_second_convolution_after_other_layers_keeps_its_form(between, activation):
     inputs = keras.Input((28, 28, 1))
-    first = keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs)
-    pooled = keras.layers.MaxPool2D(1)(first)  # not a per-channel layer this rewrite knows
-    second = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="second")(pooled)
+    outputs = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation=activation)(inputs)
+    if between is not None:
+        outputs = between(outputs)
+    second = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="second")(outputs)
     model = keras.Model(inputs, second)
     rewritten = space_to_depth.rewrite_strided_convs(model)
     assert rewritten.get_layer("second").strides == (2, 2)
