@@ -6,14 +6,15 @@ option of the Keras pruning API), `ClusteringParams` (sparsity-preserving weight
 pruned model is good enough to push).
 
 Each scalar default here is the pipeline's default too: `pipelines/configs.py` takes its defaults
-from these objects. The per-layer tables belong to the CNN, not to these generic objects, so they
-live beside its layers in `pruning/architecture.py` (`NARROW_FILTER_SPARSITY`,
-`NARROW_LAYER_SPARSITY`, `DEFAULT_LAYER_SPARSITY`), where the pipeline takes them from; a
-`PruningParams()` or `FilterParams()` built without them prunes by `final_sparsity` alone, or not
-at all. This module imports no TensorFlow, so a settings layer builds and validates these
-in milliseconds, before TensorFlow's import (20 s or more) is paid. A bad value raises
-`InvalidParam`, a `ValueError` that names the parameter, so a caller can say which of its own
-options set it.
+from these objects, except where structured pruning changes them (`NARROW_PRUNE_EPOCHS`,
+`NARROW_CLUSTERS`: the narrowed model's recipe). The per-layer tables belong to the CNN, not to
+these generic objects, so they live beside its layers in `pruning/architecture.py`
+(`NARROW_FILTER_SPARSITY`, `NARROW_LAYER_SPARSITY`, `DEFAULT_LAYER_SPARSITY`), where the pipeline
+takes them from; a `PruningParams()` or `FilterParams()` built without them prunes by
+`final_sparsity` alone, or not at all. This module imports no TensorFlow, so a settings layer
+builds and validates these in milliseconds, before TensorFlow's import (20 s or more) is paid. A
+bad value raises `InvalidParam`, a `ValueError` that names the parameter, so a caller can say
+which of its own options set it.
 """
 
 from __future__ import annotations

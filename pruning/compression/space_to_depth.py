@@ -80,7 +80,7 @@ def _taps(size: int, phases: int = 1) -> tuple[int, np.ndarray, np.ndarray]:
     input, and for each output phase (the output's position in its block, [phases, size]) and
     each original tap the position in that kernel and the offset inside the block."""
     block = BLOCK * phases
-    pad_before = (size - BLOCK) // 2  # TensorFlow's 'same' on an even input at stride 2
+    pad_before = max(size - BLOCK, 0) // 2  # TensorFlow's 'same' on an even input, stride 2
     shifted = BLOCK * np.arange(phases)[:, None] + np.arange(size)[None, :] - pad_before
     blocks, offsets = np.floor_divide(shifted, block), np.mod(shifted, block)
     new_size = int(blocks.max() - blocks.min() + 1)

@@ -201,8 +201,9 @@ def test_each_default_is_the_librarys():
     assert full_width.prune_training_params == PRUNE_TRAINING
     assert full_width.clustering_params == ClusteringParams()
     assert config.clustering_params == ClusteringParams(clusters=NARROW_CLUSTERS)
-    assert configs.load_config([], environ={"CLUSTER_COUNT": "0"}
-                               ).clustering_params.clusters == 0
+    for count in ("0", "8"):
+        assert configs.load_config([], environ={"CLUSTER_COUNT": count}
+                                   ).clustering_params.clusters == int(count)
     assert config.compression_params == CompressionParams()
     assert config.gate_params == GateParams()
 
