@@ -116,17 +116,36 @@ def rearranged_kernel(kernel: np.ndarray, phases: int = 1) -> np.ndarray:
 
 
 def _is_chain(model: keras.Model) -> bool:
-    """Each layer reads the one before it (what both CNN builders make)."""
+    """Each layer reads the one before it (what both CNN builders make). Read from the model's
+    config, which holds this model's connections only: a layer can belong to other models too
+    (`prune_step`'s model shares layers with the graphs it was pruned and clustered in)."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return False
-    previous = model.inputs[0]
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if len(layer.inbound_nodes) != 1 or layer.input is not previous:
+    if isinstance(model, keras.Sequential):
+        return True
+    config = model.get_config()
+    previous = None
+    for layer in config["layers"]:
+        nodes = layer["inbound_nodes"]
+        if layer["class_name"] == "InputLayer":
+            if previous is not None:
+                return False
+        elif len(nodes) != 1 or len(nodes[0]) != 1 or nodes[0][0][0] != previous:
             return False
-        previous = layer.output
-    return previous is model.outputs[0]
+        previous = layer["name"]
+    return [list(output) for output in config["output_layers"]] == [[previous, 0, 0]]
+
+
+def _input_shape(model: keras.Model, target: keras.layers.Layer) -> tuple:
+    """The shape `target` reads in this model, a chain (`_is_chain`): traced from the input, as a
+    layer that other models share has other calls too."""
+    shape = tuple(model.inputs[0].shape)
+    for layer in model.layers:
+        if layer is target:
+            return shape
+        if not isinstance(layer, keras.layers.InputLayer):
+            shape = tuple(layer.compute_output_shape(shape))
+    raise ValueError(f"Layer {target.name!r} is not in model {model.name!r}")
 
 
 def _rearranged_conv(conv: keras.layers.Conv2D, phases: int) -> keras.layers.Layer:
@@ -169,7 +188,7 @@ def rewrite_strided_convs(model: keras.Model,
     first = first_conv(model)
     if first is None or not _is_chain(model):
         return model
-    height, width = first.input_shape[1:3]
+    height, width = _input_shape(model, first)[1:3]
     if height is None or width is None or height % BLOCK or width % BLOCK:
         return model
     second = second_conv(model, first) if first.filters <= max_phased_filters else None

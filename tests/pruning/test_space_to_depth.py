@@ -116,6 +116,23 @@ def test_biases_own_activations_and_batch_norm_options_keep_their_outputs(width,
     assert ("second_space_to_depth" in [layer.name for layer in rewritten.layers]) == phased
 
 
+def test_a_model_whose_layers_other_graphs_share_is_rewritten_too():
+    """Like `prune_step`'s model: its layers were also called in the graphs it was pruned in."""
+    model = tiny_model()
+    _randomize_batch_norms(model)
+    other = keras.Input((28, 28))
+    outputs = other
+    for layer in model.layers[1:]:
+        outputs = layer(outputs)  # every layer gains a second inbound node
+    images = _images(8)
+
+    rewritten = space_to_depth.rewrite_strided_convs(model)
+
+    assert rewritten.get_layer("conv2_space_to_depth").kernel.shape == (2, 2, 32, 16)
+    np.testing.assert_allclose(rewritten(images, training=False).numpy(),
+                               model(images, training=False).numpy(), atol=1e-5)
+
+
 @pytest.mark.parametrize("filters, max_phased_filters", [(16, 8), (8, 0)])
 def test_a_wide_first_convolution_gets_the_2x2_form_alone(filters, max_phased_filters):
     keras.utils.set_random_seed(0)
