@@ -377,9 +377,7 @@ class PipelineConfig:
 
     @property
     def prune_training_params(self) -> TrainingParams:
-        epochs = self.prune_epochs
-        if epochs is None:
-            epochs = NARROW_PRUNE_EPOCHS if self.filter_params.enabled else PRUNE_TRAINING.epochs
+        epochs = self._or_default(self.prune_epochs, NARROW_PRUNE_EPOCHS, PRUNE_TRAINING.epochs)
         return self._build(TrainingParams, _PRUNE_TRAINING_OPTIONS, {"epochs": epochs})
 
     @property
@@ -391,10 +389,9 @@ class PipelineConfig:
 
     @property
     def pruning_params(self) -> PruningParams:
-        layer_sparsity = self.prune_layer_sparsity
-        if layer_sparsity is None:
-            layer_sparsity = _pairs_text(NARROW_LAYER_SPARSITY if self.filter_params.enabled
-                                         else DEFAULT_LAYER_SPARSITY)
+        layer_sparsity = self._or_default(self.prune_layer_sparsity,
+                                          _pairs_text(NARROW_LAYER_SPARSITY),
+                                          _pairs_text(DEFAULT_LAYER_SPARSITY))
         parsed = {
             "block_size": _pair(self.prune_block_size, "x", "prune_block_size"),
             "sparsity_m_by_n": (_pair(self.prune_m_by_n, ":", "prune_m_by_n")
@@ -408,14 +405,19 @@ class PipelineConfig:
 
     @property
     def clustering_params(self) -> ClusteringParams:
-        clusters = self.cluster_count
-        if clusters is None:
-            clusters = NARROW_CLUSTERS if self.filter_params.enabled else _CLUSTERING.clusters
+        clusters = self._or_default(self.cluster_count, NARROW_CLUSTERS, _CLUSTERING.clusters)
         return self._build(ClusteringParams, _CLUSTERING_OPTIONS, {"clusters": clusters})
 
     @property
     def compression_params(self) -> CompressionParams:
         return self._build(CompressionParams, _COMPRESSION_OPTIONS)
+
+    def _or_default(self, value, narrowed, full_width):
+        """An option left unset (None) takes the narrowed model's default after structured
+        pruning, the full-width model's without it."""
+        if value is not None:
+            return value
+        return narrowed if self.filter_params.enabled else full_width
 
     def _build(self, cls, options: Mapping[str, str], parsed: Mapping | None = None):
         """`cls` from the options named in `options` ({parameter: field}), `parsed` replacing

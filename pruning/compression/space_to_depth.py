@@ -148,22 +148,17 @@ def _input_shape(model: keras.Model, target: keras.layers.Layer) -> tuple:
     raise ValueError(f"Layer {target.name!r} is not in model {model.name!r}")
 
 
-def _rearranged_conv(conv: keras.layers.Conv2D, phases: int) -> keras.layers.Layer:
-    """`conv` as the stride-1 convolution of its input's space-to-depth form, with its weights
-    rearranged (`rearranged_kernel`; the bias once per output phase)."""
-    new_h, _, _ = _taps(conv.kernel.shape[0], phases)
-    new_w, _, _ = _taps(conv.kernel.shape[1], phases)
+def _rearranged_conv(conv: keras.layers.Conv2D, phases: int, outputs: tf.Tensor) -> tf.Tensor:
+    """`conv` as the stride-1 convolution of its input's space-to-depth form, applied to
+    `outputs`: its kernel rearranged (`rearranged_kernel`), its bias once per output phase."""
+    kernel = rearranged_kernel(conv.kernel.numpy(), phases)
     layer = keras.layers.Conv2D(
-        conv.filters * phases * phases, (new_h, new_w), padding="same",
-        use_bias=conv.use_bias, activation=conv.activation, name=f"{conv.name}_space_to_depth")
-
-    def apply(outputs: tf.Tensor) -> tf.Tensor:
-        outputs = layer(outputs)
-        bias = [np.tile(conv.bias.numpy(), phases * phases)] if conv.use_bias else []
-        layer.set_weights([rearranged_kernel(conv.kernel.numpy(), phases), *bias])
-        return outputs
-
-    return apply
+        kernel.shape[-1], kernel.shape[:2], padding="same", use_bias=conv.use_bias,
+        activation=conv.activation, name=f"{conv.name}_space_to_depth")
+    outputs = layer(outputs)
+    bias = [np.tile(conv.bias.numpy(), phases * phases)] if conv.use_bias else []
+    layer.set_weights([kernel, *bias])
+    return outputs
 
 
 def _copy(layer: keras.layers.Layer, outputs: tf.Tensor,
@@ -200,14 +195,15 @@ def rewrite_strided_convs(model: keras.Model,
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if layer is first or layer is second:
-            layer_phases = phases if layer is first else 1
-            if layer is first:
-                outputs = keras.layers.Lambda(
-                    lambda x, block=BLOCK * phases: tf.nn.space_to_depth(x, block),
-                    name="space_to_depth")(outputs)
-            outputs = _rearranged_conv(layer, layer_phases)(outputs)
-            between = layer is first and second is not None
+        if layer is first:
+            outputs = keras.layers.Lambda(
+                lambda x, block=BLOCK * phases: tf.nn.space_to_depth(x, block),
+                name="space_to_depth")(outputs)
+            outputs = _rearranged_conv(layer, phases, outputs)
+            between = second is not None
+        elif layer is second:
+            outputs = _rearranged_conv(layer, 1, outputs)
+            between = False
         elif between and isinstance(layer, keras.layers.BatchNormalization):
             outputs = _copy(layer, outputs, [np.tile(w, phases * phases)
                                              for w in layer.get_weights()],
