@@ -31,3 +31,21 @@ def params(**overrides) -> PruningParams:
     defaults = dict(initial_sparsity=0.2, final_sparsity=0.8, begin_step=0, end_step=20,
                     frequency=5)
     return PruningParams(**{**defaults, **overrides})
+
+
+def tflite_ops(content: bytes) -> list[tuple[str, tuple[int, ...]]]:
+    """(op name, shape of its second input, e.g. a kernel) of each op of a TFLite file."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    flatbuffer = schema.Model.GetRootAs(content, 0)
+    graph = flatbuffer.Subgraphs(0)
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items()
+             if not name.startswith("_")}
+    ops = []
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        code = flatbuffer.OperatorCodes(op.OpcodeIndex())
+        second = (tuple(graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
+                  if op.InputsLength() > 1 else ())
+        ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())], second))
+    return ops

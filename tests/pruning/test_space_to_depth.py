@@ -10,7 +10,7 @@ import tf_keras as keras
 from pruning.compression import space_to_depth, tflite
 from pruning.model import cnn
 from pruning.params import ModelParams
-from tests.pruning.helpers import tiny_model
+from tests.pruning.helpers import tflite_ops, tiny_model
 
 
 def _images(n: int, shape=(28, 28)) -> np.ndarray:
@@ -198,24 +198,6 @@ def test_a_second_convolution_after_other_layers_keeps_its_form(between, activat
     np.testing.assert_allclose(rewritten(images).numpy(), model(images).numpy(), atol=1e-5)
 
 
-def _ops(content: bytes) -> list[tuple[str, tuple[int, ...]]]:
-    """(op name, shape of its second input, e.g. a kernel) of each op of a TFLite file."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    flatbuffer = schema.Model.GetRootAs(content, 0)
-    graph = flatbuffer.Subgraphs(0)
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items()
-             if not name.startswith("_")}
-    ops = []
-    for o in range(graph.OperatorsLength()):
-        op = graph.Operators(o)
-        code = flatbuffer.OperatorCodes(op.OpcodeIndex())
-        second = (tuple(graph.Tensors(op.Inputs(1)).ShapeAsNumpy())
-                  if op.InputsLength() > 1 else ())
-        ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())], second))
-    return ops
-
-
 def test_the_full_integer_file_runs_the_4x4_form_with_the_2x2_forms_outputs():
     model = tiny_model()
     _randomize_batch_norms(model)
@@ -224,19 +206,20 @@ def test_the_full_integer_file_runs_the_4x4_form_with_the_2x2_forms_outputs():
     two_by_two = tflite.convert(space_to_depth.rewrite_strided_convs(model, 0), "full_int8",
                                 images)
 
-    ops = _ops(content)
+    ops = tflite_ops(content)
     assert [name for name, _ in ops[:4]] == ["RESHAPE", "SPACE_TO_DEPTH", "CONV_2D", "CONV_2D"]
     assert ops[2][1] == (32, 3, 3, 16)  # TFLite's (out, h, w, in): 4 groups of 8 filters
     assert ops[3][1] == (16, 2, 2, 32)
-    assert _ops(two_by_two)[1:4] == [("SPACE_TO_DEPTH", ()), ("CONV_2D", (8, 3, 3, 4)),
+    assert tflite_ops(two_by_two)[1:4] == [("SPACE_TO_DEPTH", ()), ("CONV_2D", (8, 3, 3, 4)),
                                       ("CONV_2D", (16, 3, 3, 8))]
     phased, plain = tflite.TfliteModel(content), tflite.TfliteModel(two_by_two)
     step = phased._output["quantization"][0]  # calibration may round a range's last bit apart
     for image in images:
         np.testing.assert_allclose(phased.scores(image), plain.scores(image), atol=step * 1.01)
     # The float file keeps the plain convolutions; both give the Keras model's classes.
-    float_model = tflite.TfliteModel(tflite.convert(model, "float"))
-    assert [name for name, _ in _ops(tflite.convert(model, "float"))[:2]] == ["RESHAPE", "CONV_2D"]
+    float_file = tflite.convert(model, "float")
+    float_model = tflite.TfliteModel(float_file)
+    assert [name for name, _ in tflite_ops(float_file)[:2]] == ["RESHAPE", "CONV_2D"]
     expected = np.argmax(model(images, training=False).numpy(), axis=1)
     agree = [np.argmax(phased.scores(image)) == label
              for image, label in zip(images, expected, strict=True)]
