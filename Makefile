@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup run run-beam bench faults kfp-compile kfp-deploy test lint lock clean help
+.PHONY: setup run run-beam bench faults kfp-compile kfp-deploy kfp-image kfp-local docker-start \
+  docker-stop test lint lock clean help
 
 help:
 	@echo "make run    - run the pipeline locally (LocalDagRunner) on MNIST"
@@ -26,6 +27,9 @@ help:
 	@echo "make faults - SIGKILL a small real run in each long component, rerun -> build/faults/"
 	@echo "make kfp-compile - compile for Kubeflow Pipelines v2 -> kubeflow/build/<name>.json"
 	@echo "make kfp-deploy ENDPOINT=... [NAMESPACE=...] [EXPERIMENT=...] - upload it and start a run"
+	@echo "make kfp-image [KFP_IMAGE=...] [KFP_BASE_IMAGE=...] - build kubeflow/Dockerfile on this Docker"
+	@echo "make kfp-local [EXAMPLE_LIMIT=...] - compile, run every task in Docker with kfp.local"
+	@echo "make docker-start / docker-stop - this machine's Docker daemon, where no service runs it"
 	@echo "make setup  - OS libraries + .venv from requirements/lock.txt (run by the two above)"
 	@echo "make lock   - regenerate requirements/lock.txt from requirements/requirements.in"
 
@@ -55,6 +59,19 @@ kfp-deploy: setup
 	$(PY) -m kubeflow.deploy --endpoint "$(ENDPOINT)" \
 	  $(if $(SPEC),--spec "$(SPEC)") $(if $(NAMESPACE),--namespace "$(NAMESPACE)") \
 	  $(if $(EXPERIMENT),--experiment "$(EXPERIMENT)") $(if $(RUN_NAME),--run-name "$(RUN_NAME)")
+
+# Docker: started here where nothing else runs it (scripts/dockerd.sh; a no-op when it answers).
+docker-start:
+	@bash scripts/dockerd.sh start
+
+docker-stop:
+	@bash scripts/dockerd.sh stop
+
+kfp-image: setup docker-start
+	$(PY) -m kubeflow.image $(RUN_ARGS)
+
+kfp-local: setup docker-start
+	$(PY) -m kubeflow.local $(RUN_ARGS)
 
 run-beam: setup
 	$(PY) -m pipelines.beam_runner $(RUN_ARGS)

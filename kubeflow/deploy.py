@@ -66,10 +66,6 @@ def read_spec(path: str) -> str:
 def run_values(spec: str, given: Mapping[str, str | None]) -> tuple[str, dict[str, str]]:
     """(pipeline root, pipeline parameters) of the run: the storage options given, else the
     spec's defaults. DeployError naming every option left unset or not a remote URI."""
-    from tfx.utils import proto_utils  # light: no TensorFlow
-
-    from pipelines.storage import push_destination
-
     values = {option: given.get(option) or default
               for option, default in runner.spec_parameters(spec).items()}
     missing = [runner.option_name(option) for option, value in values.items() if not value]
@@ -82,11 +78,7 @@ def run_values(spec: str, given: Mapping[str, str | None]) -> tuple[str, dict[st
     if parts:
         raise DeployError("; ".join(parts) + " (the run's storage: URIs the cluster's pods "
                           "can reach)")
-    parameters = {runner.RUN_PARAMETERS[option]: values[option]
-                  for option in runner.RUN_PARAMETERS}
-    parameters["push_destination"] = proto_utils.proto_to_json(
-        push_destination(values["serving_model_dir"]))
-    return values["pipeline_root"], parameters
+    return values["pipeline_root"], runner.run_arguments(values)
 
 
 def deploy(endpoint: str, spec: str, namespace: str | None, experiment: str,

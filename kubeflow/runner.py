@@ -24,7 +24,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,6 +138,18 @@ def compile_pipeline(config: configs.PipelineConfig, output_dir: str | Path | No
     with open(path, "w") as f:
         json.dump(job, f, indent=2, sort_keys=True)
     return path
+
+
+def run_arguments(storage: Mapping[str, str]) -> dict[str, str]:
+    """The compiled pipeline's parameters for the storage {option: URI or directory}."""
+    from tfx.utils import proto_utils  # light: no TensorFlow
+
+    from pipelines.storage import push_destination
+
+    arguments = {RUN_PARAMETERS[option]: storage[option] for option in RUN_PARAMETERS}
+    arguments["push_destination"] = proto_utils.proto_to_json(
+        push_destination(storage["serving_model_dir"]))
+    return arguments
 
 
 def spec_parameters(path: str) -> dict[str, str | None]:

@@ -7,13 +7,16 @@
 #    apt pin, so nothing else on the system moves. Any other too-old system stops with a message
 #    naming the requirement.
 # 2. The Debian packages the project's features and tests use: graphviz (`prune-lineage graph
-#    --format png`) and mariadb-server (the tests' real ML Metadata server, started by the tests
-#    themselves as a child process; the package's own service is not started).
+#    --format png`), mariadb-server (the tests' real ML Metadata server, started by the tests
+#    themselves as a child process; the package's own service is not started), docker.io and
+#    debootstrap (`make kfp-image` / `make kfp-local` and their test; the daemon is started by
+#    them, not as a service).
+# SETUP_OS_GLIBC_ONLY=1 does step 1 alone (scripts/kfp_base_image.sh runs it in the image).
 set -euo pipefail
 
 REQUIRED_GLIBC="2.39"
 REQUIRED_GLIBCXX="GLIBCXX_3.4.32"
-PACKAGES=(graphviz mariadb-server)
+PACKAGES=(graphviz mariadb-server docker.io debootstrap)
 
 glibc_version() { ldd --version 2>/dev/null | head -n1 | grep -oE '[0-9]+\.[0-9]+$' || true; }
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
@@ -54,6 +57,8 @@ MSG
   echo "setup_os: now glibc $(glibc_version)"
   libstdcxx_ok || { echo "setup_os: $REQUIRED_GLIBCXX still missing after the upgrade" >&2; exit 1; }
 fi
+
+[ "${SETUP_OS_GLIBC_ONLY:-}" = "1" ] && exit 0
 
 missing=()
 for package in "${PACKAGES[@]}"; do
