@@ -60,17 +60,18 @@ kfp-deploy: setup
 	  $(if $(SPEC),--spec "$(SPEC)") $(if $(NAMESPACE),--namespace "$(NAMESPACE)") \
 	  $(if $(EXPERIMENT),--experiment "$(EXPERIMENT)") $(if $(RUN_NAME),--run-name "$(RUN_NAME)")
 
-# Docker: started here where nothing else runs it (scripts/dockerd.sh; a no-op when it answers).
+# Docker's daemon where no service manager runs it (scripts/dockerd.sh; a no-op when one
+# answers). kfp-image and kfp-local start it themselves when they need it and may.
 docker-start:
 	@bash scripts/dockerd.sh start
 
 docker-stop:
 	@bash scripts/dockerd.sh stop
 
-kfp-image: setup docker-start
+kfp-image: setup
 	$(PY) -m kubeflow.image $(RUN_ARGS)
 
-kfp-local: setup docker-start
+kfp-local: setup
 	$(PY) -m kubeflow.local $(RUN_ARGS)
 
 run-beam: setup

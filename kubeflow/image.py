@@ -38,21 +38,33 @@ class DockerError(Exception):
     """Docker cannot do what was asked; the message names the cause and the fix, in one line."""
 
 
-def client(timeout: float = 10.0) -> docker.DockerClient:
-    """A client of a daemon that answers, or DockerError naming what is missing."""
+def client(timeout: float = 10.0, start: bool = False) -> docker.DockerClient:
+    """A client of a daemon that answers, or DockerError naming what is missing.
+
+    start: where none answers on the default socket (DOCKER_HOST unset), dockerd is installed and
+    this runs as root, start one with scripts/dockerd.sh first (it keeps running; `make
+    docker-stop` stops it), as on a fresh machine where no service manager runs Docker."""
     import docker
 
     if shutil.which("docker") is None and shutil.which("dockerd") is None:
         raise DockerError("Docker is not installed: apt-get install docker.io "
                           "(scripts/setup_os.sh installs it), then " + START_DAEMON)
     try:
-        found = docker.from_env(timeout=timeout)
-        found.ping()
+        return _answering(docker.from_env(timeout=timeout))
     except docker.errors.DockerException as error:
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        reason = str(error).split(": ", 1)[-1][:160]
-        raise DockerError(f"Docker's daemon does not answer at {host} ({reason}): start it "
-                          f"with `{START_DAEMON}` (or `systemctl start docker`)") from None
+        can_start = (start and not os.environ.get("DOCKER_HOST") and shutil.which("dockerd")
+                     and os.geteuid() == 0)
+        if not can_start:
+            host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            reason = str(error).split(": ", 1)[-1][:160]
+            raise DockerError(f"Docker's daemon does not answer at {host} ({reason}): start "
+                              f"it with `{START_DAEMON}` (or `systemctl start docker`)") from None
+    subprocess.run(["bash", str(DAEMON_SCRIPT), "start"], check=True)
+    return client(timeout)
+
+
+def _answering(found: docker.DockerClient) -> docker.DockerClient:
+    found.ping()
     return found
 
 
@@ -135,13 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     config = entrypoint.load_config_or_exit(prog, rest, "Build the Kubeflow step image.")
     try:
-        found = client()
+        found = client(start=True)
         base = resolve_base(found, args.base_image)
         seconds = build(config.kfp_image, base)
         size = found.images.get(config.kfp_image).attrs["Size"]
     except DockerError as error:
         entrypoint.fail(prog, str(error))
-    except subprocess.CalledProcessError as error:
+    except subprocess.CalledProcessError as error:  # its own output says why
         entrypoint.fail(prog, f"`{' '.join(map(str, error.cmd[:2]))}` failed (exit status "
                               f"{error.returncode}); its output is above", 1)
     print(f"Built {config.kfp_image} on {base} in {seconds:.0f} s ({size / 1e9:.2f} GB)")

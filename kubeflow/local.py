@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -61,6 +62,12 @@ class LocalRun:
             artifacts = json.load(f).get("artifacts", {})
         return {key: value["artifacts"][0] for key, value in artifacts.items()}
 
+    def report(self) -> dict:
+        """The CompressExporter's report.json."""
+        with open(os.path.join(self.outputs("CompressExporter")["report"]["uri"],
+                               "report.json")) as f:
+            return json.load(f)
+
     def pushed_model(self) -> str | None:
         """Where the Pusher copied the blessed model; None when it did not push."""
         pushed = self.outputs("Pusher").get("pushed_model", {}).get("metadata", {})
@@ -70,7 +77,7 @@ class LocalRun:
 def local_storage(config: configs.PipelineConfig, name: str) -> dict[str, str]:
     """{storage option: absolute local directory}; SettingsError naming every option that is a
     URI (the local engine mounts directories) and a manual_dir that is not there."""
-    root = os.path.abspath(config.pipeline_root or BUILD_DIR / name)
+    root = config.pipeline_root or str(BUILD_DIR / name)
     storage = {
         "pipeline_root": root,
         "tfds_data_dir": config.tfds_data_dir or os.path.join(root, "tensorflow_datasets"),
@@ -225,6 +232,11 @@ def format_run(run: LocalRun) -> str:
     lines += [f"  {t.task:<{width}}  {t.state:<7}  {t.seconds:6.1f} s" for t in run.tasks]
     lines.append(f"Run directory: {run.run_dir}")
     if run.succeeded:
+        summary = run.report()["summary"]
+        lines.append(f"Accuracy on {run.report()['num_eval_examples']:,} eval examples: baseline "
+                     f"{summary['baseline_accuracy']:.2%}, pruned {summary['pruned_accuracy']:.2%}"
+                     f", pruned int8 TFLite {summary['int8_tflite_accuracy']:.2%}; int8 file "
+                     f"{summary['raw_bytes_pruned_int8_tflite']:,} bytes")
         pushed = run.pushed_model()
         lines.append(f"Pushed model: {pushed}" if pushed else
                      "Pushed model: none (the Evaluator did not bless the model)")
@@ -242,10 +254,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         storage = local_storage(config, name)
         runner.check_for_kubeflow(dataclasses.replace(
             config, **dict.fromkeys(runner.STORAGE_OPTIONS)), name)
-        found = image.client()
+        found = image.client(start=True)
         user = image.image_user(image.require_image(found, config.kfp_image))
     except (configs.SettingsError, image.DockerError) as error:
         entrypoint.fail(prog, str(error))
+    except subprocess.CalledProcessError as error:  # scripts/dockerd.sh said why
+        entrypoint.fail(prog, f"starting Docker's daemon failed (exit status {error.returncode})")
     spec = compile_for_local(config, name_given, os.path.join(storage["pipeline_root"], "spec"))
     print(f"Compiled {spec}; running it on {config.kfp_image}", flush=True)
     run = run_compiled(spec, storage, config.kfp_image, user)

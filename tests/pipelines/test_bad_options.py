@@ -16,10 +16,11 @@ import pytest
 from pipelines import configs
 
 ENTRY_POINTS = ("pipelines.local_runner", "pipelines.beam_runner", "pipelines.bench",
-                "pipelines.faults", "kubeflow.runner")
+                "pipelines.faults", "kubeflow.runner", "kubeflow.image", "kubeflow.local")
 PROGS = {"pipelines.local_runner": "pipelines.local_runner",
          "pipelines.beam_runner": "pipelines.beam_runner", "pipelines.bench": "bench",
-         "pipelines.faults": "faults", "kubeflow.runner": "kfp-compile"}
+         "pipelines.faults": "faults", "kubeflow.runner": "kfp-compile",
+         "kubeflow.image": "kfp-image", "kubeflow.local": "kfp-local"}
 # Runs the module as `python -m` does, then says whether TensorFlow got imported.
 PROBE = ("import atexit, runpy, sys; atexit.register(lambda: print('TENSORFLOW', "
          "'tensorflow' in sys.modules, file=sys.stderr)); "
@@ -74,7 +75,8 @@ def test_a_bad_flag_is_named_like_its_variable():
 
 @pytest.mark.parametrize(("target", "prog"), [
     ("run", "pipelines.local_runner"), ("run-beam", "pipelines.beam_runner"), ("bench", "bench"),
-    ("faults", "faults"), ("kfp-compile", "kfp-compile")])
+    ("faults", "faults"), ("kfp-compile", "kfp-compile"), ("kfp-image", "kfp-image"),
+    ("kfp-local", "kfp-local")])
 def test_make_targets_stop_on_a_bad_option(target, prog):
     done = _run(["make", "-s", target, "PRUNE_FINAL_SPARSITY=1.5"], {})
     assert done.returncode == 2
