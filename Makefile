@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup run run-beam bench faults kfp-compile kfp-deploy kfp-image kfp-local docker-start \
+.PHONY: setup run run-beam bench faults docs kfp-compile kfp-deploy kfp-image kfp-local docker-start \
   docker-stop test lint lock clean help
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make kfp-image [KFP_IMAGE=...] [KFP_BASE_IMAGE=...] - build kubeflow/Dockerfile on this Docker"
 	@echo "make kfp-local [EXAMPLE_LIMIT=...] - compile, run every task in Docker with kfp.local"
 	@echo "make docker-start / docker-stop - this machine's Docker daemon, where no service runs it"
+	@echo "make docs   - regenerate docs/options.md from the option declarations"
 	@echo "make setup  - OS libraries + .venv from requirements/lock.txt (run by the two above)"
 	@echo "make lock   - regenerate requirements/lock.txt from requirements/requirements.in"
 
@@ -76,6 +77,9 @@ kfp-local: setup
 
 run-beam: setup
 	$(PY) -m pipelines.beam_runner $(RUN_ARGS)
+
+docs: setup
+	$(PY) -m pipelines.reference
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -68,7 +68,7 @@ def run_values(spec: str, given: Mapping[str, str | None]) -> tuple[str, dict[st
     spec's defaults. DeployError naming every option left unset or not a remote URI."""
     values = {option: given.get(option) or default
               for option, default in runner.spec_parameters(spec).items()}
-    missing = [runner.option_name(option) for option, value in values.items() if not value]
+    missing = [configs.option_name(option) for option, value in values.items() if not value]
     problems = runner.remote_uri_problems(values)
     parts = []
     if missing:
@@ -114,10 +114,9 @@ def deploy(endpoint: str, spec: str, namespace: str | None, experiment: str,
 
 def default_spec(environ: Mapping[str, str] = os.environ) -> str:
     """The file `make kfp-compile` writes with the same variables."""
-    names = {configs.option_field(n).metadata["env"] for n in ("pipeline_name", "dataset")}
+    names = {configs.OPTIONS[n].env for n in ("pipeline_name", "dataset")}
     config = configs.load_config([], environ={k: v for k, v in environ.items() if k in names})
-    name_given = configs.explicitly_set("pipeline_name", [], environ)
-    return str(runner.BUILD_DIR / f"{runner.kfp_pipeline_name(config, name_given)}.json")
+    return str(runner.BUILD_DIR / f"{runner.kfp_pipeline_name(config)}.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,10 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     storage = parser.add_argument_group(
         "the run's storage (default: the variable, else the spec's default)")
     for option in runner.STORAGE_OPTIONS:
-        field = configs.option_field(option)
-        storage.add_argument(configs.flag_name(field), dest=option,
-                             default=os.environ.get(field.metadata["env"]) or None,
-                             metavar=field.metadata["env"], help=field.metadata["help"])
+        declared = configs.OPTIONS[option]
+        storage.add_argument(declared.flag, dest=option,
+                             default=os.environ.get(declared.env) or None,
+                             metavar=declared.env, help=declared.help)
     args = parser.parse_args(argv)
     try:
         spec = args.spec or default_spec()

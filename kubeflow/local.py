@@ -77,14 +77,16 @@ class LocalRun:
 def local_storage(config: configs.PipelineConfig, name: str) -> dict[str, str]:
     """{storage option: absolute local directory}; SettingsError naming every option that is a
     URI (the local engine mounts directories) and a manual_dir that is not there."""
-    root = config.pipeline_root or str(BUILD_DIR / name)
+    root = config.given_value("pipeline_root") or str(BUILD_DIR / name)
     storage = {
         "pipeline_root": root,
-        "tfds_data_dir": config.tfds_data_dir or os.path.join(root, "tensorflow_datasets"),
-        "tfds_manual_dir": config.resolved_manual_dir or "",
-        "serving_model_dir": config.serving_model_dir or os.path.join(root, "serving"),
+        "tfds_data_dir": (config.given_value("tfds_data_dir")
+                          or os.path.join(root, "tensorflow_datasets")),
+        "tfds_manual_dir": config.tfds_manual_dir or "",
+        "serving_model_dir": (config.given_value("serving_model_dir")
+                              or os.path.join(root, "serving")),
     }
-    uris = [f"{configs.option_field(option).metadata['env']}={value}"
+    uris = [f"{configs.OPTIONS[option].env}={value}"
             for option, value in storage.items() if "://" in value]
     problems = []
     if uris:
@@ -92,7 +94,7 @@ def local_storage(config: configs.PipelineConfig, name: str) -> dict[str, str]:
                         f"must be local paths: {', '.join(uris)} (for a bucket: make kfp-deploy)")
     manual = storage["tfds_manual_dir"]
     if not uris and not (manual and os.path.isdir(manual)):
-        problems.append(f"{runner.option_name('tfds_manual_dir')} must name the directory with "
+        problems.append(f"{configs.option_name('tfds_manual_dir')} must name the directory with "
                         f"the dataset's four files (found none at {manual or 'its default'})")
     if problems:
         raise configs.SettingsError("; ".join(problems))
@@ -217,10 +219,13 @@ def run_compiled(spec_path: str, storage: Mapping[str, str], image_name: str,
     return LocalRun(name, run_dir, tuple(results))
 
 
-def compile_for_local(config: configs.PipelineConfig, name_given: bool, output_dir: str) -> str:
+def compile_for_local(config: configs.PipelineConfig, output_dir: str) -> str:
     """The spec a cluster gets (storage left to the run), written under `output_dir`."""
-    unset = dict.fromkeys(runner.STORAGE_OPTIONS)
-    return runner.compile_pipeline(dataclasses.replace(config, **unset), output_dir, name_given)
+    return runner.compile_pipeline(without_storage(config), output_dir)
+
+
+def without_storage(config: configs.PipelineConfig) -> configs.PipelineConfig:
+    return config.with_options(**dict.fromkeys(runner.STORAGE_OPTIONS))
 
 
 def format_run(run: LocalRun) -> str:
@@ -248,19 +253,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config = entrypoint.load_config_or_exit(
         prog, argv, "Run the compiled pipeline with KFP's local engine on this machine's Docker.")
-    name_given = configs.explicitly_set("pipeline_name", argv)
-    name = runner.kfp_pipeline_name(config, name_given)
+    name = runner.kfp_pipeline_name(config)
     try:
         storage = local_storage(config, name)
-        runner.check_for_kubeflow(dataclasses.replace(
-            config, **dict.fromkeys(runner.STORAGE_OPTIONS)), name)
+        runner.check_for_kubeflow(without_storage(config), name)
         found = image.client(start=True)
         user = image.image_user(image.require_image(found, config.kfp_image))
     except (configs.SettingsError, image.DockerError) as error:
         entrypoint.fail(prog, str(error))
     except subprocess.CalledProcessError as error:  # scripts/dockerd.sh said why
         entrypoint.fail(prog, f"starting Docker's daemon failed (exit status {error.returncode})")
-    spec = compile_for_local(config, name_given, os.path.join(storage["pipeline_root"], "spec"))
+    spec = compile_for_local(config, os.path.join(storage["pipeline_root"], "spec"))
     print(f"Compiled {spec}; running it on {config.kfp_image}", flush=True)
     run = run_compiled(spec, storage, config.kfp_image, user)
     print("\n" + format_run(run))

@@ -19,7 +19,6 @@ implemented in it; README, "Storage").
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -45,21 +44,16 @@ RUN_PARAMETERS = {
 STORAGE_OPTIONS = ("pipeline_root", *RUN_PARAMETERS)
 
 
-def option_name(name: str) -> str:
-    field = configs.option_field(name)
-    return f"{field.metadata['env']} ({configs.flag_name(field)})"
-
-
-def kfp_pipeline_name(config: configs.PipelineConfig, name_given: bool) -> str:
+def kfp_pipeline_name(config: configs.PipelineConfig) -> str:
     """The pipeline name; a default one (`mnist_pruning`) made valid for KFP (`mnist-pruning`)."""
-    if name_given or KFP_NAME.fullmatch(config.pipeline_name):
+    if config.is_set("pipeline_name") or KFP_NAME.fullmatch(config.pipeline_name):
         return config.pipeline_name
     return config.pipeline_name.replace("_", "-").lower()
 
 
 def remote_uri_problems(values: dict[str, str | None]) -> list[str]:
     """`VAR=value` of each given storage value that is not a URI the pods can reach."""
-    return [f"{configs.option_field(name).metadata['env']}={value}"
+    return [f"{configs.OPTIONS[name].env}={value}"
             for name, value in values.items()
             if value and not value.startswith(REMOTE_SCHEMES)]
 
@@ -75,7 +69,7 @@ def check_for_kubeflow(config: configs.PipelineConfig, name: str) -> None:
             "PRUNE_WARM_START=true needs a Resolver with a custom strategy, which TFX's Kubeflow "
             "v2 compiler does not support (only LatestArtifactStrategy and "
             "LatestBlessedModelStrategy): run warm starts locally")
-    bad = remote_uri_problems({option: getattr(config, option) for option in STORAGE_OPTIONS})
+    bad = remote_uri_problems({option: config.given_value(option) for option in STORAGE_OPTIONS})
     if bad:
         problems.append(
             f"Kubeflow steps run in pods, so storage must be {' or '.join(REMOTE_SCHEMES)} URIs "
@@ -92,11 +86,13 @@ def run_parameters(config: configs.PipelineConfig) -> tuple[Storage, dict[str, s
 
     from pipelines.storage import Storage, push_destination
 
-    given = {"tfds_data_dir": config.tfds_data_dir, "tfds_manual_dir": config.tfds_manual_dir,
-             "serving_model_dir": (proto_utils.proto_to_json(push_destination(
-                 config.serving_model_dir)) if config.serving_model_dir else None)}
+    serving = config.given_value("serving_model_dir")
+    given = {"tfds_data_dir": config.given_value("tfds_data_dir"),
+             "tfds_manual_dir": config.given_value("tfds_manual_dir"),
+             "serving_model_dir": (proto_utils.proto_to_json(push_destination(serving))
+                                   if serving else None)}
     storage = Storage(
-        pipeline_root=config.pipeline_root or "",
+        pipeline_root=config.given_value("pipeline_root") or "",
         **{("push_destination" if option == "serving_model_dir" else option):
            data_types.RuntimeParameter(name=RUN_PARAMETERS[option], ptype=str)
            for option in RUN_PARAMETERS},
@@ -105,15 +101,12 @@ def run_parameters(config: configs.PipelineConfig) -> tuple[Storage, dict[str, s
     return storage, defaults
 
 
-def compile_pipeline(config: configs.PipelineConfig, output_dir: str | Path | None = None,
-                     name_given: bool = True) -> str:
-    """Writes the KFP v2 pipeline spec of `create_pipeline(config)`; returns its path.
-
-    `name_given=False`: the name is the default one, made valid for KFP.
-    """
-    name = kfp_pipeline_name(config, name_given)
+def compile_pipeline(config: configs.PipelineConfig, output_dir: str | Path | None = None) -> str:
+    """Writes the KFP v2 pipeline spec of `create_pipeline(config)`; returns its path. An unset
+    pipeline name is the default one made valid for KFP."""
+    name = kfp_pipeline_name(config)
     check_for_kubeflow(config, name)
-    config = dataclasses.replace(config, pipeline_name=name)
+    config = config.with_options(pipeline_name=name)
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
     from pipelines.pipeline import create_pipeline
@@ -172,18 +165,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     config = entrypoint.load_config_or_exit(
         prog, argv, "Compile the pipeline for Kubeflow Pipelines v2.")
-    name_given = configs.explicitly_set("pipeline_name", argv)
+    name = kfp_pipeline_name(config)
     try:
-        check_for_kubeflow(config, kfp_pipeline_name(config, name_given))
-        path = compile_pipeline(config, name_given=name_given)
+        check_for_kubeflow(config, name)
+        path = compile_pipeline(config)
     except configs.SettingsError as error:
         entrypoint.fail(prog, str(error))
-    unset = [option_name(option) for option, value in spec_parameters(path).items() if not value]
-    print(f"Wrote {path}: pipeline {kfp_pipeline_name(config, name_given)}, image "
-          f"{config.kfp_image}")
-    if not name_given and config.pipeline_name != kfp_pipeline_name(config, name_given):
-        print(f"  PIPELINE_NAME unset: {config.pipeline_name!r} became "
-              f"{kfp_pipeline_name(config, name_given)!r} (Kubeflow needs [a-z0-9-]).")
+    unset = [configs.option_name(option) for option, value in spec_parameters(path).items()
+             if not value]
+    print(f"Wrote {path}: pipeline {name}, image {config.kfp_image}")
+    if name != config.pipeline_name:
+        print(f"  PIPELINE_NAME unset: {config.pipeline_name!r} became {name!r} (Kubeflow "
+              "needs [a-z0-9-]).")
     if unset:
         print(f"  To give when submitting a run (`make kfp-deploy`): {', '.join(unset)}.")
 

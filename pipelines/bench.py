@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         if not 0 < target < 1:
             entrypoint.fail("bench", f"--sweep sparsities must be in (0, 1), got {target}")
     config = entrypoint.load_config_or_exit("bench", [], "make bench")
-    if config.resolved_manual_dir is None:
+    if config.tfds_manual_dir is None:
         entrypoint.fail("bench", f"the benchmark needs the real {config.dataset_name} files: set "
                           f"TFDS_MANUAL_DIR or put them in ../shared/data/{config.dataset_name}")
     BENCH_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,19 @@
-"""Every tunable of the pipeline, in one place, checked before TensorFlow is imported.
+"""Every option of the pipeline, each declared once, checked before TensorFlow is imported.
 
-Each field has a default, an environment variable and a command-line flag; a flag beats the
-environment, which beats the default. Every runner builds its `PipelineConfig` with
-`load_config()`, so no runner repeats the argument list:
+An option is one field of `PipelineConfig` declared with `Section.option(...)`: its variable, its
+flag (the field's name), its type (the annotation), its default (a value, the library's own, or a
+`Derived` one described in words), its help and the library parameters it sets. Parsing
+(`load_config`: a flag beats the environment, which beats the default), the derived defaults,
+validation (`validate`, one place), `--help`, the generated reference (docs/options.md, `make
+docs`) and the library's parameter objects (`model_params`, `pruning_params`, ...) all come from
+those declarations:
 
     python -m pipelines.local_runner --dataset fashion_mnist --example-limit 1000
     DATASET=fashion_mnist EXAMPLE_LIMIT=1000 make run
 
-This module and the library's parameter objects it builds (`pruning.params`) import no
-TensorFlow, so a bad option fails in well under a second with one line (`SettingsError`) naming
-the variable and flag, the value and what is allowed.
+This module and the library's parameter objects (`pruning.params`) import no TensorFlow, so a bad
+option fails in well under a second with one line (`SettingsError`) naming the variable and flag,
+the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import re
 import shlex
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from components import splits
 from components.splits import DEFAULT_NUM_SHARDS, DEFAULT_SPLITS
@@ -51,404 +56,473 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build"
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 
+# The library's parameter objects the options set, each with the defaults it starts from: an
+# option that sets `group.param` and declares no default of its own takes this object's value.
+PARAM_GROUPS = {
+    "model": ModelParams(), "training": TrainingParams(), "prune_training": PRUNE_TRAINING,
+    "filters": FilterParams(), "pruning": PruningParams(), "clustering": ClusteringParams(),
+    "compression": CompressionParams(), "gate": GateParams(),
+}
+# The gate's defaults per supported dataset. Fashion-MNIST is harder and pruning costs it more,
+# so its floor is lower and its drop limit wider (docs/design.md has the figures behind them).
+DATASET_GATES = {"mnist": GateParams(),
+                 "fashion_mnist": GateParams(min_accuracy=0.88, max_accuracy_drop=0.015)}
+TFDS_SPLITS = ("train", "test")  # the splits both supported datasets have
+BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_DATASET = re.compile(r"^[a-z0-9_]+(:\d+\.\d+\.\d+)?$")
 
-# The library's defaults are the pipeline's: each field below takes its default from these.
-_MODEL, _TRAINING, _PRUNING = ModelParams(), TrainingParams(), PruningParams()
-_FILTERS = FilterParams()
-_CLUSTERING, _COMPRESSION = ClusteringParams(), CompressionParams()
+
+class SettingsError(ValueError):
+    """A bad option, said in one line: its variable and flag, its value and what is allowed."""
 
 
-def _field(default, env: str, help: str):
-    return dataclasses.field(default=default, metadata={"env": env, "help": help})
+@dataclasses.dataclass(frozen=True)
+class Derived:
+    """A default that follows other options. `words` says how (in `--help` and the reference);
+    `value` computes it from the options declared before this one."""
+
+    words: str
+    value: Callable[[Mapping[str, Any]], Any]
 
 
-def _pairs_text(pairs) -> str:
-    """(("conv1", 0.5), ...) as an option's text: 'conv1:0.5,...'."""
-    return ",".join(f"{name}:{value}" for name, value in pairs)
+@dataclasses.dataclass(frozen=True)
+class Codec:
+    """How an option's text becomes a library parameter's value, and back (for defaults)."""
+
+    parse: Callable[[str, str], Any]  # (text, option name) -> value; SettingsError if malformed
+    show: Callable[[Any], str]
+
+
+_LIBRARY = object()  # "the default of the first library parameter this option sets"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option, as declared on its field (`name` and `kind` come from the field)."""
+
+    env: str
+    help: str
+    section: str
+    default: Any = None
+    sets: tuple[str, ...] = ()  # "group.param" of PARAM_GROUPS
+    codec: Codec | None = None
+    why: str = ""  # why the pipeline's default differs from the library's, where it does
+    name: str = ""
+    kind: type = str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def derived(self) -> bool:
+        return isinstance(self.default, Derived)
+
+    @property
+    def default_text(self) -> str:
+        """The default as `--help` and the reference show it."""
+        if self.derived:
+            return self.default.words
+        if self.default is None or self.default == "":
+            return "unset"
+        if isinstance(self.default, bool):
+            return str(self.default).lower()
+        return str(self.default)
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """Options that belong together (a component, the model); the reference keeps them so."""
+
+    title: str
+
+    def option(self, env: str, help: str, *, default: Any = _LIBRARY, sets: Sequence[str] = (),
+               codec: Codec | None = None, why: str = "") -> Any:
+        if default is _LIBRARY:
+            group, param = sets[0].split(".")
+            default = getattr(PARAM_GROUPS[group], param)
+            if codec is not None:
+                default = codec.show(default)
+        declared = Option(env=env, help=help, section=self.title, default=default,
+                          sets=tuple(sets), codec=codec, why=why)
+        # A derived option holds its computed value once `load_config` has filled it in.
+        field_default = None if declared.derived else default
+        return dataclasses.field(default=field_default, metadata={"option": declared})
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """'a, b,,c' -> ('a', 'b', 'c'): the items of an option that lists names."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _pairs_codec(form: str) -> Codec:
+    """'name:number,...' (or 'none') as ((name, number), ...)."""
+
+    def parse(text: str, option: str) -> tuple[tuple[str, float], ...]:
+        if text.strip().lower() == "none":
+            return ()
+        pairs = []
+        for item in comma_list(text):
+            name, _, value = item.partition(":")
+            try:
+                pairs.append((name.strip(), float(value)))
+            except ValueError:
+                raise option_error(option, text, f"item {item!r} must look like {form}, or the "
+                                   "whole value 'none'") from None
+        return tuple(pairs)
+
+    return Codec(parse, lambda pairs: ",".join(f"{n}:{v}" for n, v in pairs) or "none")
+
+
+def _int_pair_codec(separator: str, empty_is_none: bool = False) -> Codec:
+    def parse(text: str, option: str) -> tuple[int, int] | None:
+        if empty_is_none and not text.strip():
+            return None
+        parts = text.replace(" ", "").split(separator)
+        if len(parts) != 2 or not all(part.isdigit() for part in parts):
+            raise option_error(option, text,
+                               f"must look like 'a{separator}b' with integers a, b")
+        return int(parts[0]), int(parts[1])
+
+    return Codec(parse, lambda pair: separator.join(map(str, pair)) if pair else "")
+
+
+NAMES = Codec(lambda text, option: comma_list(text), ",".join)
+FILTER_FRACTIONS = _pairs_codec("'layer:fraction' ('conv2:0.5')")
+LAYER_SPARSITIES = _pairs_codec("'layer:sparsity' ('dense1:0.98')")
+
+
+def _dataset_name(dataset: str) -> str:
+    return dataset.split(":", 1)[0]
+
+
+def _structured(values: Mapping[str, Any]) -> bool:
+    """Whether structured pruning is on in these options (it changes several defaults)."""
+    return bool(FILTER_FRACTIONS.parse(values["prune_filter_sparsity"], "prune_filter_sparsity"))
+
+
+def _after_structured(narrowed: Any, full_width: Any, codec: Codec | None = None) -> Derived:
+    """One default for the narrowed model structured pruning leaves, another for the full one."""
+    if codec is not None:  # the option holds text
+        narrowed, full_width = codec.show(narrowed), codec.show(full_width)
+    return Derived(f"{narrowed} after structured pruning, else {full_width}",
+                   lambda v: narrowed if _structured(v) else full_width)
+
+
+def _per_dataset(param: str) -> Derived:
+    return Derived("per dataset: " + ", ".join(f"{name} {getattr(gate, param)}"
+                                               for name, gate in DATASET_GATES.items()),
+                   lambda v: getattr(DATASET_GATES.get(_dataset_name(v["dataset"]), GateParams()),
+                                     param))
+
+
+def _manual_dir(values: Mapping[str, Any]) -> str | None:
+    shared = SHARED_DATA_DIR / _dataset_name(values["dataset"])
+    return str(shared) if shared.is_dir() else None
+
+
+DATA = Section("Data and storage")
+BEAM = Section("Beam and caching")
+MODEL = Section("The model (pruning/architecture.py)")
+TRAINER = Section("Baseline training (Trainer)")
+FILTERS = Section("Structured pruning (PruneTrainer, first)")
+PRUNING = Section("Weight pruning (PruneTrainer): the Keras pruning API")
+CLUSTERING = Section("Clustering (PruneTrainer, last)")
+GATE = Section("The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both")
+EXPORT = Section("CompressExporter")
+DEPLOY = Section("Pusher and Kubeflow")
+
+_WHY_FILTERS = ("the library's FilterParams() is off: structured pruning rebuilds the model to "
+                "this CNN's layer names, which a notebook's own model may not have")
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
-    """The pipeline's tunables. `None` means "derived": see the properties below."""
+    """The pipeline's options, every derived default filled in. Build it with `load_config`
+    (or `with_options`), which validates it; `given` names the options the user set."""
 
-    pipeline_name: str | None = _field(
-        None, "PIPELINE_NAME", "TFX pipeline name; default <dataset>_pruning (mnist_pruning)."
-    )
-    pipeline_root: str | None = _field(
-        None, "PIPELINE_ROOT", "Where artifacts go; default build/pipelines/<pipeline_name>."
-    )
-    metadata_path: str | None = _field(
-        None, "METADATA_PATH", "SQLite ML Metadata file; default <pipeline_root>/metadata.sqlite."
-    )
+    dataset: str = DATA.option(
+        "DATASET", "TFDS dataset: mnist or fashion_mnist, optionally name:version.",
+        default="mnist")
+    pipeline_name: str = DATA.option(
+        "PIPELINE_NAME", "TFX pipeline name; for Kubeflow an unset name becomes mnist-pruning.",
+        default=Derived("<dataset>_pruning (mnist_pruning)",
+                        lambda v: f"{_dataset_name(v['dataset'])}_pruning"))
+    pipeline_root: str = DATA.option(
+        "PIPELINE_ROOT", "Where artifacts go.",
+        default=Derived("build/pipelines/<pipeline_name>",
+                        lambda v: str(BUILD_DIR / "pipelines" / v["pipeline_name"])))
+    metadata_path: str = DATA.option(
+        "METADATA_PATH", "SQLite ML Metadata file.",
+        default=Derived("<pipeline_root>/metadata.sqlite",
+                        lambda v: os.path.join(v["pipeline_root"], "metadata.sqlite")))
     # A shared store instead (pipelines/stores.py); the password only from MLMD_MYSQL_PASSWORD.
-    mlmd_mysql_host: str | None = _field(
-        None, "MLMD_MYSQL_HOST",
-        "MySQL or MariaDB server to record ML Metadata in instead of the SQLite file; password "
-        f"from ${stores.MYSQL_PASSWORD_ENV}."
-    )
-    mlmd_mysql_port: int = _field(stores.MYSQL_DEFAULT_PORT, "MLMD_MYSQL_PORT",
-                                  "Its port.")
-    mlmd_mysql_database: str = _field(
-        stores.MYSQL_DEFAULT_DATABASE, "MLMD_MYSQL_DATABASE",
-        "Its database (it must exist; ML Metadata creates its tables)."
-    )
-    mlmd_mysql_user: str = _field(stores.MYSQL_DEFAULT_USER, "MLMD_MYSQL_USER", "Its user.")
-    dataset: str = _field(
-        "mnist", "DATASET", "TFDS dataset: mnist or fashion_mnist, optionally name:version."
-    )
-    tfds_data_dir: str | None = _field(
-        None, "TFDS_DATA_DIR", "Where TFDS keeps prepared data; default build/tensorflow_datasets."
-    )
-    tfds_manual_dir: str | None = _field(
-        None,
-        "TFDS_MANUAL_DIR",
-        "Directory with the dataset's four original files; default ../shared/data/<dataset> "
-        "when it exists.",
-    )
-    train_split: str = _field(DEFAULT_SPLITS["train"], "TRAIN_SPLIT",
-                              "TFDS split expression for 'train'.")
-    eval_split: str = _field(DEFAULT_SPLITS["eval"], "EVAL_SPLIT",
-                             "TFDS split expression for 'eval'.")
-    hash_buckets: str = _field(
-        "",
-        "HASH_BUCKETS",
-        "Re-split train+eval by example hash, e.g. 'train:9,eval:1'; empty keeps TFDS's splits.",
-    )
-    example_limit: int | None = _field(
-        None, "EXAMPLE_LIMIT", "At most this many examples per split (quick runs)."
-    )
-    num_shards: int = _field(DEFAULT_NUM_SHARDS, "NUM_SHARDS",
-                             "TFRecord files per ExampleGen output split.")
+    mlmd_mysql_host: str | None = DATA.option(
+        "MLMD_MYSQL_HOST", "MySQL or MariaDB server to record ML Metadata in instead of the "
+        f"SQLite file; password from ${stores.MYSQL_PASSWORD_ENV}.", default=None)
+    mlmd_mysql_port: int = DATA.option("MLMD_MYSQL_PORT", "Its port.",
+                                       default=stores.MYSQL_DEFAULT_PORT)
+    mlmd_mysql_database: str = DATA.option(
+        "MLMD_MYSQL_DATABASE", "Its database (it must exist; ML Metadata creates its tables).",
+        default=stores.MYSQL_DEFAULT_DATABASE)
+    mlmd_mysql_user: str = DATA.option("MLMD_MYSQL_USER", "Its user.",
+                                       default=stores.MYSQL_DEFAULT_USER)
+    tfds_data_dir: str = DATA.option(
+        "TFDS_DATA_DIR", "Where TFDS keeps prepared data.",
+        default=Derived("build/tensorflow_datasets",
+                        lambda v: str(BUILD_DIR / "tensorflow_datasets")))
+    tfds_manual_dir: str | None = DATA.option(
+        "TFDS_MANUAL_DIR", "Directory with the dataset's four original files.",
+        default=Derived("../shared/data/<dataset> when it exists", _manual_dir))
+    train_split: str = DATA.option("TRAIN_SPLIT", "TFDS split expression for 'train'.",
+                                   default=DEFAULT_SPLITS["train"])
+    eval_split: str = DATA.option("EVAL_SPLIT", "TFDS split expression for 'eval'.",
+                                  default=DEFAULT_SPLITS["eval"])
+    hash_buckets: str = DATA.option(
+        "HASH_BUCKETS", "Re-split train+eval by example hash, e.g. 'train:9,eval:1'; empty keeps "
+        "TFDS's splits.", default="")
+    example_limit: int | None = DATA.option(
+        "EXAMPLE_LIMIT", "At most this many examples per split (quick runs); unset: all.",
+        default=None)
+    num_shards: int = DATA.option("NUM_SHARDS", "TFRecord files per ExampleGen output split.",
+                                  default=DEFAULT_NUM_SHARDS)
     # in_memory: as fast as multi_threading here, which lost records on full MNIST; and
-    # multi_processing starts a worker per core, each paying TensorFlow's import (README, "Beam").
-    beam_running_mode: str = _field(
-        "in_memory",
-        "BEAM_RUNNING_MODE",
-        "Beam DirectRunner mode: multi_threading, multi_processing or in_memory.",
-    )
-    beam_num_workers: int = _field(
-        0, "BEAM_NUM_WORKERS", "Beam DirectRunner workers; 0 means one per CPU core."
-    )
-    enable_cache: bool = _field(True, "ENABLE_CACHE", "Reuse outputs of unchanged components.")
-    stop_on_anomalies: bool = _field(
-        True, "STOP_ON_ANOMALIES", "Fail the Trainer, before it reads an example, when the "
-        "ExampleValidator found anomalies; false trains anyway (the anomalies are logged)."
-    )
-    beam_args: str = _field(
-        "", "BEAM_ARGS", "Beam pipeline args replacing the DirectRunner ones, e.g. for a cluster "
-        "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'."
-    )
+    # multi_processing starts a worker per core, each paying TensorFlow's import.
+    beam_running_mode: str = BEAM.option(
+        "BEAM_RUNNING_MODE", "Beam DirectRunner mode: multi_threading, multi_processing or "
+        "in_memory.", default="in_memory")
+    beam_num_workers: int = BEAM.option(
+        "BEAM_NUM_WORKERS", "Beam DirectRunner workers; 0 means one per CPU core.", default=0)
+    enable_cache: bool = BEAM.option("ENABLE_CACHE", "Reuse outputs of unchanged components.",
+                                     default=True)
+    stop_on_anomalies: bool = BEAM.option(
+        "STOP_ON_ANOMALIES", "Fail the Trainer, before it reads an example, when the "
+        "ExampleValidator found anomalies; false trains anyway (the anomalies are logged).",
+        default=True)
+    beam_args: str = BEAM.option(
+        "BEAM_ARGS", "Beam pipeline args replacing the DirectRunner ones, e.g. for a cluster "
+        "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'.",
+        default="")
 
-    # The model (pruning/architecture.py, pruning/model/cnn.py).
-    architecture: str = _field(
-        _MODEL.architecture, "ARCHITECTURE",
-        "Model builder: functional or sequential (same layers)."
-    )
-    model_width: int = _field(_MODEL.width, "MODEL_WIDTH",
-                              "Filters of conv1; conv2 has twice as many.")
-    dense_units: int = _field(_MODEL.dense_units, "DENSE_UNITS",
-                              "Units of the ScaledDense layer dense1.")
-    dropout: float = _field(_MODEL.dropout, "DROPOUT", "Dropout rate before the classifier.")
-    # Baseline training (Trainer).
-    train_epochs: int = _field(_TRAINING.epochs, "TRAIN_EPOCHS", "Baseline training epochs.")
-    batch_size: int = _field(_TRAINING.batch_size, "BATCH_SIZE", "Batch size of both trainers.")
-    learning_rate: float = _field(
-        _TRAINING.learning_rate, "LEARNING_RATE",
-        "Baseline peak learning rate (Adam, warm-up then cosine to 0)."
-    )
-    warmup_fraction: float = _field(
-        _TRAINING.warmup_fraction, "WARMUP_FRACTION",
-        "Share of each trainer's steps spent warming the rate up."
-    )
-    augment: bool = _field(_TRAINING.augment, "AUGMENT",
-                           "Random 1-pixel shifts of the training images.")
-    seed: int = _field(_TRAINING.seed, "SEED", "Random seed of both trainers.")
-    # Structured pruning (PruneTrainer, first): whole filters and units, then a narrower model
-    # (pruning/sparsity/filters.py).
-    prune_filter_sparsity: str = _field(
-        _pairs_text(NARROW_FILTER_SPARSITY), "PRUNE_FILTER_SPARSITY",
-        "Structured pruning: the fraction of filters (conv1, conv2, conv3) or units (dense1) each "
-        "layer loses, 'name:fraction,...'; the model is then rebuilt without them. 'none' keeps "
-        "the baseline's shape (weight pruning only)."
-    )
-    prune_filter_epochs: int = _field(
-        _FILTERS.epochs, "PRUNE_FILTER_EPOCHS",
-        "Fine-tuning epochs of the full-width model while its filters are removed."
-    )
-    prune_filter_learning_rate: float = _field(
-        _FILTERS.learning_rate, "PRUNE_FILTER_LEARNING_RATE", "Their peak learning rate."
-    )
-    prune_teacher_weight: float = _field(
-        _FILTERS.teacher_weight, "PRUNE_TEACHER_WEIGHT",
-        "With structured pruning: the share of the baseline's predicted probabilities in the "
-        "targets of every later fine-tuning (distillation); 0 = the labels alone."
-    )
-    # Pruning (PruneTrainer): the Keras pruning API's options (pruning/params.py).
-    prune_epochs: int | None = _field(
-        None, "PRUNE_EPOCHS",
-        f"PruneTrainer fine-tuning epochs. Default {PRUNE_TRAINING.epochs}, or "
-        f"{NARROW_PRUNE_EPOCHS} after structured pruning.")
-    prune_learning_rate: float = _field(
-        PRUNE_TRAINING.learning_rate, "PRUNE_LEARNING_RATE", "PruneTrainer peak learning rate."
-    )
-    prune_loop: str = _field(
-        _PRUNING.loop, "PRUNE_LOOP", "fit (model.fit + callbacks) or custom (GradientTape loop)."
-    )
-    prune_schedule: str = _field(
-        _PRUNING.schedule, "PRUNE_SCHEDULE", "polynomial_decay (PolynomialDecay) or constant "
-        "(ConstantSparsity)."
-    )
-    prune_initial_sparsity: float = _field(
-        _PRUNING.initial_sparsity, "PRUNE_INITIAL_SPARSITY", "PolynomialDecay initial_sparsity."
-    )
-    prune_final_sparsity: float = _field(
-        _PRUNING.final_sparsity, "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer "
-        "not in PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity)."
-    )
-    prune_layer_sparsity: str | None = _field(
-        None, "PRUNE_LAYER_SPARSITY",
-        "Per-layer targets, 'name:sparsity,...'; 'none' gives every layer PRUNE_FINAL_SPARSITY. "
-        f"Default {_pairs_text(NARROW_LAYER_SPARSITY)} after structured pruning, else "
-        f"{_pairs_text(DEFAULT_LAYER_SPARSITY)}.",
-    )
-    prune_begin_step: int = _field(_PRUNING.begin_step, "PRUNE_BEGIN_STEP",
-                                   "Step at which pruning starts.")
-    prune_end_step: int | None = _field(
-        _PRUNING.end_step, "PRUNE_END_STEP", "PolynomialDecay end_step; default one epoch before "
-        "the end."
-    )
-    prune_frequency: int = _field(_PRUNING.frequency, "PRUNE_FREQUENCY",
-                                  "Steps between mask updates (weights and filters).")
-    prune_layers: str = _field(
-        "", "PRUNE_LAYERS", "Prune only these layers, 'conv2,dense1'; with PRUNE_LAYER_TYPES "
-        "empty too, the whole model is pruned."
-    )
-    prune_layer_types: str = _field(
-        "", "PRUNE_LAYER_TYPES", "Prune only layers of these types: Conv2D, Dense, ScaledDense."
-    )
-    prune_block_size: str = _field(
-        "x".join(map(str, _PRUNING.block_size)), "PRUNE_BLOCK_SIZE",
-        "block_size 'rows x cols' of 2-D kernels, e.g. 1x4."
-    )
-    prune_block_pooling: str = _field(
-        _PRUNING.block_pooling_type, "PRUNE_BLOCK_POOLING", "block_pooling_type: AVG or MAX."
-    )
-    prune_m_by_n: str = _field(
-        "", "PRUNE_M_BY_N", "sparsity_m_by_n, e.g. 2:4 (structured; overrides the sparsities)."
-    )
-    prune_warm_start: bool = _field(
-        False, "PRUNE_WARM_START", "Continue the newest PruningCheckpoint of this pipeline "
-        "(through a Resolver) instead of starting from the baseline; with structured pruning, "
-        "that checkpoint's narrowed model (the same PRUNE_FILTER_SPARSITY) is continued and no "
-        "filters are removed again."
-    )
+    architecture: str = MODEL.option(
+        "ARCHITECTURE", "Model builder: functional or sequential (same layers).",
+        sets=("model.architecture",))
+    model_width: int = MODEL.option("MODEL_WIDTH", "Filters of conv1; conv2 has twice as many.",
+                                    sets=("model.width",))
+    dense_units: int = MODEL.option("DENSE_UNITS", "Units of the ScaledDense layer dense1.",
+                                    sets=("model.dense_units",))
+    dropout: float = MODEL.option("DROPOUT", "Dropout rate before the classifier.",
+                                  sets=("model.dropout",))
 
-    # Clustering (PruneTrainer, after pruning): pruning/sparsity/clustering.py.
-    cluster_count: int | None = _field(
-        None, "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the pruned layers: "
-        f"values per kernel (zero kept as its own), default {_CLUSTERING.clusters}, or "
-        f"{NARROW_CLUSTERS} after structured pruning; 0 turns clustering off."
-    )
-    cluster_epochs: int = _field(_CLUSTERING.epochs, "CLUSTER_EPOCHS",
-                                 "Fine-tuning epochs of the clustered model.")
-    cluster_learning_rate: float = _field(
-        _CLUSTERING.learning_rate, "CLUSTER_LEARNING_RATE",
-        "Learning rate (Adam, constant) of that fine-tuning."
-    )
-    # The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both.
-    eval_min_accuracy: float | None = _field(
-        None, "EVAL_MIN_ACCURACY", "Lowest pruned-model accuracy on the eval split that blesses; "
-        "default per dataset: mnist 0.98, fashion_mnist 0.88."
-    )
-    eval_max_accuracy_drop: float | None = _field(
-        None, "EVAL_MAX_ACCURACY_DROP", "Largest accuracy drop against the baseline that "
-        "blesses (0.005 = 0.5 percentage points); default per dataset: mnist 0.005, "
-        "fashion_mnist 0.015."
-    )
-    # CompressExporter: components/compress_exporter.
-    representative_examples: int = _field(
-        _COMPRESSION.representative_examples, "REPRESENTATIVE_EXAMPLES",
-        "Train examples that calibrate full-integer quantization."
-    )
-    latency_runs: int = _field(
-        _COMPRESSION.latency_runs, "LATENCY_RUNS",
-        "TFLite invocations per file whose median is the latency; 0 skips it."
-    )
-    pqat_epochs: int = _field(
-        _COMPRESSION.pqat_epochs, "PQAT_EPOCHS", "Pruning-preserving quantization-aware "
-        "training epochs for an extra pruned_pqat_int8.tflite; 0 skips it."
-    )
-    pqat_learning_rate: float = _field(_COMPRESSION.pqat_learning_rate, "PQAT_LEARNING_RATE",
-                                       "Its learning rate (Adam).")
-    # Pusher.
-    serving_model_dir: str | None = _field(
-        None, "SERVING_MODEL_DIR", "Where blessed models are pushed; default "
-        "build/serving/<pipeline_name>."
-    )
-    # Kubeflow Pipelines (kubeflow/runner.py).
-    kfp_image: str = _field(
-        "ghcr.io/example/tfx-pruning-pipeline:latest", "KFP_IMAGE",
-        "Container image every step of the compiled Kubeflow pipeline runs in "
-        "(kubeflow/Dockerfile)."
-    )
+    train_epochs: int = TRAINER.option("TRAIN_EPOCHS", "Baseline training epochs.",
+                                       sets=("training.epochs",))
+    batch_size: int = TRAINER.option("BATCH_SIZE", "Batch size of both trainers.",
+                                     sets=("training.batch_size", "prune_training.batch_size"))
+    learning_rate: float = TRAINER.option(
+        "LEARNING_RATE", "Baseline peak learning rate (Adam, warm-up then cosine to 0).",
+        sets=("training.learning_rate",))
+    warmup_fraction: float = TRAINER.option(
+        "WARMUP_FRACTION", "Share of each trainer's steps spent warming the rate up.",
+        sets=("training.warmup_fraction", "prune_training.warmup_fraction"))
+    augment: bool = TRAINER.option("AUGMENT", "Random 1-pixel shifts of the training images.",
+                                   sets=("training.augment", "prune_training.augment"))
+    seed: int = TRAINER.option("SEED", "Random seed of both trainers.",
+                               sets=("training.seed", "prune_training.seed"))
 
-    def __post_init__(self) -> None:
-        if self.pipeline_name is None:  # each dataset its own root, store and serving dir
-            object.__setattr__(self, "pipeline_name", f"{self.dataset_name}_pruning")
-        if self.dataset_name not in DATASET_GATES:
-            raise option_error("dataset", self.dataset,
-                               f"must be one of {', '.join(DATASET_GATES)} (optionally "
-                               "with :version): the model reads 28x28 grayscale images of 10 "
-                               "classes")
-        _check(self, self.example_limit is None or self.example_limit >= 1, "example_limit",
-               "must be an integer >= 1")
-        _check(self, self.num_shards >= 1, "num_shards", "must be an integer >= 1")
-        _check(self, 1 <= self.mlmd_mysql_port <= 65535, "mlmd_mysql_port",
-               "must be a TCP port, 1-65535")
-        _check(self, self.beam_num_workers >= 0, "beam_num_workers", "must be an integer >= 0")
-        _check(self, self.beam_running_mode in BEAM_RUNNING_MODES, "beam_running_mode",
-               f"must be one of {', '.join(BEAM_RUNNING_MODES)}")
-        _check(self, _PIPELINE_NAME.match(self.pipeline_name) is not None, "pipeline_name",
-               "must be letters, digits, '_', '-' or '.', starting with a letter or digit, at "
-               "most 63 characters (TFX's limit): it names directories and the ML Metadata "
-               "context")
-        _check(self, _DATASET.match(self.dataset) is not None, "dataset",
-               "must be a TFDS name, optionally with ':<major>.<minor>.<patch>' "
-               "('fashion_mnist:3.0.1')")
-        for name in ("train_split", "eval_split"):
-            try:
-                names = splits.split_names(getattr(self, name))
-            except ValueError as error:
-                raise option_error(name, getattr(self, name), str(error)) from None
-            unknown = [n for n in names if n not in TFDS_SPLITS]
-            _check(self, not unknown, name,
-                   f"{self.dataset_name} has no split {', '.join(unknown)}; its splits: "
-                   f"{', '.join(TFDS_SPLITS)}")
-        buckets = self.hash_bucket_map  # parses the syntax
-        if buckets:
-            try:
-                splits.check_hash_buckets(buckets)
-            except ValueError as error:
-                raise option_error("hash_buckets", self.hash_buckets, str(error)) from None
-        try:
-            _ = self.beam_pipeline_args
-        except ValueError as error:  # shlex: an unclosed quote
-            raise option_error("beam_args", self.beam_args,
-                               f"must split like a shell command line: {error}") from None
-        # Building each parameter object validates it (pruning/params.py), and the pruning
-        # options are checked against the model's layers (pruning/architecture.py).
-        _ = self.training_params, self.prune_training_params, self.clustering_params
-        _ = self.compression_params, self.gate_params
-        model = self.model_params
-        name = architecture.model_name(model)
-        try:
-            kept = architecture.kept_channels(model, self.filter_params, name)
-        except InvalidParam as error:
-            raise self.explain(error, _FILTER_OPTIONS) from None
-        try:  # weight pruning applies to the model structured pruning leaves
-            architecture.select_layers(
-                architecture.prunable_layers(architecture.narrowed(model, kept)),
-                self.pruning_params, name)
-        except InvalidParam as error:
-            raise self.explain(error) from None
+    prune_filter_sparsity: str = FILTERS.option(
+        "PRUNE_FILTER_SPARSITY", "The fraction of filters (conv1, conv2, conv3) or units "
+        "(dense1) each layer loses, 'name:fraction,...'; the model is then rebuilt without them. "
+        "'none' keeps the baseline's shape (weight pruning only).",
+        default=FILTER_FRACTIONS.show(NARROW_FILTER_SPARSITY), sets=("filters.layer_sparsity",),
+        codec=FILTER_FRACTIONS, why=_WHY_FILTERS)
+    prune_filter_epochs: int = FILTERS.option(
+        "PRUNE_FILTER_EPOCHS", "Fine-tuning epochs of the full-width model while its filters "
+        "are removed.", sets=("filters.epochs",))
+    prune_filter_learning_rate: float = FILTERS.option(
+        "PRUNE_FILTER_LEARNING_RATE", "Their peak learning rate.",
+        sets=("filters.learning_rate",))
+    prune_teacher_weight: float = FILTERS.option(
+        "PRUNE_TEACHER_WEIGHT", "With structured pruning: the share of the baseline's predicted "
+        "probabilities in the targets of every later fine-tuning (distillation); 0 = the labels "
+        "alone.", sets=("filters.teacher_weight",))
 
-    @property
-    def dataset_name(self) -> str:
-        """The TFDS name without a version: `fashion_mnist` of `fashion_mnist:3.0.1`."""
-        return self.dataset.split(":", 1)[0]
+    prune_epochs: int = PRUNING.option(
+        "PRUNE_EPOCHS", "PruneTrainer fine-tuning epochs.",
+        default=_after_structured(NARROW_PRUNE_EPOCHS, PRUNE_TRAINING.epochs),
+        sets=("prune_training.epochs",),
+        why="a narrowed model recovers its accuracy over more epochs (docs/design.md)")
+    prune_learning_rate: float = PRUNING.option(
+        "PRUNE_LEARNING_RATE", "PruneTrainer peak learning rate.",
+        sets=("prune_training.learning_rate",))
+    prune_loop: str = PRUNING.option(
+        "PRUNE_LOOP", "fit (model.fit + callbacks) or custom (GradientTape loop).",
+        sets=("pruning.loop",))
+    prune_schedule: str = PRUNING.option(
+        "PRUNE_SCHEDULE", "polynomial_decay (PolynomialDecay) or constant (ConstantSparsity).",
+        sets=("pruning.schedule",))
+    prune_initial_sparsity: float = PRUNING.option(
+        "PRUNE_INITIAL_SPARSITY", "PolynomialDecay initial_sparsity.",
+        sets=("pruning.initial_sparsity",))
+    prune_final_sparsity: float = PRUNING.option(
+        "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer not in "
+        "PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity).",
+        sets=("pruning.final_sparsity",))
+    prune_layer_sparsity: str = PRUNING.option(
+        "PRUNE_LAYER_SPARSITY", "Per-layer targets, 'name:sparsity,...'; 'none' gives every "
+        "layer PRUNE_FINAL_SPARSITY.",
+        default=_after_structured(NARROW_LAYER_SPARSITY, DEFAULT_LAYER_SPARSITY,
+                                  LAYER_SPARSITIES),
+        sets=("pruning.layer_sparsity",), codec=LAYER_SPARSITIES,
+        why="the library's PruningParams() has none (every layer at final_sparsity); this CNN's "
+        "layers were measured one by one (docs/design.md)")
+    prune_begin_step: int = PRUNING.option("PRUNE_BEGIN_STEP", "Step at which pruning starts.",
+                                           sets=("pruning.begin_step",))
+    prune_end_step: int | None = PRUNING.option(
+        "PRUNE_END_STEP", "PolynomialDecay end_step; unset: one epoch before the end.",
+        sets=("pruning.end_step",))
+    prune_frequency: int = PRUNING.option(
+        "PRUNE_FREQUENCY", "Steps between mask updates (weights and filters).",
+        sets=("pruning.frequency", "filters.frequency"))
+    prune_layers: str = PRUNING.option(
+        "PRUNE_LAYERS", "Prune only these layers, 'conv2,dense1'; with PRUNE_LAYER_TYPES empty "
+        "too, the whole model is pruned.", sets=("pruning.layer_names",), codec=NAMES)
+    prune_layer_types: str = PRUNING.option(
+        "PRUNE_LAYER_TYPES", "Prune only layers of these types: Conv2D, Dense, ScaledDense.",
+        sets=("pruning.layer_types",), codec=NAMES)
+    prune_block_size: str = PRUNING.option(
+        "PRUNE_BLOCK_SIZE", "block_size 'rows x cols' of 2-D kernels, e.g. 1x4.",
+        sets=("pruning.block_size",), codec=_int_pair_codec("x"))
+    prune_block_pooling: str = PRUNING.option(
+        "PRUNE_BLOCK_POOLING", "block_pooling_type: AVG or MAX.",
+        sets=("pruning.block_pooling_type",))
+    prune_m_by_n: str = PRUNING.option(
+        "PRUNE_M_BY_N", "sparsity_m_by_n, e.g. 2:4 (structured; overrides the sparsities).",
+        sets=("pruning.sparsity_m_by_n",), codec=_int_pair_codec(":", empty_is_none=True))
+    prune_warm_start: bool = PRUNING.option(
+        "PRUNE_WARM_START", "Continue the newest PruningCheckpoint of this pipeline (through a "
+        "Resolver) instead of starting from the baseline; with structured pruning, that "
+        "checkpoint's narrowed model (the same PRUNE_FILTER_SPARSITY) is continued and no "
+        "filters are removed again.", default=False)
 
-    @property
-    def gate_params(self) -> GateParams:
-        """The gate's thresholds: those set, else the dataset's defaults."""
-        default = DATASET_GATES[self.dataset_name]
-        given = {"min_accuracy": self.eval_min_accuracy,
-                 "max_accuracy_drop": self.eval_max_accuracy_drop}
-        parsed = {param: getattr(default, param) if value is None else value
-                  for param, value in given.items()}
-        return self._build(GateParams, _GATE_OPTIONS, parsed)
+    cluster_count: int = CLUSTERING.option(
+        "CLUSTER_COUNT", "Sparsity-preserving weight clustering of the pruned layers: values per "
+        "kernel (zero kept as its own); 0 turns clustering off.",
+        default=_after_structured(NARROW_CLUSTERS, ClusteringParams().clusters),
+        sets=("clustering.clusters",),
+        why="a narrowed kernel has fewer weights to share each value: 8 values cost it about "
+        "0.1 pp more than 16 (docs/design.md)")
+    cluster_epochs: int = CLUSTERING.option(
+        "CLUSTER_EPOCHS", "Fine-tuning epochs of the clustered model.",
+        sets=("clustering.epochs",))
+    cluster_learning_rate: float = CLUSTERING.option(
+        "CLUSTER_LEARNING_RATE", "Learning rate (Adam, constant) of that fine-tuning.",
+        sets=("clustering.learning_rate",))
 
+    eval_min_accuracy: float = GATE.option(
+        "EVAL_MIN_ACCURACY", "Lowest pruned-model accuracy on the eval split that blesses.",
+        default=_per_dataset("min_accuracy"), sets=("gate.min_accuracy",),
+        why="the library's GateParams() is MNIST's")
+    eval_max_accuracy_drop: float = GATE.option(
+        "EVAL_MAX_ACCURACY_DROP", "Largest accuracy drop against the baseline that blesses "
+        "(0.005 = 0.5 percentage points).", default=_per_dataset("max_accuracy_drop"),
+        sets=("gate.max_accuracy_drop",), why="the library's GateParams() is MNIST's")
+
+    representative_examples: int = EXPORT.option(
+        "REPRESENTATIVE_EXAMPLES", "Train examples that calibrate full-integer quantization.",
+        sets=("compression.representative_examples",))
+    latency_runs: int = EXPORT.option(
+        "LATENCY_RUNS", "TFLite invocations per file whose median is the latency; 0 skips it.",
+        sets=("compression.latency_runs",))
+    pqat_epochs: int = EXPORT.option(
+        "PQAT_EPOCHS", "Pruning-preserving quantization-aware training epochs for an extra "
+        "pruned_pqat_int8.tflite; 0 skips it.", sets=("compression.pqat_epochs",))
+    pqat_learning_rate: float = EXPORT.option(
+        "PQAT_LEARNING_RATE", "Its learning rate (Adam).", sets=("compression.pqat_learning_rate",))
+
+    serving_model_dir: str = DEPLOY.option(
+        "SERVING_MODEL_DIR", "Where blessed models are pushed.",
+        default=Derived("build/serving/<pipeline_name>",
+                        lambda v: str(BUILD_DIR / "serving" / v["pipeline_name"])))
+    kfp_image: str = DEPLOY.option(
+        "KFP_IMAGE", "Container image every step of the compiled Kubeflow pipeline runs in "
+        "(kubeflow/Dockerfile).", default="ghcr.io/example/tfx-pruning-pipeline:latest")
+
+    given: frozenset[str] = dataclasses.field(default=frozenset(), kw_only=True)
+
+    # What the options build. A bad value raises the SettingsError naming its option.
     @property
     def model_params(self) -> ModelParams:
-        return self._build(ModelParams, _MODEL_OPTIONS)
+        return self.params("model")
 
     @property
     def training_params(self) -> TrainingParams:
-        return self._build(TrainingParams, _TRAINING_OPTIONS)
+        return self.params("training")
 
     @property
     def prune_training_params(self) -> TrainingParams:
-        epochs = self._or_default(self.prune_epochs, NARROW_PRUNE_EPOCHS, PRUNE_TRAINING.epochs)
-        return self._build(TrainingParams, _PRUNE_TRAINING_OPTIONS, {"epochs": epochs})
+        return self.params("prune_training")
 
     @property
     def filter_params(self) -> FilterParams:
-        parsed = {"layer_sparsity": _layer_sparsity(self.prune_filter_sparsity,
-                                                    "prune_filter_sparsity",
-                                                    "'layer:fraction' ('conv2:0.5')")}
-        return self._build(FilterParams, _FILTER_OPTIONS, parsed)
+        return self.params("filters")
 
     @property
     def pruning_params(self) -> PruningParams:
-        layer_sparsity = self._or_default(self.prune_layer_sparsity,
-                                          _pairs_text(NARROW_LAYER_SPARSITY),
-                                          _pairs_text(DEFAULT_LAYER_SPARSITY))
-        parsed = {
-            "block_size": _pair(self.prune_block_size, "x", "prune_block_size"),
-            "sparsity_m_by_n": (_pair(self.prune_m_by_n, ":", "prune_m_by_n")
-                                if self.prune_m_by_n else None),
-            "layer_names": comma_list(self.prune_layers),
-            "layer_types": comma_list(self.prune_layer_types),
-            "layer_sparsity": () if self.prune_m_by_n else _layer_sparsity(
-                layer_sparsity, "prune_layer_sparsity", "'layer:sparsity' ('dense1:0.98')"),
-        }
-        return self._build(PruningParams, _PRUNING_OPTIONS, parsed)
+        return self.params("pruning")
 
     @property
     def clustering_params(self) -> ClusteringParams:
-        clusters = self._or_default(self.cluster_count, NARROW_CLUSTERS, _CLUSTERING.clusters)
-        return self._build(ClusteringParams, _CLUSTERING_OPTIONS, {"clusters": clusters})
+        return self.params("clustering")
 
     @property
     def compression_params(self) -> CompressionParams:
-        return self._build(CompressionParams, _COMPRESSION_OPTIONS)
+        return self.params("compression")
 
-    def _or_default(self, value, narrowed, full_width):
-        """An option left unset (None) takes the narrowed model's default after structured
-        pruning, the full-width model's without it."""
-        if value is not None:
-            return value
-        return narrowed if self.filter_params.enabled else full_width
+    @property
+    def gate_params(self) -> GateParams:
+        return self.params("gate")
 
-    def _build(self, cls, options: Mapping[str, str], parsed: Mapping | None = None):
-        """`cls` from the options named in `options` ({parameter: field}), `parsed` replacing
-        the raw text of some; a bad value raises the SettingsError naming its option."""
-        values = {param: getattr(self, option) for param, option in options.items()}
-        values.update(parsed or {})
+    def params(self, group: str):
+        """PARAM_GROUPS[group] with every parameter an option sets taken from it."""
+        values = {}
+        for option in OPTIONS.values():
+            for target in option.sets:
+                target_group, param = target.split(".")
+                if target_group == group:
+                    value = getattr(self, option.name)
+                    values[param] = (option.codec.parse(value, option.name)
+                                     if option.codec else value)
+        if group == "pruning" and self.prune_m_by_n:  # the pattern replaces per-layer targets
+            values["layer_sparsity"] = ()
         try:
-            return cls(**values)
+            return dataclasses.replace(PARAM_GROUPS[group], **values)
         except InvalidParam as error:
-            raise self.explain(error, options) from None
+            raise self.explain(error, group) from None
 
-    def explain(self, error: InvalidParam,
-                options: Mapping[str, str] | None = None) -> SettingsError:
-        """The option behind a library parameter's error; `options` default: the pruning
-        options (the ones checked again against the built model, e.g. layer names)."""
-        option = (options or _PRUNING_OPTIONS).get(error.param)
-        if option is None:
-            return SettingsError(str(error))
-        return option_error(option, getattr(self, option), error.rule)
+    def explain(self, error: InvalidParam, group: str = "pruning") -> SettingsError:
+        """The option behind a library parameter's error (default: a weight-pruning parameter,
+        the ones checked again against the built model, e.g. layer names)."""
+        target = f"{group}.{error.param}"
+        for option in OPTIONS.values():
+            if target in option.sets:
+                return option_error(option.name, getattr(self, option.name), error.rule)
+        return SettingsError(str(error))
 
-    @property
-    def resolved_serving_model_dir(self) -> str:
-        return self.serving_model_dir or str(BUILD_DIR / "serving" / self.pipeline_name)
+    def is_set(self, name: str) -> bool:
+        """Whether the user set option `name` (by its flag or a non-empty variable)."""
+        return name in self.given
 
-    @property
-    def resolved_pipeline_root(self) -> str:
-        return self.pipeline_root or str(BUILD_DIR / "pipelines" / self.pipeline_name)
+    def given_value(self, name: str) -> Any:
+        """Option `name` as the user set it, else None (not its default)."""
+        return getattr(self, name) if name in self.given else None
 
-    @property
-    def resolved_metadata_path(self) -> str:
-        return self.metadata_path or os.path.join(self.resolved_pipeline_root, "metadata.sqlite")
+    def with_options(self, **changes) -> PipelineConfig:
+        """These options changed (None: back to its default) and the derived defaults derived
+        again from the result, validated."""
+        given = {name: getattr(self, name) for name in self.given}
+        given.update(changes)
+        return from_options({name: value for name, value in given.items() if value is not None})
 
     @property
     def metadata_store(self) -> stores.Store:
@@ -456,18 +530,12 @@ class PipelineConfig:
         if self.mlmd_mysql_host:
             return stores.MySQLStore(self.mlmd_mysql_host, self.mlmd_mysql_port,
                                      self.mlmd_mysql_database, self.mlmd_mysql_user)
-        return stores.SqliteStore(self.resolved_metadata_path)
+        return stores.SqliteStore(self.metadata_path)
 
     @property
-    def resolved_tfds_data_dir(self) -> str:
-        return self.tfds_data_dir or str(BUILD_DIR / "tensorflow_datasets")
-
-    @property
-    def resolved_manual_dir(self) -> str | None:
-        if self.tfds_manual_dir:
-            return self.tfds_manual_dir
-        shared = SHARED_DATA_DIR / self.dataset_name
-        return str(shared) if shared.is_dir() else None
+    def dataset_name(self) -> str:
+        """The TFDS name without a version: `fashion_mnist` of `fashion_mnist:3.0.1`."""
+        return _dataset_name(self.dataset)
 
     @property
     def splits(self) -> dict[str, str]:
@@ -498,138 +566,146 @@ class PipelineConfig:
         ]
 
 
-# The gate's defaults per supported dataset: (lowest accuracy, largest drop against the baseline).
-# Fashion-MNIST is harder and pruning costs it more, so its floor is lower and its drop limit
-# wider (README, "Datasets", has the figures behind them).
-DATASET_GATES = {"mnist": GateParams(),
-                 "fashion_mnist": GateParams(min_accuracy=0.88, max_accuracy_drop=0.015)}
-# The TFDS splits both supported datasets have.
-TFDS_SPLITS = ("train", "test")
-BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
-
-# {library parameter: option} for each parameter object the options build.
-_MODEL_OPTIONS = {"architecture": "architecture", "width": "model_width",
-                  "dense_units": "dense_units", "dropout": "dropout"}
-_TRAINING_OPTIONS = {"epochs": "train_epochs", "batch_size": "batch_size",
-                     "learning_rate": "learning_rate", "warmup_fraction": "warmup_fraction",
-                     "augment": "augment", "seed": "seed"}
-_PRUNE_TRAINING_OPTIONS = {**_TRAINING_OPTIONS, "epochs": "prune_epochs",
-                           "learning_rate": "prune_learning_rate"}
-_PRUNING_OPTIONS = {
-    "schedule": "prune_schedule", "initial_sparsity": "prune_initial_sparsity",
-    "final_sparsity": "prune_final_sparsity", "begin_step": "prune_begin_step",
-    "end_step": "prune_end_step", "frequency": "prune_frequency",
-    "block_size": "prune_block_size", "block_pooling_type": "prune_block_pooling",
-    "sparsity_m_by_n": "prune_m_by_n", "layer_names": "prune_layers",
-    "layer_types": "prune_layer_types", "layer_sparsity": "prune_layer_sparsity",
-    "loop": "prune_loop",
-}
-_FILTER_OPTIONS = {"layer_sparsity": "prune_filter_sparsity", "epochs": "prune_filter_epochs",
-                   "learning_rate": "prune_filter_learning_rate", "frequency": "prune_frequency",
-                   "teacher_weight": "prune_teacher_weight"}
-_CLUSTERING_OPTIONS = {"clusters": "cluster_count", "epochs": "cluster_epochs",
-                       "learning_rate": "cluster_learning_rate"}
-_COMPRESSION_OPTIONS = {name: name for name in ("representative_examples", "latency_runs",
-                                                "pqat_epochs", "pqat_learning_rate")}
-_GATE_OPTIONS = {"min_accuracy": "eval_min_accuracy",
-                 "max_accuracy_drop": "eval_max_accuracy_drop"}
-
-
-_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_DATASET = re.compile(r"^[a-z0-9_]+(:\d+\.\d+\.\d+)?$")
-
-
-class SettingsError(ValueError):
-    """A bad option, said in one line: its variable and flag, its value and what is allowed."""
-
-
-def option_error(name: str, value, rule: str) -> SettingsError:
-    field = _FIELDS[name]
-    shown = "(unset)" if value is None or value == "" else value
-    return SettingsError(f"{field.metadata['env']}={shown} ({flag_name(field)}): {rule}")
-
-
-def _check(config: PipelineConfig, condition: bool, name: str, rule: str) -> None:
-    if not condition:
-        raise option_error(name, getattr(config, name), rule)
-
-
-def comma_list(text: str) -> tuple[str, ...]:
-    """'a, b,,c' -> ('a', 'b', 'c'): the items of an option that lists names."""
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def _pair(text: str, separator: str, option: str) -> tuple[int, int]:
-    parts = text.replace(" ", "").split(separator)
-    if len(parts) != 2 or not all(part.isdigit() for part in parts):
-        raise option_error(option, text, f"must look like 'a{separator}b' with integers a, b")
-    return int(parts[0]), int(parts[1])
-
-
-def _layer_sparsity(text: str, option: str, form: str) -> tuple[tuple[str, float], ...]:
-    """'name:fraction,...' as pairs; 'none' as ()."""
-    if text.strip().lower() == "none":
-        return ()
-    pairs = []
-    for item in comma_list(text):
-        name, _, value = item.partition(":")
-        try:
-            pairs.append((name.strip(), float(value)))
-        except ValueError:
-            raise option_error(option, text,
-                               f"item {item!r} must look like {form}, or the whole value "
-                               "'none'") from None
-    return tuple(pairs)
-
-
-_FIELDS = {field.name: field for field in dataclasses.fields(PipelineConfig)}
-_KINDS = {bool: "a boolean (true/false)", int: "an integer", float: "a number"}
-
-
-def _base_type(name: str) -> type:
-    """bool, int, float or str for a field annotation such as 'int | None'."""
-    hint = typing.get_type_hints(PipelineConfig)[name]
+def _base_type(hint) -> type:
+    """bool, int, float or str of a field annotation such as 'int | None'."""
     if isinstance(hint, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return hint
 
 
-def _parse_value(name: str, raw: str):
-    kind = _base_type(name)
-    if raw == "" and kind is not str:
+_HINTS = typing.get_type_hints(PipelineConfig)
+OPTIONS: dict[str, Option] = {
+    field.name: dataclasses.replace(field.metadata["option"], name=field.name,
+                                    kind=_base_type(_HINTS[field.name]))
+    for field in dataclasses.fields(PipelineConfig) if "option" in field.metadata
+}
+
+
+def _check(condition: bool, config: PipelineConfig, name: str, rule: str) -> None:
+    if not condition:
+        raise option_error(name, getattr(config, name), rule)
+
+
+def validate(config: PipelineConfig) -> None:
+    """Every rule an option's value must keep, in one place: SettingsError naming the first
+    option that breaks one. The pruning options are checked against the model's layers too."""
+    if config.dataset_name not in DATASET_GATES:
+        raise option_error("dataset", config.dataset,
+                           f"must be one of {', '.join(DATASET_GATES)} (optionally with "
+                           ":version): the model reads 28x28 grayscale images of 10 classes")
+    _check(_DATASET.match(config.dataset) is not None, config, "dataset",
+           "must be a TFDS name, optionally with ':<major>.<minor>.<patch>' "
+           "('fashion_mnist:3.0.1')")
+    _check(_PIPELINE_NAME.match(config.pipeline_name) is not None, config, "pipeline_name",
+           "must be letters, digits, '_', '-' or '.', starting with a letter or digit, at most "
+           "63 characters (TFX's limit): it names directories and the ML Metadata context")
+    _check(config.example_limit is None or config.example_limit >= 1, config, "example_limit",
+           "must be an integer >= 1")
+    _check(config.num_shards >= 1, config, "num_shards", "must be an integer >= 1")
+    _check(1 <= config.mlmd_mysql_port <= 65535, config, "mlmd_mysql_port",
+           "must be a TCP port, 1-65535")
+    _check(config.beam_num_workers >= 0, config, "beam_num_workers", "must be an integer >= 0")
+    _check(config.beam_running_mode in BEAM_RUNNING_MODES, config, "beam_running_mode",
+           f"must be one of {', '.join(BEAM_RUNNING_MODES)}")
+    for name in ("train_split", "eval_split"):
+        try:
+            names = splits.split_names(getattr(config, name))
+        except ValueError as error:
+            raise option_error(name, getattr(config, name), str(error)) from None
+        unknown = [n for n in names if n not in TFDS_SPLITS]
+        _check(not unknown, config, name, f"{config.dataset_name} has no split "
+               f"{', '.join(unknown)}; its splits: {', '.join(TFDS_SPLITS)}")
+    buckets = config.hash_bucket_map
+    if buckets:
+        try:
+            splits.check_hash_buckets(buckets)
+        except ValueError as error:
+            raise option_error("hash_buckets", config.hash_buckets, str(error)) from None
+    try:
+        shlex.split(config.beam_args)
+    except ValueError as error:  # an unclosed quote
+        raise option_error("beam_args", config.beam_args,
+                           f"must split like a shell command line: {error}") from None
+    for group in PARAM_GROUPS:  # each parameter object checks its own values (pruning/params.py)
+        config.params(group)
+    model = config.model_params
+    name = architecture.model_name(model)
+    try:
+        kept = architecture.kept_channels(model, config.filter_params, name)
+    except InvalidParam as error:
+        raise config.explain(error, "filters") from None
+    try:  # weight pruning applies to the model structured pruning leaves
+        architecture.select_layers(
+            architecture.prunable_layers(architecture.narrowed(model, kept)),
+            config.pruning_params, name)
+    except InvalidParam as error:
+        raise config.explain(error) from None
+
+
+def from_options(given: Mapping[str, Any]) -> PipelineConfig:
+    """The config of the options `given` ({name: typed value}): every other option at its
+    default, derived ones derived in declaration order, then validated."""
+    values: dict[str, Any] = {}
+    for name, option in OPTIONS.items():
+        if name in given:
+            values[name] = given[name]
+        elif option.derived:
+            values[name] = option.default.value(values)
+        else:
+            values[name] = option.default
+    config = PipelineConfig(**values, given=frozenset(given))
+    validate(config)
+    return config
+
+
+_KINDS = {bool: "a boolean (true/false)", int: "an integer", float: "a number"}
+
+
+def _parse_value(option: Option, raw: str):
+    if raw == "" and option.kind is not str:
         return None
-    if kind is bool:
+    if option.kind is bool:
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-    elif kind in (int, float):
+    elif option.kind in (int, float):
         try:
-            return kind(raw)
+            return option.kind(raw)
         except ValueError:
             pass
     else:
         return raw
-    raise option_error(name, raw, f"must be {_KINDS[kind]}")
-
-
-def flag_name(field: dataclasses.Field) -> str:
-    return "--" + field.name.replace("_", "-")
+    raise option_error(option.name, raw, f"must be {_KINDS[option.kind]}")
 
 
 def build_arg_parser(description: str = "Run the pruning pipeline.") -> argparse.ArgumentParser:
-    """One flag per config field, documented with its environment variable and default."""
+    """One flag per option, documented with its variable and default."""
     parser = argparse.ArgumentParser(description=description)
-    for field in dataclasses.fields(PipelineConfig):
-        parser.add_argument(
-            flag_name(field),
-            dest=field.name,
-            default=None,
-            metavar=field.metadata["env"],
-            help=f"{field.metadata['help']} (env {field.metadata['env']}; default {field.default})",
-        )
+    for option in OPTIONS.values():
+        parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.env,
+                            help=f"{option.help} (env {option.env}; default "
+                                 f"{option.default_text})")
     return parser
+
+
+def given_options(argv: Sequence[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """{option: typed value} of what the flags and the environment set (a flag beats its
+    variable; an empty variable is unset)."""
+    environ = os.environ if environ is None else environ
+    flags = vars(build_arg_parser().parse_args(argv if argv is not None else []))
+    given = {}
+    for name, option in OPTIONS.items():
+        raw = flags.get(name)
+        if raw is None:
+            raw = environ.get(option.env) or None
+        if raw is not None:
+            value = _parse_value(option, raw)
+            if value is not None:
+                given[name] = value
+    return given
 
 
 def load_config(
@@ -637,33 +713,32 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     description: str = "Run the pruning pipeline.",
 ) -> PipelineConfig:
-    """Defaults, overridden by the environment, overridden by flags. Empty variables are unset.
+    """The options from flags, then the environment, then their defaults.
 
     Raises SettingsError (a ValueError) naming the first bad option.
     """
-    environ = os.environ if environ is None else environ
-    flags = vars(build_arg_parser(description).parse_args(argv if argv is not None else []))
-    values = {}
-    for field in dataclasses.fields(PipelineConfig):
-        raw = flags.get(field.name)
-        if raw is None:
-            raw = environ.get(field.metadata["env"]) or None
-        if raw is not None:
-            values[field.name] = _parse_value(field.name, raw)
-    return PipelineConfig(**values)
+    if argv and any(arg in ("-h", "--help") for arg in argv):
+        build_arg_parser(description).parse_args(argv)  # prints the help, exits
+    return from_options(given_options(argv, environ))
 
 
-def option_field(name: str) -> dataclasses.Field:
-    """The field of option `name` (its metadata holds the variable and help)."""
-    return _FIELDS[name]
+def option_error(name: str, value, rule: str) -> SettingsError:
+    option = OPTIONS[name]
+    shown = "(unset)" if value is None or value == "" else value
+    return SettingsError(f"{option.env}={shown} ({option.flag}): {rule}")
 
 
 def option_setting(name: str, value: str, flag: bool = True) -> str:
     """How to set option `name` to `value`: 'STOP_ON_ANOMALIES=false (--stop-on-anomalies
     false)', without the flag when `flag` is False."""
-    field = _FIELDS[name]
-    setting = f"{field.metadata['env']}={value}"
-    return f"{setting} ({flag_name(field)} {value})" if flag else setting
+    option = OPTIONS[name]
+    setting = f"{option.env}={value}"
+    return f"{setting} ({option.flag} {value})" if flag else setting
+
+
+def option_name(name: str) -> str:
+    """'TFDS_MANUAL_DIR (--tfds-manual-dir)'."""
+    return f"{OPTIONS[name].env} ({OPTIONS[name].flag})"
 
 
 STORE_OPTIONS = ("metadata_path", "pipeline_root", "pipeline_name", "dataset",
@@ -674,14 +749,43 @@ def default_store(environ: Mapping[str, str] | None = None) -> stores.Store:
     """The store `make run` records into with these variables; only those that decide it
     (STORE_OPTIONS) are read."""
     environ = os.environ if environ is None else environ
-    names = {_FIELDS[name].metadata["env"] for name in STORE_OPTIONS}
+    names = {OPTIONS[name].env for name in STORE_OPTIONS}
     return load_config([], environ={k: v for k, v in environ.items() if k in names}
                        ).metadata_store
 
 
-def explicitly_set(name: str, argv: Sequence[str] | None = None,
-                   environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the user set option `name` (by its flag or a non-empty variable)."""
-    environ = os.environ if environ is None else environ
-    flags = vars(build_arg_parser().parse_args(argv if argv is not None else []))
-    return flags.get(name) is not None or bool(environ.get(_FIELDS[name].metadata["env"]))
+def reference_markdown() -> str:
+    """docs/options.md: every option, by section, from the declarations (`make docs`)."""
+    lines = ["# Options", "",
+             "Generated from `pipelines/configs.py` by `make docs`; do not edit by hand. Every "
+             "entry point (`make run`, `make run-beam`, `make bench`, `make faults`, `make "
+             "kfp-compile`, `make kfp-local`, the `tfx` CLI) takes them: a flag beats its "
+             "variable, which beats the default; an empty variable is unset. A bad value stops "
+             "the run before TensorFlow is imported, with one line naming it (exit 2).", ""]
+    sections: dict[str, list[Option]] = {}
+    for option in OPTIONS.values():
+        sections.setdefault(option.section, []).append(option)
+    for title, options in sections.items():
+        lines += [f"## {title}", "", "| variable | flag | type | default | what | sets |",
+                  "|---|---|---|---|---|---|"]
+        for option in options:
+            default = _cell(option.default_text)
+            if option.why:
+                default += f" (why: {_cell(option.why)})"
+            sets = ", ".join(_library_name(target) for target in option.sets)
+            lines.append(f"| `{option.env}` | `{option.flag}` | {option.kind.__name__} | "
+                         f"{default} | {_cell(option.help)} | {sets} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: `|` and `<` escaped (`<dataset>` is no HTML tag)."""
+    return text.replace("|", "\\|").replace("<", "\\<")
+
+
+def _library_name(target: str) -> str:
+    """'prune_training.epochs' -> '`TrainingParams.epochs` (PruneTrainer)'."""
+    group, param = target.split(".")
+    name = f"`{type(PARAM_GROUPS[group]).__name__}.{param}`"
+    return f"{name} (PruneTrainer)" if group == "prune_training" else name

@@ -46,7 +46,7 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
     argv = sys.argv[1:] if argv is None else argv
     config = load_config_or_exit(prog, argv, description or "Run the pruning pipeline.")
     print(f"Pipeline {config.pipeline_name}: dataset {config.dataset}, "
-          f"manual_dir {config.resolved_manual_dir}, data_dir {config.resolved_tfds_data_dir}, "
+          f"manual_dir {config.tfds_manual_dir}, data_dir {config.tfds_data_dir}, "
           f"gate: accuracy >= {config.gate_params.min_accuracy} and at most "
           f"{config.gate_params.max_accuracy_drop} below the baseline's", flush=True)
     check_store_or_exit(prog, config.metadata_store)

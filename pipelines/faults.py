@@ -159,7 +159,7 @@ def after_run(store_path: Path, pipeline: str) -> dict:
 def main(argv: list[str] | None = None) -> None:
     config = entrypoint.load_config_or_exit("faults", [], "make faults",
                                             environ={**os.environ, **FAULT_RUN})
-    if config.resolved_manual_dir is None:
+    if config.tfds_manual_dir is None:
         entrypoint.fail("faults", f"needs the real {config.dataset_name} files: set "
                                   f"TFDS_MANUAL_DIR or put them in ../shared/data/"
                                   f"{config.dataset_name}")

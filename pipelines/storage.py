@@ -27,10 +27,10 @@ class Storage:
     @classmethod
     def local(cls, config: PipelineConfig) -> Storage:
         return cls(
-            pipeline_root=config.resolved_pipeline_root,
-            tfds_data_dir=config.resolved_tfds_data_dir,
-            tfds_manual_dir=config.resolved_manual_dir,
-            push_destination=push_destination(config.resolved_serving_model_dir),
+            pipeline_root=config.pipeline_root,
+            tfds_data_dir=config.tfds_data_dir,
+            tfds_manual_dir=config.tfds_manual_dir,
+            push_destination=push_destination(config.serving_model_dir),
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -45,7 +44,7 @@ OTHER_VARIABLES = ("DOCKER_HOST", "KFP_BASE_IMAGE")
 def clean_environ(**given: str) -> dict[str, str]:
     """This process's environment without any option variable the user may have exported,
     plus `given`: what a subprocess of a hermetic test sees."""
-    options = {field.metadata["env"] for field in dataclasses.fields(configs.PipelineConfig)}
+    options = {option.env for option in configs.OPTIONS.values()}
     kept = {k: v for k, v in os.environ.items()
             if k not in options and k not in OTHER_VARIABLES}
     return {**kept, **given}

@@ -52,7 +52,7 @@ def kfp_run(step_image, docker_daemon, mnist_manual_dir, tmp_path_factory):
         **BUDGET, PIPELINE_ROOT=str(root / "root"), TFDS_MANUAL_DIR=str(mnist_manual_dir),
         KFP_IMAGE=step_image))
     storage = local.local_storage(config, "mnist-pruning")
-    spec = local.compile_for_local(config, False, str(root / "spec"))
+    spec = local.compile_for_local(config, str(root / "spec"))
     user = image.image_user(image.require_image(docker_daemon, step_image))
     run = local.run_compiled(spec, storage, step_image, user)
     return run, storage, user

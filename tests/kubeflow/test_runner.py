@@ -126,8 +126,10 @@ def test_with_nothing_set_one_spec_is_compiled_for_any_bucket(tmp_path, capsys, 
                                                 ("fashion_mnist", "fashion-mnist-pruning")])
 def test_the_default_name_is_made_valid_for_kubeflow(dataset, name):
     config = configs.load_config([], environ={"DATASET": dataset})
-    assert runner.kfp_pipeline_name(config, name_given=False) == name
-    assert runner.kfp_pipeline_name(config, name_given=True) == config.pipeline_name
+    assert runner.kfp_pipeline_name(config) == name
+    named = configs.load_config([], environ={"DATASET": dataset,
+                                             "PIPELINE_NAME": config.pipeline_name})
+    assert runner.kfp_pipeline_name(named) == config.pipeline_name
 
 
 @pytest.mark.parametrize(

@@ -47,17 +47,17 @@ def make_config(tmp_path, manual_dir, data_dir, **overrides) -> configs.Pipeline
 
 
 def node_states(config) -> dict[str, str]:
-    rows = outputs.newest_outputs(config.resolved_metadata_path, config.pipeline_name)
+    rows = outputs.newest_outputs(config.metadata_path, config.pipeline_name)
     return {row.node_id: row.state for row in rows}
 
 
 def node_artifacts(config) -> dict[tuple[str, str], outputs.NodeOutput]:
-    rows = outputs.newest_outputs(config.resolved_metadata_path, config.pipeline_name)
+    rows = outputs.newest_outputs(config.metadata_path, config.pipeline_name)
     return {(row.node_id, row.output_key): row for row in rows}
 
 
 def recorded_accuracy(config, output: nodes.Output) -> float:
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     artifact = metadata.newest_output(store, config.pipeline_name, output)
     return metadata.scalar_properties(artifact)[properties.TEST_ACCURACY]
 
@@ -84,7 +84,7 @@ def gated_runs(tmp_path_factory, mnist_manual_dir, prepared_data_dir) -> GatedRu
         runs.states.append(node_states(run_config))
         runs.artifacts.append(node_artifacts(run_config))
         runs.summaries.append(
-            outputs.format_summary(run_config.resolved_metadata_path, run_config.pipeline_name))
+            outputs.format_summary(run_config.metadata_path, run_config.pipeline_name))
 
     run(config)
     run(config)

@@ -55,7 +55,7 @@ def _run_with_changed_examples(root, manual_dir, data_dir, change, **options) ->
     config = make_config(root, manual_dir, data_dir, PIPELINE_NAME="bad", EXAMPLE_LIMIT="300",
                          **options)
     LocalDagRunner().run(_pipeline(config, create_components(config)[:1]))
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     [examples] = store.get_artifacts_by_type("Examples")
     changed = data.split_files(examples.uri, "train")[0]
     change(changed)
@@ -68,7 +68,7 @@ def _run_with_changed_examples(root, manual_dir, data_dir, change, **options) ->
         error = None
     except Exception as raised:  # what the runner raises for the failed component
         error = raised
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     return BadRun(config, error, changed, metadata.node_executions(store, config.pipeline_name),
                   store)
 
@@ -144,7 +144,7 @@ def test_a_corrupt_examples_file_fails_the_statistics_gen_naming_it(corrupt):
 
 
 def test_prune_lineage_shows_the_failed_statistics_gen(corrupt, capsys):
-    code = cli.main(["--sqlite", corrupt.config.resolved_metadata_path, "--json", "runs"])
+    code = cli.main(["--sqlite", corrupt.config.metadata_path, "--json", "runs"])
     runs = json.loads(capsys.readouterr().out)
     assert code == 0 and runs[-1]["state"] == "FAILED"
     assert runs[-1]["components"][nodes.STATISTICS_GEN] == "FAILED"

@@ -26,10 +26,10 @@ def test_defaults():
     config = configs.load_config([], environ={})
     assert config.dataset == "mnist" and config.pipeline_name == "mnist_pruning"
     assert config.splits == {"train": "train", "eval": "test"}
-    assert config.resolved_tfds_data_dir == str(configs.BUILD_DIR / "tensorflow_datasets")
+    assert config.tfds_data_dir == str(configs.BUILD_DIR / "tensorflow_datasets")
     assert config.gate_params == GateParams(min_accuracy=0.98, max_accuracy_drop=0.005)
-    assert config.resolved_pipeline_root == str(configs.BUILD_DIR / "pipelines" / "mnist_pruning")
-    assert config.resolved_metadata_path.endswith("pipelines/mnist_pruning/metadata.sqlite")
+    assert config.pipeline_root == str(configs.BUILD_DIR / "pipelines" / "mnist_pruning")
+    assert config.metadata_path.endswith("pipelines/mnist_pruning/metadata.sqlite")
     assert config.enable_cache is True
     assert config.beam_pipeline_args == [
         "--runner=DirectRunner",
@@ -55,8 +55,8 @@ def test_environment_overrides_default_and_flag_overrides_environment():
 def test_names_and_gate_follow_the_dataset(dataset, name, gate):
     config = configs.load_config([], environ={"DATASET": dataset})
     assert config.pipeline_name == name
-    assert config.resolved_serving_model_dir == str(configs.BUILD_DIR / "serving" / name)
-    assert config.resolved_metadata_path == str(
+    assert config.serving_model_dir == str(configs.BUILD_DIR / "serving" / name)
+    assert config.metadata_path == str(
         configs.BUILD_DIR / "pipelines" / name / "metadata.sqlite")
     assert (config.gate_params.min_accuracy, config.gate_params.max_accuracy_drop) == gate
     explicit = configs.load_config([], environ={
@@ -74,17 +74,17 @@ def test_empty_environment_values_mean_default():
 
 def test_pipeline_root_and_metadata_follow_each_other(tmp_path):
     config = configs.load_config(["--pipeline-root", str(tmp_path)], environ={})
-    assert config.resolved_metadata_path == str(tmp_path / "metadata.sqlite")
+    assert config.metadata_path == str(tmp_path / "metadata.sqlite")
 
 
 def test_manual_dir_defaults_to_shared_data_of_the_dataset(monkeypatch, tmp_path):
     monkeypatch.setattr(configs, "SHARED_DATA_DIR", tmp_path)
     (tmp_path / "mnist").mkdir()
-    assert configs.load_config([], environ={}).resolved_manual_dir == str(tmp_path / "mnist")
+    assert configs.load_config([], environ={}).tfds_manual_dir == str(tmp_path / "mnist")
     fashion = configs.load_config([], environ={"DATASET": "fashion_mnist"})
-    assert fashion.resolved_manual_dir is None
+    assert fashion.tfds_manual_dir is None
     explicit = configs.load_config([], environ={"TFDS_MANUAL_DIR": "/data/x"})
-    assert explicit.resolved_manual_dir == "/data/x"
+    assert explicit.tfds_manual_dir == "/data/x"
 
 
 def test_hash_buckets_parse():
@@ -142,19 +142,51 @@ def test_bad_values_are_named_with_variable_flag_value_and_rule(argv, environ, m
     assert str(raised.value) == message
 
 
-def test_every_field_has_an_environment_variable_and_a_flag():
-    parser = configs.build_arg_parser()
-    help_text = parser.format_help()
-    for field in configs.dataclasses.fields(configs.PipelineConfig):
-        assert configs.flag_name(field) in help_text
-        assert field.metadata["env"] in help_text
+def test_help_gives_each_derived_default_in_words():
+    help_text = " ".join(configs.build_arg_parser().format_help().split())
+    assert "default None" not in help_text
+    assert ("--prune-epochs PRUNE_EPOCHS PruneTrainer fine-tuning epochs. (env PRUNE_EPOCHS; "
+            f"default {NARROW_PRUNE_EPOCHS} after structured pruning, else "
+            f"{PRUNE_TRAINING.epochs})") in help_text
+    assert "(env PIPELINE_ROOT; default build/pipelines/<pipeline_name>)" in help_text
+    assert "(env EVAL_MIN_ACCURACY; default per dataset: mnist 0.98, fashion_mnist 0.88)" in (
+        help_text)
 
 
-def test_readme_documents_every_option():
-    readme = (configs.PROJECT_ROOT / "README.md").read_text()
-    for field in configs.dataclasses.fields(configs.PipelineConfig):
-        assert f"`{field.metadata['env']}`" in readme
-        assert f"`{configs.flag_name(field)}`" in readme
+def test_every_library_parameter_an_option_names_exists():
+    for option in configs.OPTIONS.values():
+        for target in option.sets:
+            group, param = target.split(".")
+            fields = {f.name for f in dataclasses.fields(configs.PARAM_GROUPS[group])}
+            assert param in fields, f"{option.env} sets {target}, which does not exist"
+
+
+def test_an_option_without_a_default_of_its_own_takes_the_librarys():
+    for option in configs.OPTIONS.values():
+        if option.sets and not option.derived and not option.why:
+            group, param = option.sets[0].split(".")
+            library = getattr(configs.PARAM_GROUPS[group], param)
+            shown = option.codec.show(library) if option.codec else library
+            assert option.default == shown, option.env
+
+
+def test_the_checked_in_reference_is_the_generated_one():
+    checked_in = (configs.PROJECT_ROOT / "docs" / "options.md").read_text()
+    assert checked_in == configs.reference_markdown(), "stale: run `make docs`"
+    assert str(configs.PROJECT_ROOT) not in checked_in  # the same on every checkout
+    for option in configs.OPTIONS.values():
+        assert f"| `{option.env}` | `{option.flag}` |" in checked_in
+
+
+def test_with_options_derives_the_defaults_again():
+    config = configs.load_config([], environ={"PRUNE_EPOCHS": "7"})
+    full_width = config.with_options(prune_filter_sparsity="none")
+    assert full_width.prune_epochs == 7 and full_width.is_set("prune_epochs")
+    assert full_width.cluster_count == ClusteringParams().clusters
+    assert full_width.with_options(prune_epochs=None).prune_epochs == PRUNE_TRAINING.epochs
+    renamed = config.with_options(pipeline_name="other")
+    assert renamed.pipeline_root == str(configs.BUILD_DIR / "pipelines" / "other")
+    assert config.given_value("pipeline_root") is None and renamed.is_set("pipeline_name")
 
 
 def test_pruning_options_become_pruning_and_training_params():

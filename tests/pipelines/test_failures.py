@@ -54,7 +54,7 @@ def _disk_full_copy(source, destination):
 
 
 def _snapshot(config, serving) -> dict:
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     found = metadata.node_executions(store, config.pipeline_name)
     failed = [e for executions in found.values() for e in executions
               if e.last_known_state == metadata_store_pb2.Execution.FAILED]
@@ -69,7 +69,7 @@ def _snapshot(config, serving) -> dict:
                                    if a.state == metadata_store_pb2.Artifact.LIVE],
         "pushed": serving.is_dir() and any(serving.iterdir()),
         "latest_tflite": _resolved(store, "latest:tflite"),
-        "half_written_files": sorted(Path(config.resolved_pipeline_root).rglob(
+        "half_written_files": sorted(Path(config.pipeline_root).rglob(
             "half_written.bin")),
     }
 
@@ -83,7 +83,7 @@ def _resolved(store, reference: str) -> int | str:
 
 
 def _lineage(config, capsys, *args) -> tuple[int, str, str]:
-    code = cli.main(["--sqlite", config.resolved_metadata_path, *args])
+    code = cli.main(["--sqlite", config.metadata_path, *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

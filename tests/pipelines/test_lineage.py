@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 def lineage(gated_runs, capsys, *args: str) -> tuple[int, str, str]:
-    code = cli.main(["--sqlite", gated_runs.config.resolved_metadata_path, *args])
+    code = cli.main(["--sqlite", gated_runs.config.metadata_path, *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -57,7 +57,7 @@ def test_pushed_model_traces_back_through_both_trainers_to_the_tfds_examples(gat
 
 @pytest.mark.parametrize("command", [["lineage", "latest:pushed"], ["runs"], ["compare"]])
 def test_global_options_work_before_or_after_the_command(gated_runs, capsys, command):
-    store_path = gated_runs.config.resolved_metadata_path
+    store_path = gated_runs.config.metadata_path
     outputs = []
     for argv in (["--json", "--sqlite", store_path, *command],
                  [*command, "--json", "--sqlite", store_path],
@@ -216,5 +216,5 @@ def test_default_store_is_the_one_make_run_writes(environ, expected):
     assert store.default_store(environ) == stores.SqliteStore(
         str(configs.PROJECT_ROOT / expected))
     if "PRUNE_FINAL_SPARSITY" not in environ:
-        assert configs.load_config([], environ=environ).resolved_metadata_path == str(
+        assert configs.load_config([], environ=environ).metadata_path == str(
             configs.PROJECT_ROOT / expected)

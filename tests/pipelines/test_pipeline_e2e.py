@@ -53,7 +53,7 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
         types.setdefault(node, set()).add(artifact.artifact_type)
     assert types == OUTPUT_TYPES
 
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     for artifact in store.get_artifacts():
         if "split_names" in artifact.properties:
             assert json.loads(artifact.properties["split_names"].string_value) == ["train", "eval"]
@@ -68,7 +68,7 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
     )
     shapes = {f.name: [d.size for d in f.shape.dim] for f in schema.feature}
     assert shapes == {"image": [784], "label": [1]}
-    assert config.resolved_metadata_path in summary
+    assert config.metadata_path in summary
     assert artifacts["SchemaGen", "schema"].uri in summary
     assert f"sparsity {artifacts['PruneTrainer', 'model'].figures['sparsity']:.4f}" in summary
     assert "pushed 1" in summary and "compression_ratio" in summary
@@ -118,7 +118,7 @@ def test_a_gate_the_drop_fails_blesses_nothing_and_nothing_is_pushed(gated_runs)
     assert {node: states[node] for node in ("Trainer", "PruneTrainer", "Evaluator", "Pusher")} == {
         "Trainer": "CACHED", "PruneTrainer": "CACHED", "Evaluator": "COMPLETE",
         "Pusher": "COMPLETE"}
-    store = metadata.open_sqlite(strict.resolved_metadata_path)
+    store = metadata.open_sqlite(strict.metadata_path)
     assert len(store.get_artifacts_by_type("Examples")) == 1
     blessings = sorted(store.get_artifacts_by_type("ModelBlessing"), key=lambda a: a.id)
     assert [b.custom_properties["blessed"].int_value for b in blessings] == [1, 0]
@@ -134,7 +134,7 @@ def test_a_gate_the_drop_fails_blesses_nothing_and_nothing_is_pushed(gated_runs)
     assert all(f.metric_key.is_diff for f in failures)
     pushes = sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
     assert [p.custom_properties["pushed"].int_value for p in pushes] == [1, 0]
-    assert len(os.listdir(strict.resolved_serving_model_dir)) == 1  # still only the first push
+    assert len(os.listdir(strict.serving_model_dir)) == 1  # still only the first push
     report = _first(store, CompressionReport.TYPE_NAME,
                     gated_runs.artifacts[2]["CompressExporter", "report"].uri)
     assert report.custom_properties["blessed"].int_value == 0
@@ -166,7 +166,7 @@ def _check_gate_export_and_push(config, store, artifacts) -> None:
     pushed = _first(store, "PushedModel", artifacts["Pusher", "pushed_model"].uri)
     assert pushed.custom_properties["pushed"].int_value == 1
     destination = pushed.custom_properties["pushed_destination"].string_value
-    assert destination.startswith(config.resolved_serving_model_dir)
+    assert destination.startswith(config.serving_model_dir)
     assert {"saved_model.pb", "pruned_int8.tflite"} <= set(os.listdir(destination))
 
 
@@ -190,7 +190,7 @@ def test_failed_example_gen_publishes_no_artifact(tmp_path):
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
     assert node_states(config) == {"TfdsExampleGen": "FAILED"}
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     assert store.get_artifacts_by_type("Examples") == []
 
 
@@ -199,7 +199,7 @@ def test_beam_dag_runner_runs_every_component(tmp_path, mnist_manual_dir, prepar
     BeamDagRunner().run(create_pipeline(config))
 
     assert node_states(config) == dict.fromkeys(NODES, "COMPLETE")
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     [examples] = store.get_artifacts_by_type("Examples")
     assert examples.custom_properties["num_examples_eval"].int_value == 50
     [pruned] = [m for m in store.get_artifacts_by_type("Model") if "PruneTrainer" in m.uri]
@@ -224,7 +224,7 @@ def test_warm_start_resolver_feeds_the_previous_checkpoint(tmp_path, mnist_manua
     for _ in range(2):
         tfx.orchestration.LocalDagRunner().run(partial)
 
-    store = metadata.open_sqlite(config.resolved_metadata_path)
+    store = metadata.open_sqlite(config.metadata_path)
     checkpoints = sorted(store.get_artifacts_by_type(PruningCheckpoint.TYPE_NAME),
                          key=lambda a: a.id)
     iterations = [c.custom_properties["optimizer_iterations"].int_value for c in checkpoints]
