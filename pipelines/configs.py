@@ -1,8 +1,9 @@
 """Every option of the pipeline, each declared once, checked before TensorFlow is imported.
 
-An option is one field of `PipelineConfig` declared with `Section.option(...)`: its variable, its
-flag (the field's name), its type (the annotation), its default (a value, the library's own, or a
-`Derived` one described in words), its help and the library parameters it sets. Parsing
+An option is one field of `PipelineConfig` declared with `Section.option(...)` (pipelines/
+options.py): its variable, its flag (the field's name), its type (the annotation), its default (a
+value, the library's own, or a `Derived` one described in words), its help and the library
+parameters it sets. Parsing
 (`load_config`: a flag beats the environment, which beats the default), the derived defaults,
 validation (`validate`, one place), `--help`, the generated reference (docs/options.md, `make
 docs`) and the library's parameter objects (`model_params`, `pruning_params`, ...) all come from
@@ -25,13 +26,24 @@ import re
 import shlex
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from components import splits
 from components.splits import DEFAULT_NUM_SHARDS, DEFAULT_SPLITS
 from pipelines import stores
+from pipelines.options import (
+    NAMES,
+    Codec,
+    Derived,
+    Option,
+    Section,
+    SettingsError,
+    comma_list,
+    int_pair_codec,
+    pairs_codec,
+)
 from pruning import architecture
 from pruning.architecture import (
     DEFAULT_LAYER_SPARSITY,
@@ -71,126 +83,10 @@ TFDS_SPLITS = ("train", "test")  # the splits both supported datasets have
 BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DATASET = re.compile(r"^[a-z0-9_]+(:\d+\.\d+\.\d+)?$")
+FILTER_FRACTIONS = pairs_codec("'layer:fraction' ('conv2:0.5')")
+LAYER_SPARSITIES = pairs_codec("'layer:sparsity' ('dense1:0.98')")
+__all__ = ["SettingsError", "comma_list"]  # re-exported: what the entry points catch and use
 
-
-class SettingsError(ValueError):
-    """A bad option, said in one line: its variable and flag, its value and what is allowed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Derived:
-    """A default that follows other options. `words` says how (in `--help` and the reference);
-    `value` computes it from the options declared before this one."""
-
-    words: str
-    value: Callable[[Mapping[str, Any]], Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Codec:
-    """How an option's text becomes a library parameter's value, and back (for defaults)."""
-
-    parse: Callable[[str, str], Any]  # (text, option name) -> value; SettingsError if malformed
-    show: Callable[[Any], str]
-
-
-_LIBRARY = object()  # "the default of the first library parameter this option sets"
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One option, as declared on its field (`name` and `kind` come from the field)."""
-
-    env: str
-    help: str
-    section: str
-    default: Any = None
-    sets: tuple[str, ...] = ()  # "group.param" of PARAM_GROUPS
-    codec: Codec | None = None
-    why: str = ""  # why the pipeline's default differs from the library's, where it does
-    name: str = ""
-    kind: type = str
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def derived(self) -> bool:
-        return isinstance(self.default, Derived)
-
-    @property
-    def default_text(self) -> str:
-        """The default as `--help` and the reference show it."""
-        if self.derived:
-            return self.default.words
-        if self.default is None or self.default == "":
-            return "unset"
-        if isinstance(self.default, bool):
-            return str(self.default).lower()
-        return str(self.default)
-
-
-@dataclasses.dataclass(frozen=True)
-class Section:
-    """Options that belong together (a component, the model); the reference keeps them so."""
-
-    title: str
-
-    def option(self, env: str, help: str, *, default: Any = _LIBRARY, sets: Sequence[str] = (),
-               codec: Codec | None = None, why: str = "") -> Any:
-        if default is _LIBRARY:
-            group, param = sets[0].split(".")
-            default = getattr(PARAM_GROUPS[group], param)
-            if codec is not None:
-                default = codec.show(default)
-        declared = Option(env=env, help=help, section=self.title, default=default,
-                          sets=tuple(sets), codec=codec, why=why)
-        # A derived option holds its computed value once `load_config` has filled it in.
-        field_default = None if declared.derived else default
-        return dataclasses.field(default=field_default, metadata={"option": declared})
-
-
-def comma_list(text: str) -> tuple[str, ...]:
-    """'a, b,,c' -> ('a', 'b', 'c'): the items of an option that lists names."""
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def _pairs_codec(form: str) -> Codec:
-    """'name:number,...' (or 'none') as ((name, number), ...)."""
-
-    def parse(text: str, option: str) -> tuple[tuple[str, float], ...]:
-        if text.strip().lower() == "none":
-            return ()
-        pairs = []
-        for item in comma_list(text):
-            name, _, value = item.partition(":")
-            try:
-                pairs.append((name.strip(), float(value)))
-            except ValueError:
-                raise option_error(option, text, f"item {item!r} must look like {form}, or the "
-                                   "whole value 'none'") from None
-        return tuple(pairs)
-
-    return Codec(parse, lambda pairs: ",".join(f"{n}:{v}" for n, v in pairs) or "none")
-
-
-def _int_pair_codec(separator: str, empty_is_none: bool = False) -> Codec:
-    def parse(text: str, option: str) -> tuple[int, int] | None:
-        if empty_is_none and not text.strip():
-            return None
-        parts = text.replace(" ", "").split(separator)
-        if len(parts) != 2 or not all(part.isdigit() for part in parts):
-            raise option_error(option, text,
-                               f"must look like 'a{separator}b' with integers a, b")
-        return int(parts[0]), int(parts[1])
-
-    return Codec(parse, lambda pair: separator.join(map(str, pair)) if pair else "")
-
-
-NAMES = Codec(lambda text, option: comma_list(text), ",".join)
-FILTER_FRACTIONS = _pairs_codec("'layer:fraction' ('conv2:0.5')")
-LAYER_SPARSITIES = _pairs_codec("'layer:sparsity' ('dense1:0.98')")
 
 
 def _dataset_name(dataset: str) -> str:
@@ -199,7 +95,7 @@ def _dataset_name(dataset: str) -> str:
 
 def _structured(values: Mapping[str, Any]) -> bool:
     """Whether structured pruning is on in these options (it changes several defaults)."""
-    return bool(FILTER_FRACTIONS.parse(values["prune_filter_sparsity"], "prune_filter_sparsity"))
+    return bool(OPTIONS["prune_filter_sparsity"].library_value(values["prune_filter_sparsity"]))
 
 
 def _after_structured(narrowed: Any, full_width: Any, codec: Codec | None = None) -> Derived:
@@ -222,16 +118,17 @@ def _manual_dir(values: Mapping[str, Any]) -> str | None:
     return str(shared) if shared.is_dir() else None
 
 
-DATA = Section("Data and storage")
-BEAM = Section("Beam and caching")
-MODEL = Section("The model (pruning/architecture.py)")
-TRAINER = Section("Baseline training (Trainer)")
-FILTERS = Section("Structured pruning (PruneTrainer, first)")
-PRUNING = Section("Weight pruning (PruneTrainer): the Keras pruning API")
-CLUSTERING = Section("Clustering (PruneTrainer, last)")
-GATE = Section("The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both")
-EXPORT = Section("CompressExporter")
-DEPLOY = Section("Pusher and Kubeflow")
+DATA = Section("Data and storage", PARAM_GROUPS)
+BEAM = Section("Beam and caching", PARAM_GROUPS)
+MODEL = Section("The model (pruning/architecture.py)", PARAM_GROUPS)
+TRAINER = Section("Baseline training (Trainer)", PARAM_GROUPS)
+FILTERS = Section("Structured pruning (PruneTrainer, first)", PARAM_GROUPS)
+PRUNING = Section("Weight pruning (PruneTrainer): the Keras pruning API", PARAM_GROUPS)
+CLUSTERING = Section("Clustering (PruneTrainer, last)", PARAM_GROUPS)
+GATE = Section("The gate (Evaluator, TFMA): the pruned model is blessed only if it passes both",
+               PARAM_GROUPS)
+EXPORT = Section("CompressExporter", PARAM_GROUPS)
+DEPLOY = Section("Pusher and Kubeflow", PARAM_GROUPS)
 
 _WHY_FILTERS = ("the library's FilterParams() is off: structured pruning rebuilds the model to "
                 "this CNN's layer names, which a notebook's own model may not have")
@@ -392,13 +289,13 @@ class PipelineConfig:
         sets=("pruning.layer_types",), codec=NAMES)
     prune_block_size: str = PRUNING.option(
         "PRUNE_BLOCK_SIZE", "block_size 'rows x cols' of 2-D kernels, e.g. 1x4.",
-        sets=("pruning.block_size",), codec=_int_pair_codec("x"))
+        sets=("pruning.block_size",), codec=int_pair_codec("x"))
     prune_block_pooling: str = PRUNING.option(
         "PRUNE_BLOCK_POOLING", "block_pooling_type: AVG or MAX.",
         sets=("pruning.block_pooling_type",))
     prune_m_by_n: str = PRUNING.option(
         "PRUNE_M_BY_N", "sparsity_m_by_n, e.g. 2:4 (structured; overrides the sparsities).",
-        sets=("pruning.sparsity_m_by_n",), codec=_int_pair_codec(":", empty_is_none=True))
+        sets=("pruning.sparsity_m_by_n",), codec=int_pair_codec(":", empty_is_none=True))
     prune_warm_start: bool = PRUNING.option(
         "PRUNE_WARM_START", "Continue the newest PruningCheckpoint of this pipeline (through a "
         "Resolver) instead of starting from the baseline; with structured pruning, that "
@@ -490,9 +387,7 @@ class PipelineConfig:
             for target in option.sets:
                 target_group, param = target.split(".")
                 if target_group == group:
-                    value = getattr(self, option.name)
-                    values[param] = (option.codec.parse(value, option.name)
-                                     if option.codec else value)
+                    values[param] = option.library_value(getattr(self, option.name))
         if group == "pruning" and self.prune_m_by_n:  # the pattern replaces per-layer targets
             values["layer_sparsity"] = ()
         try:
@@ -723,9 +618,7 @@ def load_config(
 
 
 def option_error(name: str, value, rule: str) -> SettingsError:
-    option = OPTIONS[name]
-    shown = "(unset)" if value is None or value == "" else value
-    return SettingsError(f"{option.env}={shown} ({option.flag}): {rule}")
+    return OPTIONS[name].error(value, rule)
 
 
 def option_setting(name: str, value: str, flag: bool = True) -> str:
@@ -752,40 +645,3 @@ def default_store(environ: Mapping[str, str] | None = None) -> stores.Store:
     names = {OPTIONS[name].env for name in STORE_OPTIONS}
     return load_config([], environ={k: v for k, v in environ.items() if k in names}
                        ).metadata_store
-
-
-def reference_markdown() -> str:
-    """docs/options.md: every option, by section, from the declarations (`make docs`)."""
-    lines = ["# Options", "",
-             "Generated from `pipelines/configs.py` by `make docs`; do not edit by hand. Every "
-             "entry point (`make run`, `make run-beam`, `make bench`, `make faults`, `make "
-             "kfp-compile`, `make kfp-local`, the `tfx` CLI) takes them: a flag beats its "
-             "variable, which beats the default; an empty variable is unset. A bad value stops "
-             "the run before TensorFlow is imported, with one line naming it (exit 2).", ""]
-    sections: dict[str, list[Option]] = {}
-    for option in OPTIONS.values():
-        sections.setdefault(option.section, []).append(option)
-    for title, options in sections.items():
-        lines += [f"## {title}", "", "| variable | flag | type | default | what | sets |",
-                  "|---|---|---|---|---|---|"]
-        for option in options:
-            default = _cell(option.default_text)
-            if option.why:
-                default += f" (why: {_cell(option.why)})"
-            sets = ", ".join(_library_name(target) for target in option.sets)
-            lines.append(f"| `{option.env}` | `{option.flag}` | {option.kind.__name__} | "
-                         f"{default} | {_cell(option.help)} | {sets} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _cell(text: str) -> str:
-    """Text for a Markdown table cell: `|` and `<` escaped (`<dataset>` is no HTML tag)."""
-    return text.replace("|", "\\|").replace("<", "\\<")
-
-
-def _library_name(target: str) -> str:
-    """'prune_training.epochs' -> '`TrainingParams.epochs` (PruneTrainer)'."""
-    group, param = target.split(".")
-    name = f"`{type(PARAM_GROUPS[group]).__name__}.{param}`"
-    return f"{name} (PruneTrainer)" if group == "prune_training" else name

@@ -7,8 +7,45 @@ from pipelines import configs
 REFERENCE = configs.PROJECT_ROOT / "docs" / "options.md"
 
 
+def reference_markdown() -> str:
+    """docs/options.md: every option, by section, from the declarations (`make docs`)."""
+    lines = ["# Options", "",
+             "Generated from `pipelines/configs.py` by `make docs`; do not edit by hand. Every "
+             "entry point (`make run`, `make run-beam`, `make bench`, `make faults`, `make "
+             "kfp-compile`, `make kfp-local`, the `tfx` CLI) takes them: a flag beats its "
+             "variable, which beats the default; an empty variable is unset. A bad value stops "
+             "the run before TensorFlow is imported, with one line naming it (exit 2).", ""]
+    sections: dict[str, list[configs.Option]] = {}
+    for option in configs.OPTIONS.values():
+        sections.setdefault(option.section, []).append(option)
+    for title, options in sections.items():
+        lines += [f"## {title}", "", "| variable | flag | type | default | what | sets |",
+                  "|---|---|---|---|---|---|"]
+        for option in options:
+            default = _cell(option.default_text)
+            if option.why:
+                default += f" (why: {_cell(option.why)})"
+            sets = ", ".join(_library_name(target) for target in option.sets)
+            lines.append(f"| `{option.env}` | `{option.flag}` | {option.kind.__name__} | "
+                         f"{default} | {_cell(option.help)} | {sets} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: `|` and `<` escaped (`<dataset>` is no HTML tag)."""
+    return text.replace("|", "\\|").replace("<", "\\<")
+
+
+def _library_name(target: str) -> str:
+    """'prune_training.epochs' -> '`TrainingParams.epochs` (PruneTrainer)'."""
+    group, param = target.split(".")
+    name = f"`{type(configs.PARAM_GROUPS[group]).__name__}.{param}`"
+    return f"{name} (PruneTrainer)" if group == "prune_training" else name
+
+
 def main() -> None:
-    REFERENCE.write_text(configs.reference_markdown())
+    REFERENCE.write_text(reference_markdown())
     print(f"Wrote {REFERENCE.relative_to(configs.PROJECT_ROOT)} ({len(configs.OPTIONS)} options)")
 
 
