@@ -10,13 +10,13 @@
 #    --format png`), mariadb-server (the tests' real ML Metadata server, started by the tests
 #    themselves as a child process; the package's own service is not started), docker.io and
 #    debootstrap (`make kfp-image` / `make kfp-local` and their test; the daemon is started by
-#    them, not as a service).
+#    them, not as a service), chromium (the test that renders the HTML report).
 # SETUP_OS_GLIBC_ONLY=1 does step 1 alone (scripts/kfp_base_image.sh runs it in the image).
 set -euo pipefail
 
 REQUIRED_GLIBC="2.39"
 REQUIRED_GLIBCXX="GLIBCXX_3.4.32"
-PACKAGES=(graphviz mariadb-server docker.io debootstrap)
+PACKAGES=(graphviz mariadb-server docker.io debootstrap chromium)
 
 glibc_version() { ldd --version 2>/dev/null | head -n1 | grep -oE '[0-9]+\.[0-9]+$' || true; }
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }

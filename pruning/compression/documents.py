@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 
 import matplotlib
 
@@ -134,10 +135,13 @@ def to_markdown(title: str, tables) -> str:
 
 
 def to_html(title: str, tables) -> str:
+    # Each plot on its own line at its natural size (FIGURE_PX wide): the page is as wide.
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-             "collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;"
-             "text-align:right}td:first-child,th:first-child{text-align:left}</style></head>"
+             "</title><style>body{font-family:sans-serif;margin:2em auto;padding:0 1em;"
+             f"max-width:{FIGURE_PX}px}}table{{border-collapse:collapse;margin-bottom:1.5em}}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,"
+             "th:first-child{text-align:left}img{display:block;max-width:100%;"
+             "margin:1em 0}</style></head>"
              f"<body><h1>{html.escape(title)}</h1>"]
     for heading, header, rows in tables:
         parts.append(f"<h2>{html.escape(heading)}</h2><table><tr>"
@@ -145,81 +149,126 @@ def to_html(title: str, tables) -> str:
         for row in rows:
             parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
         parts.append("</table>")
-    parts += [f"<img src='{name}' alt='{key}' style='max-width:32%'>"
-              for key, name in PLOTS.items()]
+    parts += [f"<img src='{name}' alt='{key}'>" for key, name in PLOTS.items()]
     parts.append("</body></html>\n")
     return "".join(parts)
 
 
+# Every plot is FIGURE_PX wide at its natural size, with text of about 14 px there: readable
+# where the HTML report shows it (its page is as wide) and in the Markdown one.
+FIGURE_PX = 1200
+_DPI = 100
+_HEIGHT_IN = 4.6
+_STYLE = {"font.size": 13, "axes.titlesize": 14, "figure.titlesize": 15, "legend.fontsize": 12}
+
+
+def _figure(panels: int):
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, panels, figsize=(FIGURE_PX / _DPI, _HEIGHT_IN),
+                                 squeeze=False)
+    return fig, list(axes[0])
+
+
+def _save(fig, path: str, title: str) -> None:
+    """With one legend for the figure, above the panels (none covers a bar)."""
+    with plt.rc_context(_STYLE):
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.98, 1),
+                   ncols=len(labels), frameon=False)
+        fig.suptitle(title, x=0.02, ha="left")
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.1f} {unit}"
+
+
+def _paired_bars(axis, groups: list[str], values: dict[str, list[float]],
+                 label: Callable[[float], str]) -> None:
+    """One bar per model in each group, labelled with its value."""
+    for i, name in enumerate(MODELS):
+        bars = axis.bar([g + i * 0.38 for g in range(len(groups))], values[name], 0.38,
+                        label=name, color=_COLORS[name])
+        axis.bar_label(bars, labels=[label(v) for v in values[name]],
+                       fontsize=_STYLE["font.size"] - 1, padding=2)
+    axis.set_xticks([g + 0.19 for g in range(len(groups))], groups)
+
+
+def _ratio_axis(axis, groups: list[str], values: dict[str, list[float]], unit: str) -> None:
+    """Sizes span orders of magnitude (a pruned file can be 1/100 of its baseline): a log axis,
+    and each group's ratio written above it, so the small bar stays visible and comparable."""
+    axis.set_yscale("log")
+    _paired_bars(axis, groups, values, lambda v: _amount(v, unit))
+    top = max(max(v) for v in values.values())
+    axis.set_ylim(min(min(v) for v in values.values()) / 3, top * 6)
+    baseline, pruned = (values[name] for name in MODELS)
+    for g, (big, small) in enumerate(zip(baseline, pruned, strict=True)):
+        if small > 0:
+            axis.text(g + 0.19, top * 2.5, f"{big / small:.1f}× smaller", ha="center",  # noqa: RUF001
+                      fontweight="bold")
+    axis.set_ylabel(f"{unit} (log scale)")
+
+
 def plot_accuracy_loss(report: CompressionReport, path: str) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for axis, key, label in ((left, "accuracy", "Accuracy (%)"), (right, "loss", "Loss")):
+    fig, (left, right) = _figure(2)
+    groups = ["Keras", "int8 TFLite"]
+    for axis, key, label, fmt in ((left, "accuracy", "Accuracy (%)", "{:.2f}".format),
+                                  (right, "loss", "Loss", "{:.4f}".format)):
         scale = 100 if key == "accuracy" else 1
-        groups = ["Keras", "int8 TFLite"]
-        for i, name in enumerate(MODELS):
-            values = [getattr(report.models[name], key) * scale,
-                      getattr(report.file(name, "tflite_int8"), key) * scale]
-            bars = axis.bar([g + i * 0.38 for g in range(len(groups))], values, 0.38,
-                            label=name, color=_COLORS[name])
-            axis.bar_label(bars, fmt="%.2f" if key == "accuracy" else "%.4f", fontsize=8)
-        axis.set_xticks([g + 0.19 for g in range(len(groups))], groups)
+        values = {name: [getattr(report.models[name], key) * scale,
+                         getattr(report.file(name, "tflite_int8"), key) * scale]
+                  for name in MODELS}
+        _paired_bars(axis, groups, values, fmt)
         axis.set_title(label)
         if key == "accuracy":
-            low = min(min(report.models[n].accuracy, report.file(n, "tflite_int8").accuracy)
-                      for n in MODELS) * 100
-            axis.set_ylim(max(0, low - 2), 100)
-    left.legend(loc="lower left", fontsize=8)
-    fig.suptitle("Regular vs pruned: accuracy and loss on the eval split")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            low = min(min(v) for v in values.values())
+            axis.set_ylim(max(0, low - 2), 100.5)
+        else:
+            axis.set_ylim(0, max(max(v) for v in values.values()) * 1.2)
+    _save(fig, path, "Regular vs pruned: accuracy and loss on the eval split")
 
 
 def plot_sizes(report: CompressionReport, formats: list[str], title: str, path: str) -> None:
     """Gzip bytes of each model's file in each format."""
-    fig, axis = plt.subplots(figsize=(6, 3.6))
-    for i, name in enumerate(MODELS):
-        values = [report.file(name, fmt).gzip_bytes / 1024 for fmt in formats]
-        bars = axis.bar([g + i * 0.38 for g in range(len(formats))], values, 0.38,
-                        label=name, color=_COLORS[name])
-        axis.bar_label(bars, fmt="%.0f KiB", fontsize=8)
-    axis.set_xticks([g + 0.19 for g in range(len(formats))],
-                    [fmt.replace("tflite_", "TFLite ") for fmt in formats])
-    axis.set_ylabel("KiB")
-    axis.set_title(f"{title}: regular vs pruned")
-    axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig, (axis,) = _figure(1)
+    values = {name: [report.file(name, fmt).gzip_bytes / 1024 for fmt in formats]
+              for name in MODELS}
+    _ratio_axis(axis, [fmt.replace("tflite_", "TFLite ") for fmt in formats], values, "KiB")
+    _save(fig, path, f"{title}: regular vs pruned")
 
 
 def plot_device(report: CompressionReport, path: str) -> None:
     """Raw file size, latency and LiteRT memory of each model's float and int8 file: what a
     device pays (latency and memory only when they were measured)."""
-    panels = [("Raw file (KiB)", lambda name, suffix: report.file(
+    suffixes = ("float", "int8")
+    panels = [("Raw file", "KiB", True, lambda name, suffix: report.file(
         name, f"tflite_{suffix}").raw_bytes / 1024)]
     if report.latency_ms:
-        panels.append(("Latency, batch 1 (µs)",
+        panels.append(("Latency, batch 1", "µs", False,
                        lambda name, suffix: report.latency_ms[f"{name}_{suffix}"] * 1000))
     if report.runtime_memory:
-        panels.append(("Memory: heap + file (KiB)", lambda name, suffix: report.runtime_memory[
-            f"{name}_{suffix}"].total_bytes / 1024))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), squeeze=False)
-    suffixes = ("float", "int8")
-    for axis, (label, value) in zip(axes[0], panels, strict=True):
-        for i, name in enumerate(MODELS):
-            bars = axis.bar([g + i * 0.38 for g in range(len(suffixes))],
-                            [value(name, suffix) for suffix in suffixes], 0.38, label=name,
-                            color=_COLORS[name])
-            axis.bar_label(bars, fmt="%.0f", fontsize=8)
-        axis.set_xticks([g + 0.19 for g in range(len(suffixes))],
-                        [f"TFLite {suffix}" for suffix in suffixes])
+        panels.append(("Memory: heap + file", "KiB", True, lambda name, suffix: report
+                       .runtime_memory[f"{name}_{suffix}"].total_bytes / 1024))
+    fig, axes = _figure(len(panels))
+    groups = [f"TFLite {suffix}" for suffix in suffixes]
+    for axis, (label, unit, log, value) in zip(axes, panels, strict=True):
+        values = {name: [value(name, suffix) for suffix in suffixes] for name in MODELS}
+        if log:
+            _ratio_axis(axis, groups, values, unit)
+        else:
+            _paired_bars(axis, groups, values, lambda v, unit=unit: _amount(v, unit))
+            baseline, pruned = (values[name] for name in MODELS)
+            top = max(max(v) for v in values.values())
+            axis.set_ylim(0, top * 1.35)
+            for g, (big, small) in enumerate(zip(baseline, pruned, strict=True)):
+                if small > 0:
+                    axis.text(g + 0.19, top * 1.2, f"{big / small:.1f}× faster", ha="center",  # noqa: RUF001
+                              fontweight="bold")
+            axis.set_ylabel(unit)
         axis.set_title(label)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("On the device: regular vs pruned")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, "On the device: regular vs pruned")
 
 
 def _pct(value: float | None) -> str:
