@@ -42,34 +42,8 @@ CHECKPOINT_PATH = "checkpoint_path"
 BLESSED = "blessed"
 PUSHED = "pushed"
 PUSHED_DESTINATION = "pushed_destination"
-# CompressExporter's two outputs: the figures of pruning.compression.report.CompressionSummary,
-# under its field names (blessed, above, too when the Evaluator's verdict is known).
-BASELINE_ACCURACY = "baseline_accuracy"
-PRUNED_ACCURACY = "pruned_accuracy"
-PRUNED_SPARSITY = "pruned_sparsity"
-INT8_TFLITE_ACCURACY = "int8_tflite_accuracy"
-INT8_TFLITE_SPARSITY = "int8_tflite_sparsity"
-GZIP_BYTES_BASELINE_FLOAT_TFLITE = "gzip_bytes_baseline_float_tflite"
-GZIP_BYTES_PRUNED_INT8_TFLITE = "gzip_bytes_pruned_int8_tflite"
-COMPRESSION_RATIO = "compression_ratio"
-PRUNED_ACCURACY_DROP_PP = "pruned_accuracy_drop_pp"
-INT8_ACCURACY_DROP_PP = "int8_accuracy_drop_pp"
-LATENCY_MS_FLOAT = "latency_ms_float"
-LATENCY_MS_INT8 = "latency_ms_int8"
-INT8_SPEEDUP = "int8_speedup"
-RAW_BYTES_BASELINE_INT8_TFLITE = "raw_bytes_baseline_int8_tflite"
-RAW_BYTES_PRUNED_INT8_TFLITE = "raw_bytes_pruned_int8_tflite"
-RAW_SIZE_RATIO_INT8 = "raw_size_ratio_int8"
-LATENCY_MS_BASELINE_FLOAT = "latency_ms_baseline_float"
-LATENCY_MS_BASELINE_INT8 = "latency_ms_baseline_int8"
-LATENCY_MS_PRUNED_FLOAT = "latency_ms_pruned_float"
-LATENCY_MS_PRUNED_INT8 = "latency_ms_pruned_int8"
-PRUNING_SPEEDUP_FLOAT = "pruning_speedup_float"
-PRUNING_SPEEDUP_INT8 = "pruning_speedup_int8"
-MEMORY_BYTES_BASELINE_INT8 = "memory_bytes_baseline_int8"
-MEMORY_BYTES_PRUNED_INT8 = "memory_bytes_pruned_int8"
-PQAT_INT8_TFLITE_ACCURACY = "pqat_int8_tflite_accuracy"
-GZIP_BYTES_PRUNED_PQAT_INT8_TFLITE = "gzip_bytes_pruned_pqat_int8_tflite"
+# CompressExporter's two outputs: every figure of pruning.compression.report.CompressionSummary,
+# under its field name (declared there once, with where each is shown; blessed, above, too).
 
 
 def record(artifact, values: Mapping[str, object]) -> None:

@@ -9,13 +9,14 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import properties
 from pipelines import metadata, stores
+from pruning.compression import report
 
-# Custom properties worth a glance at the end of a run, in this order.
-FIGURES = (properties.TEST_ACCURACY, properties.TEST_LOSS, properties.SPARSITY,
-           properties.CLUSTERS, properties.NUM_PARAMETERS, properties.RESUMED_FROM_EPOCH,
-           properties.BLESSED, properties.INT8_TFLITE_ACCURACY,
-           properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO,
-           properties.LATENCY_MS_INT8, properties.PUSHED)
+# Custom properties worth a glance at the end of a run, in this order: the trainers' and the
+# exporter's figures shown in the run's summary (pruning/compression/report.py), the push.
+FIGURES = tuple(dict.fromkeys((
+    properties.TEST_ACCURACY, properties.TEST_LOSS, properties.SPARSITY, properties.CLUSTERS,
+    properties.NUM_PARAMETERS, properties.RESUMED_FROM_EPOCH, properties.BLESSED,
+    *report.shown_in("run"), properties.PUSHED)))
 
 
 @dataclasses.dataclass(frozen=True)

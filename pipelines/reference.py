@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipelines import configs
 
 REFERENCE = configs.PROJECT_ROOT / "docs" / "options.md"
+GOALS = configs.PROJECT_ROOT / "docs" / "goals.md"
 
 
 def reference_markdown() -> str:
@@ -44,9 +45,29 @@ def _library_name(target: str) -> str:
     return f"{name} (PruneTrainer)" if group == "prune_training" else name
 
 
+def goals_markdown() -> str:
+    """docs/goals.md: what `make bench` judges, from pipelines/bench.py's GOALS (`make docs`)."""
+    from pipelines import bench
+    from pruning.compression import report
+
+    lines = ["# Goals", "",
+             "Generated from `pipelines/bench.py` by `make docs`; do not edit by hand. `make "
+             "bench` judges each on its run of the default pipeline on full MNIST and prints "
+             "met or NOT met; docs/benchmarks.md has the measured runs.", "",
+             "| figure | what | goal | why |", "|---|---|---|---|"]
+    for goal in bench.GOALS:
+        figure = report.FIGURES.get(goal.figure)
+        what = figure.label if figure else goal.figure.replace("_", " ")
+        lines.append(f"| `{goal.figure}` | {what} | {goal.comparison} {goal.value:g} | "
+                     f"{goal.why} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     REFERENCE.write_text(reference_markdown())
-    print(f"Wrote {REFERENCE.relative_to(configs.PROJECT_ROOT)} ({len(configs.OPTIONS)} options)")
+    GOALS.write_text(goals_markdown())
+    print(f"Wrote {REFERENCE.relative_to(configs.PROJECT_ROOT)} ({len(configs.OPTIONS)} options)"
+          f" and {GOALS.relative_to(configs.PROJECT_ROOT)}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pipelines.metadata import (
     output_key,
     scalar_properties,
 )
+from pruning.compression import report
 
 # Execution states of work not finished; such an execution of a superseded run is ABANDONED.
 UNFINISHED = {"RUNNING", "NEW", "UNKNOWN"}
@@ -303,11 +304,7 @@ class Lineage:
         picks = {
             "baseline": (nodes.BASELINE_MODEL, model),
             "pruned": (nodes.PRUNED_MODEL, (*model, properties.SPARSITY, properties.CLUSTERS)),
-            "tflite": (nodes.COMPRESSED, (
-                properties.INT8_TFLITE_ACCURACY, properties.INT8_TFLITE_SPARSITY,
-                properties.GZIP_BYTES_BASELINE_FLOAT_TFLITE,
-                properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO,
-                properties.LATENCY_MS_FLOAT, properties.LATENCY_MS_INT8)),
+            "tflite": (nodes.COMPRESSED, tuple(report.shown_in("compare"))),
             "gate": (nodes.BLESSING, (properties.BLESSED,)),
             "push": (nodes.PUSHED_MODEL, (properties.PUSHED, properties.PUSHED_DESTINATION)),
         }

@@ -7,15 +7,15 @@ import subprocess
 
 from components import properties
 from pipelines.lineage.queries import ArtifactInfo, ExecutionInfo, RunInfo
+from pruning.compression import report
 
-# Properties worth a glance in the tree and tables; --json prints every one.
-HIGHLIGHTS = (
+# Properties worth a glance in the tree and tables (the exporter's: those its figures show in
+# the graph, pruning/compression/report.py); --json prints every one.
+HIGHLIGHTS = tuple(dict.fromkeys((
     properties.TFDS_DATASET, properties.TFDS_VERSION, properties.num_examples("train"),
     properties.num_examples("eval"), properties.TEST_ACCURACY, properties.SPARSITY,
-    properties.CLUSTERS, properties.BLESSED, properties.INT8_TFLITE_ACCURACY,
-    properties.GZIP_BYTES_PRUNED_INT8_TFLITE, properties.COMPRESSION_RATIO, properties.PUSHED,
-    properties.PUSHED_DESTINATION,
-)
+    properties.CLUSTERS, properties.BLESSED, *report.shown_in("graph"), properties.PUSHED,
+    properties.PUSHED_DESTINATION)))
 
 
 def _figures(properties: dict) -> str:

@@ -56,28 +56,8 @@ def write_documents(report: CompressionReport, out_dir: str,
 
 def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[list[str]]]]:
     """(heading, header, rows) for each table of the summary documents."""
-    s = report.summary
-    summary_rows = [
-        ["Baseline accuracy (Keras)", _pct(s.baseline_accuracy)],
-        ["Pruned accuracy (Keras)", _pct(s.pruned_accuracy)],
-        ["Pruned kernel sparsity (Keras)", _pct(s.pruned_sparsity)],
-        ["Pruned int8 TFLite accuracy", _pct(s.int8_tflite_accuracy)],
-        ["Zeros stored in the int8 TFLite kernels", _pct(s.int8_tflite_sparsity)],
-        ["Baseline float TFLite, gzip bytes", f"{s.gzip_bytes_baseline_float_tflite:,}"],
-        ["Pruned int8 TFLite, gzip bytes", f"{s.gzip_bytes_pruned_int8_tflite:,}"],
-        ["Compression ratio", f"{s.compression_ratio:.1f}x"],
-        ["int8 TFLite raw bytes, baseline / pruned", f"{s.raw_size_ratio_int8:.1f}x"],
-    ]
-    if s.latency_ms_int8 is not None:
-        summary_rows += [
-            ["Latency, pruned float TFLite (batch 1, median)", f"{s.latency_ms_float:.4f} ms"],
-            ["Latency, pruned int8 TFLite (batch 1, median)", f"{s.latency_ms_int8:.4f} ms"],
-            ["int8 speed-up", f"{s.int8_speedup:.2f}x"],
-            ["Pruning speed-up, float (baseline / pruned)", f"{s.pruning_speedup_float:.2f}x"],
-            ["Pruning speed-up, int8 (baseline / pruned)", f"{s.pruning_speedup_int8:.2f}x"],
-        ]
-    if s.blessed is not None:
-        summary_rows.append(["Blessed by the Evaluator", "yes" if s.blessed else "no"])
+    summary_rows = [[figure.label, figure.format(value)]
+                    for _, figure, value in report.summary.shown("report")]
     file_rows = [
         [f.file, f.model, f.format, f"{f.raw_bytes:,}", f"{f.gzip_bytes:,}", _pct(f.accuracy),
          "" if f.loss is None else f"{f.loss:.4f}", _pct(f.weight_sparsity)]

@@ -74,37 +74,132 @@ class RuntimeMemory:
 
 
 @dataclasses.dataclass(frozen=True)
-class CompressionSummary:
-    """The key figures (also the exporter's ML Metadata properties, under these names)."""
+class Figure:
+    """How one figure of the summary is read and where it is shown.
 
-    baseline_accuracy: float  # Keras, eval split
-    pruned_accuracy: float
-    pruned_sparsity: float
-    int8_tflite_accuracy: float  # the pruned full-int8 file, through LiteRT
-    int8_tflite_sparsity: float | None
-    gzip_bytes_baseline_float_tflite: int
-    gzip_bytes_pruned_int8_tflite: int
-    compression_ratio: float  # the first gzip size over the second
-    pruned_accuracy_drop_pp: float  # percentage points below the baseline's accuracy
-    int8_accuracy_drop_pp: float
-    latency_ms_float: float | None = None  # the pruned files, batch 1, one thread, median
-    latency_ms_int8: float | None = None
-    int8_speedup: float | None = None
+    shown: "report" (the report's summary table), "run" (what `make run` prints at the end),
+    "bench" (`make bench`'s results.json), "compare" (`prune-lineage compare`), "graph" (the
+    lineage graph's labels). The ML Metadata properties of the exporter's artifacts hold every
+    figure, under its name."""
+
+    label: str
+    unit: str  # a key of _FORMATS
+    shown: frozenset[str]
+
+    def format(self, value) -> str:
+        return _FORMATS[self.unit](value)
+
+
+_FORMATS = {
+    "fraction": lambda v: f"{v * 100:.2f} %",
+    "bytes": lambda v: f"{v:,}",
+    "ratio": lambda v: f"{v:.1f}x",
+    "speedup": lambda v: f"{v:.2f}x",
+    "ms": lambda v: f"{v:.4f} ms",
+    "pp": lambda v: f"{v:.2f} pp",
+    "yes/no": lambda v: "yes" if v else "no",
+}
+_REQUIRED = object()
+
+
+def _figure(label: str, unit: str, *shown: str, default=_REQUIRED):
+    metadata = {"figure": Figure(label, unit, frozenset(shown))}
+    if default is _REQUIRED:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressionSummary:
+    """The key figures, each declared once: FIGURES says how each is read and where it is shown
+    (also the exporter's ML Metadata properties, under these names)."""
+
+    baseline_accuracy: float = _figure("Baseline accuracy (Keras)", "fraction", "report",
+                                       "bench")  # eval split
+    pruned_accuracy: float = _figure("Pruned accuracy (Keras)", "fraction", "report", "bench")
+    pruned_sparsity: float = _figure("Pruned kernel sparsity (Keras)", "fraction", "report",
+                                     "bench")
+    int8_tflite_accuracy: float = _figure(  # the pruned full-int8 file, through LiteRT
+        "Pruned int8 TFLite accuracy", "fraction", "report", "run", "bench", "compare", "graph")
+    int8_tflite_sparsity: float | None = _figure(
+        "Zeros stored in the int8 TFLite kernels", "fraction", "report", "compare")
+    gzip_bytes_baseline_float_tflite: int = _figure(
+        "Baseline float TFLite, gzip bytes", "bytes", "report", "bench", "compare")
+    gzip_bytes_pruned_int8_tflite: int = _figure(
+        "Pruned int8 TFLite, gzip bytes", "bytes", "report", "run", "bench", "compare", "graph")
+    compression_ratio: float = _figure(  # the first gzip size over the second
+        "Compression ratio", "ratio", "report", "run", "bench", "compare", "graph")
+    pruned_accuracy_drop_pp: float = _figure(  # percentage points below the baseline's
+        "Pruned accuracy below the baseline's", "pp", "bench")
+    int8_accuracy_drop_pp: float = _figure("Pruned int8 TFLite accuracy below the baseline's",
+                                           "pp", "bench")
+    # The pruned files, batch 1, one thread, median.
+    latency_ms_float: float | None = _figure(
+        "Latency, pruned float TFLite (batch 1, median)", "ms", "report", "bench", "compare",
+        default=None)
+    latency_ms_int8: float | None = _figure(
+        "Latency, pruned int8 TFLite (batch 1, median)", "ms", "report", "run", "bench",
+        "compare", default=None)
+    int8_speedup: float | None = _figure("int8 speed-up", "speedup", "report", "bench",
+                                         default=None)
     # Baseline against pruned, each at the same precision: what pruning buys on a device.
-    raw_bytes_baseline_int8_tflite: int | None = None
-    raw_bytes_pruned_int8_tflite: int | None = None
-    raw_size_ratio_int8: float | None = None
-    latency_ms_baseline_float: float | None = None
-    latency_ms_baseline_int8: float | None = None
-    latency_ms_pruned_float: float | None = None
-    latency_ms_pruned_int8: float | None = None
-    pruning_speedup_float: float | None = None  # baseline latency over pruned latency
-    pruning_speedup_int8: float | None = None
-    memory_bytes_baseline_int8: int | None = None  # RuntimeMemory.total_bytes of each file
-    memory_bytes_pruned_int8: int | None = None
-    pqat_int8_tflite_accuracy: float | None = None
-    gzip_bytes_pruned_pqat_int8_tflite: int | None = None
-    blessed: bool | None = None  # the Evaluator's verdict, when the exporter was given it
+    raw_bytes_baseline_int8_tflite: int | None = _figure(
+        "Baseline int8 TFLite, raw bytes", "bytes", "bench", default=None)
+    raw_bytes_pruned_int8_tflite: int | None = _figure(
+        "Pruned int8 TFLite, raw bytes", "bytes", "bench", default=None)
+    raw_size_ratio_int8: float | None = _figure(
+        "int8 TFLite raw bytes, baseline / pruned", "ratio", "report", "bench", default=None)
+    latency_ms_baseline_float: float | None = _figure(
+        "Latency, baseline float TFLite", "ms", "bench", default=None)
+    latency_ms_baseline_int8: float | None = _figure(
+        "Latency, baseline int8 TFLite", "ms", "bench", default=None)
+    latency_ms_pruned_float: float | None = _figure(
+        "Latency, pruned float TFLite", "ms", "bench", default=None)
+    latency_ms_pruned_int8: float | None = _figure(
+        "Latency, pruned int8 TFLite", "ms", "bench", default=None)
+    pruning_speedup_float: float | None = _figure(  # baseline latency over pruned latency
+        "Pruning speed-up, float (baseline / pruned)", "speedup", "report", "bench",
+        default=None)
+    pruning_speedup_int8: float | None = _figure(
+        "Pruning speed-up, int8 (baseline / pruned)", "speedup", "report", "bench",
+        default=None)
+    memory_bytes_baseline_int8: int | None = _figure(  # RuntimeMemory.total_bytes of each file
+        "LiteRT memory, baseline int8 TFLite (heap + file)", "bytes", "bench", default=None)
+    memory_bytes_pruned_int8: int | None = _figure(
+        "LiteRT memory, pruned int8 TFLite (heap + file)", "bytes", "bench", default=None)
+    pqat_int8_tflite_accuracy: float | None = _figure(
+        "Pruned PQAT int8 TFLite accuracy", "fraction", default=None)
+    gzip_bytes_pruned_pqat_int8_tflite: int | None = _figure(
+        "Pruned PQAT int8 TFLite, gzip bytes", "bytes", default=None)
+    blessed: bool | None = _figure(  # the Evaluator's verdict, when the exporter was given it
+        "Blessed by the Evaluator", "yes/no", "report", "run", "bench", default=None)
+
+    def shown(self, where: str) -> list[tuple[str, Figure, object]]:
+        """(name, figure, value) of each figure shown `where` that has a value."""
+        return [(name, figure, getattr(self, name)) for name, figure in shown_in(where).items()
+                if getattr(self, name) is not None]
+
+
+FIGURES: dict[str, Figure] = {field.name: field.metadata["figure"]
+                              for field in dataclasses.fields(CompressionSummary)}
+
+
+def shown_in(where: str) -> dict[str, Figure]:
+    """The figures shown `where` (see Figure), in declaration order."""
+    return {name: figure for name, figure in FIGURES.items() if where in figure.shown}
+
+
+class _FigureNames:
+    """`FIGURE.compression_ratio` is "compression_ratio": a reader names a figure it uses
+    through this, so a name no figure has fails where it is read."""
+
+    def __getattr__(self, name: str) -> str:
+        if name in FIGURES:
+            return name
+        raise AttributeError(f"no figure {name!r} in CompressionSummary")
+
+
+FIGURE = _FigureNames()
 
 
 def drop_pp(baseline: float, other: float) -> float:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tf_keras as keras
 
 from pruning import data
+from pruning.architecture import narrowed
 from pruning.model import cnn
 from pruning.params import ModelParams, TrainingParams
 from pruning.training.metrics import Metrics, evaluate
@@ -95,3 +96,17 @@ def baseline_step(
     log.info("Baseline: test accuracy %.4f, loss %.4f after %d epochs (%.0f s)",
              metrics.accuracy, metrics.loss, training.epochs, seconds)
     return BaselineResult(model, metrics, seconds)
+
+
+def control_step(
+    model_params: ModelParams,
+    kept_channels: Mapping[str, int],
+    training: TrainingParams,
+    train: tuple[np.ndarray, np.ndarray],
+    eval_data: tuple[np.ndarray, np.ndarray],
+) -> tuple[BaselineResult, ModelParams]:
+    """The control a pruned model must beat: its own shape (`kept_channels` of the full model,
+    as structured pruning left them) trained from scratch with the baseline's recipe. Returns
+    the result and that shape."""
+    shape = narrowed(model_params, kept_channels)
+    return baseline_step(shape, training, train, eval_data), shape

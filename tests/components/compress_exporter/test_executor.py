@@ -15,8 +15,8 @@ from components import model_artifact, properties
 from components.compress_exporter import CompressExporter, CompressionReport, executor, spec
 from pruning import data
 from pruning.compression import documents, tflite
+from pruning.compression.report import FIGURE, CompressionSummary
 from pruning.compression.report import CompressionReport as Report
-from pruning.compression.report import CompressionSummary
 from pruning.model import cnn
 from pruning.params import CompressionParams
 from pruning.training.metrics import Metrics
@@ -287,7 +287,7 @@ def test_pqat_adds_a_trained_int8_file_that_keeps_the_zeros(tiny_inputs, tiny_ba
     assert pqat.weight_sparsity >= float_file.weight_sparsity - 0.005
     assert report.summary.pqat_int8_tflite_accuracy == pqat.accuracy
     assert compressed.get_int_custom_property(
-        properties.GZIP_BYTES_PRUNED_PQAT_INT8_TFLITE) == pqat.gzip_bytes
+        FIGURE.gzip_bytes_pruned_pqat_int8_tflite) == pqat.gzip_bytes
     assert report.latency_ms == {} and report.summary.int8_speedup is None
 
 
