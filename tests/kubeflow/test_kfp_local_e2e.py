@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 
 from kubeflow import image, local
-from pipelines import configs
+from pipelines import configs, nodes
 from tests.conftest import idx_arrays
 from tests.kubeflow.conftest import clean_environ
 
@@ -32,8 +32,7 @@ BUDGET = {"EXAMPLE_LIMIT": str(EXAMPLE_LIMIT), "BATCH_SIZE": "32", "TRAIN_EPOCHS
           "PRUNE_EPOCHS": "3", "PRUNE_FILTER_EPOCHS": "1", "PRUNE_FREQUENCY": "10",
           "REPRESENTATIVE_EXAMPLES": "8", "LATENCY_RUNS": "3",
           "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1"}
-TASKS = ("TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
-         "PruneTrainer", "Evaluator", "CompressExporter", "Pusher")
+TASKS = nodes.ALL  # in DAG order
 
 
 @pytest.fixture(scope="session")

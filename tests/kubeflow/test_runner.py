@@ -17,7 +17,7 @@ from tfx.utils import import_utils, proto_utils
 from components.compress_exporter import CompressionReport
 from components.prune_trainer import PruningCheckpoint
 from kubeflow import runner
-from pipelines import configs
+from pipelines import configs, nodes
 from tests.kubeflow.conftest import BUCKET, IMAGE, kfp_config
 
 STORAGE_VARIABLES = ("PIPELINE_NAME", "PIPELINE_ROOT", "TFDS_DATA_DIR", "TFDS_MANUAL_DIR",
@@ -29,8 +29,7 @@ def mock_environ(environ: dict[str, str]):
     with mock.patch.dict(os.environ, environ, clear=True):
         yield
 
-NODES = {"TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
-         "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"}
+NODES = set(nodes.ALL)
 
 
 def test_spec_parses_as_a_pipeline_spec_with_every_component(compiled):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import configs, stores
+from pipelines import configs, nodes, stores
 from pipelines.lineage import cli, store
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +34,7 @@ def test_pushed_model_traces_back_through_both_trainers_to_the_tfds_examples(gat
     executions = {int(k): v for k, v in graph["executions"].items()}
     root = artifacts[graph["root"]]
     assert (root["type"], root["properties"]["pushed"]) == ("PushedModel", 1)
-    assert {e["node"] for e in executions.values()} == {
-        "TfdsExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
-        "PruneTrainer", "Evaluator", "CompressExporter", "Pusher"}
+    assert {e["node"] for e in executions.values()} == set(nodes.ALL)
     assert all(e["state"] == "COMPLETE" for e in executions.values())  # producers, not caches
     [examples] = [a for a in artifacts.values() if a["type"] == "Examples"]
     assert examples["properties"]["tfds_dataset"] == "mnist"

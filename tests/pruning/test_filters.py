@@ -51,6 +51,7 @@ def random_model(architecture_name: str) -> keras.Model:
     return model
 
 
+@pytest.mark.integration  # reads the real MNIST files
 @pytest.mark.parametrize("architecture_name", ["functional", "sequential"])
 def test_shrunk_model_gives_the_masked_models_outputs_on_real_images(architecture_name,
                                                                      real_images):
@@ -125,6 +126,7 @@ def test_schedule_rises_along_a_cubic_to_the_target_one_epoch_before_the_end():
     assert due == list(range(0, 101, 10))
 
 
+@pytest.mark.integration  # reads the real MNIST files
 def test_prune_filters_trains_masked_then_returns_the_shrunk_model(tmp_path, real_train):
     images, labels = real_train
     model = random_model("functional")
@@ -153,6 +155,7 @@ def test_prune_filters_trains_masked_then_returns_the_shrunk_model(tmp_path, rea
                                   result.model.get_layer("dense1").kernel.numpy())
 
 
+@pytest.mark.integration  # reads the real MNIST files
 def test_an_interrupted_masked_run_resumes_with_its_masks(tmp_path, real_train):
     images, labels = real_train
     params = FilterParams(layer_sparsity=(("conv2", 0.5), ("dense1", 0.75)), epochs=3,
