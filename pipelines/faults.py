@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from components import properties
+from components.prune_trainer import progress
 from pipelines import configs, entrypoint, nodes
 
 FAULTS_DIR = configs.BUILD_DIR / "faults"
@@ -45,7 +46,7 @@ KILLED = (nodes.EXAMPLE_GEN, nodes.TRAINER, nodes.PRUNE_TRAINER, nodes.EVALUATOR
 # end of its first weight-pruning epoch (`PRUNE_MARKER` in its log), so it dies in the second.
 KILL_AFTER_S = {nodes.EXAMPLE_GEN: 3.0, nodes.TRAINER: 4.0, nodes.PRUNE_TRAINER: 0.5,
                 nodes.EVALUATOR: 3.0, nodes.COMPRESS_EXPORTER: 4.0}
-PRUNE_MARKER = "PruneTrainer: weights epoch 1/"
+PRUNE_MARKER = progress.epoch_started_prefix(progress.WEIGHTS_PHASE, 1)
 RUN_TIMEOUT_S = 1200
 
 

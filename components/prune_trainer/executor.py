@@ -23,7 +23,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples, model_artifact, properties
-from components.prune_trainer import spec
+from components.prune_trainer import progress, spec
 from pruning.params import ClusteringParams, FilterParams, PruningParams, TrainingParams
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ class Executor(base_executor.BaseExecutor):
             warm_start=warm_start,
             log_dir=artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY]),
             on_epoch_end=lambda phase, epoch, epochs, loss: log.info(
-                "PruneTrainer: %s epoch %d/%d done, loss %.4f, checkpoint in %s",
-                phase, epoch, epochs, loss, resume_dir,
+                "%s, loss %.4f, checkpoint in %s", progress.epoch_done(phase, epoch, epochs),
+                loss, resume_dir,
             ),
         )
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",

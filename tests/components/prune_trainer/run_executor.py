@@ -4,13 +4,14 @@
 
 Same inputs, parameters and output URIs on every call, as a retried execution has. With
 `--kill-after-epoch N` the process SIGKILLs itself right after epoch N's checkpoint, like a
-preempted worker.
+preempted worker. The executor's progress lines go to stderr, as in a pipeline's log.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -22,6 +23,8 @@ from components.prune_trainer import executor
 from pruning.sparsity import step
 from tests.components import conftest
 from tests.components.prune_trainer.helpers import component_exec_properties
+
+logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 
 def artifact(cls, uri: Path):

@@ -14,7 +14,8 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 
 from components import model_artifact
-from components.prune_trainer import PruningCheckpoint, executor
+from components.prune_trainer import PruningCheckpoint, executor, progress
+from pipelines import faults
 from pruning.model import export
 from pruning.params import ClusteringParams, FilterParams
 from pruning.sparsity import filters, step
@@ -111,6 +112,9 @@ def test_sigkilled_execution_resumes_from_its_last_epoch(tmp_path):
 
     killed = run("--kill-after-epoch", "1")
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    # The line `make faults` waits for before it kills a PruneTrainer is the one it logs.
+    assert faults.PRUNE_MARKER in killed.stderr
+    assert progress.epoch_done(step.WEIGHTS_DIR, 1, EPOCHS) in killed.stderr
     assert not (tmp_path / "report.json").exists()
     [saved] = glob.glob(str(tmp_path / "node" / executor.RESUME_DIR / "*"
                                / step.WEIGHTS_DIR / "ckpt-1.index"))
@@ -217,3 +221,8 @@ def test_warm_start_continues_the_narrowed_model_without_removing_filters_again(
     assert model.get_int_custom_property("warm_started") == 1
     assert model.get_string_custom_property("kept_channels") == "conv1:4,conv2:16,conv3:4,dense1:8"
     assert ckpt.get_int_custom_property("optimizer_iterations") == 2 * EPOCHS * STEPS_PER_EPOCH
+
+
+def test_progress_phases_are_prune_steps_checkpoint_directories():
+    assert (progress.FILTERS_PHASE, progress.WEIGHTS_PHASE) == (step.FILTERS_DIR, step.WEIGHTS_DIR)
+    assert progress.epoch_done("weights", 3, 30) == "PruneTrainer: weights epoch 3/30 done"
