@@ -15,7 +15,7 @@ from tfx.types import standard_artifacts
 
 from components import anomalies, examples
 from pruning import data
-from tests.components.conftest import anomalies_of, write_anomalies
+from tests.components.support import anomalies_of, write_anomalies
 from tests.records import flip_middle, rewrite
 
 

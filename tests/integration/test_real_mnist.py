@@ -34,7 +34,7 @@ def test_full_mnist_converts_to_60000_train_and_10000_eval(
     assert properties["num_examples_train"].int_value == 60_000
     assert properties["num_examples_eval"].int_value == 10_000
     assert properties["tfds_version"].string_value == "3.0.1"
-    from tests.conftest import read_split
+    from tests.support import read_split
 
     eval_examples = read_split(examples, "eval")
     assert len(eval_examples) == 10_000

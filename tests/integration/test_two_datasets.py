@@ -17,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from components.tfds_example_gen import tfds_source
-from tests.conftest import idx_arrays, read_split
+from tests.support import idx_arrays, read_split
 
 pytestmark = pytest.mark.integration
 OTHER = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}

@@ -22,8 +22,8 @@ from tfx.utils import io_utils, proto_utils
 
 from components.anomalies import AnomaliesFoundError
 from pipelines.storage import push_destination
-from tests.components.conftest import SCHEMA_PBTXT, anomalies_of, write_anomalies
-from tests.conftest import MNIST_FILES
+from tests.components.support import SCHEMA_PBTXT, anomalies_of, write_anomalies
+from tests.support import MNIST_FILES
 
 pytestmark = pytest.mark.e2e
 RAM = "ram://kfp"

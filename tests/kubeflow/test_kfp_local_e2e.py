@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from kubeflow import image, local
 from pipelines import configs, nodes
-from tests.conftest import idx_arrays
-from tests.kubeflow.conftest import clean_environ
+from tests.kubeflow.support import clean_environ
+from tests.support import idx_arrays
 
 pytestmark = pytest.mark.e2e
 IMAGE = "tfx-pruning-pipeline:e2e"

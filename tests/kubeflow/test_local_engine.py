@@ -14,7 +14,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow import local
 from pipelines import configs
-from tests.kubeflow.conftest import clean_environ
+from tests.kubeflow.support import clean_environ
 
 
 def _output_types(compiled: dict) -> dict[str, dict]:

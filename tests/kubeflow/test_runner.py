@@ -18,7 +18,7 @@ from components.compress_exporter import CompressionReport
 from components.prune_trainer import PruningCheckpoint
 from kubeflow import runner
 from pipelines import configs, nodes
-from tests.kubeflow.conftest import BUCKET, IMAGE, kfp_config
+from tests.kubeflow.support import BUCKET, IMAGE, kfp_config
 
 STORAGE_VARIABLES = ("PIPELINE_NAME", "PIPELINE_ROOT", "TFDS_DATA_DIR", "TFDS_MANUAL_DIR",
                      "SERVING_MODEL_DIR", "DATASET")

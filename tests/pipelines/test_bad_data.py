@@ -26,7 +26,7 @@ from pipelines import entrypoint, metadata, nodes
 from pipelines.lineage import cli
 from pipelines.pipeline import create_components, create_pipeline
 from pruning import data
-from tests.pipelines.conftest import make_config
+from tests.pipelines.support import make_config
 from tests.records import flip_middle, rewrite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

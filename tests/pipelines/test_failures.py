@@ -27,7 +27,7 @@ from pipelines.lineage import cli
 from pipelines.lineage.queries import Lineage
 from pipelines.lineage.store import LineageError
 from pipelines.pipeline import create_pipeline
-from tests.pipelines.conftest import make_config
+from tests.pipelines.support import make_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -18,7 +18,7 @@ import pytest
 from pipelines import configs, metadata, stores
 from pipelines.lineage import cli
 from tests import mariadb as server_control
-from tests.pipelines.conftest import TINY_TRAINING
+from tests.pipelines.support import TINY_TRAINING
 
 RUNNER = [sys.executable, "-m", "pipelines.local_runner"]
 # Well above the one second a refused connection takes and well below importing TensorFlow:

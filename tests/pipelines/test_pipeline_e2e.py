@@ -14,7 +14,7 @@ from components.compress_exporter import CompressionReport
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from pipelines import metadata, nodes
 from pipelines.pipeline import create_components, create_pipeline
-from tests.pipelines.conftest import EXAMPLE_LIMIT, make_config, node_artifacts, node_states
+from tests.pipelines.support import EXAMPLE_LIMIT, make_config, node_artifacts, node_states
 
 NODES = list(nodes.ALL)  # the pipeline's nodes without warm start
 OUTPUT_TYPES = {

@@ -14,7 +14,7 @@ from pruning import architecture
 from pruning.model import cnn, export
 from pruning.params import FilterParams, InvalidParam, ModelParams, TrainingParams
 from pruning.sparsity import filters
-from tests.conftest import idx_arrays
+from tests.support import idx_arrays
 
 REMOVED = {"conv1": 0.5, "conv2": 0.25, "conv3": 0.75, "dense1": 0.5}
 

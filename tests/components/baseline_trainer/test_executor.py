@@ -20,7 +20,7 @@ from components.baseline_trainer import RUN_FN, Executor
 from components.baseline_trainer.module import parse_custom_config
 from pruning import data
 from pruning.model import export
-from tests.components.conftest import SPLIT_SIZES, TINY_MODEL, anomalies_of, write_anomalies
+from tests.components.support import SPLIT_SIZES, TINY_MODEL, anomalies_of, write_anomalies
 
 TRAINING = {"epochs": 2, "batch_size": 32, "learning_rate": 3e-3}
 

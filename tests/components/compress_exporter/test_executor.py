@@ -20,7 +20,7 @@ from pruning.compression.report import CompressionReport as Report
 from pruning.model import cnn
 from pruning.params import CompressionParams
 from pruning.training.metrics import Metrics
-from tests.components.conftest import SPLIT_SIZES, TINY_MODEL
+from tests.components.support import SPLIT_SIZES, TINY_MODEL
 from tests.pruning.helpers import tflite_ops
 
 EXPECTED_FILES = {

@@ -21,7 +21,7 @@ from tfx.types import standard_artifacts
 from components.prune_trainer import component as prune_component
 from components.prune_trainer import executor
 from pruning.sparsity import step
-from tests.components import conftest
+from tests.components import support
 from tests.components.prune_trainer.helpers import component_exec_properties
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -41,9 +41,9 @@ def main() -> None:
     inputs_dir = args.work_dir / "inputs"
     if not inputs_dir.exists():
         inputs_dir.mkdir(parents=True)
-        conftest.write_examples(inputs_dir)
-        conftest.write_schema(inputs_dir)
-        conftest.write_base_model(inputs_dir / "base_model")
+        support.write_examples(inputs_dir)
+        support.write_schema(inputs_dir)
+        support.write_base_model(inputs_dir / "base_model")
     examples = artifact(standard_artifacts.Examples, inputs_dir / "examples")
     examples.split_names = '["train", "eval"]'
     outputs = {

@@ -20,12 +20,12 @@ from pruning.model import export
 from pruning.params import ClusteringParams, FilterParams
 from pruning.sparsity import filters, step
 from pruning.training import checkpoint
-from tests.components.conftest import SPLIT_SIZES
 from tests.components.prune_trainer.helpers import (
     EPOCHS,
     STEPS_PER_EPOCH,
     component_exec_properties,
 )
+from tests.components.support import SPLIT_SIZES
 
 PRUNED = ["conv1", "conv2", "conv3", "dense1", "logits"]
 

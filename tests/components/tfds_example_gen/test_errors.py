@@ -13,7 +13,7 @@ from tensorflow_datasets.core.download.download_manager import NonMatchingChecks
 from components import splits
 from components.tfds_example_gen import tfds_source
 from components.tfds_example_gen.component import TfdsExampleGen
-from tests.conftest import MNIST_FILES
+from tests.support import MNIST_FILES
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from components.tfds_example_gen.deterministic_write import shard_file_name
-from tests.conftest import read_split
+from tests.support import read_split
 
 NUM_MOCK_EXAMPLES = 24
 

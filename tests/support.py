@@ -1,0 +1,58 @@
+"""Helpers and constants every test may use (the shared fixtures: conftest.py)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from pipelines import configs
+
+MNIST_FILES = (
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+)
+
+
+# In-process Beam: TFDS's mock_data patches live in this process only.
+IN_PROCESS_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+
+
+def real_data_dir(dataset: str) -> Path | None:
+    """The dataset's four original files: ../shared/data/<dataset> (for MNIST, TFDS_MANUAL_DIR
+    first), if they are all there."""
+    default = configs.SHARED_DATA_DIR / dataset
+    env = os.environ.get("TFDS_MANUAL_DIR") if dataset == "mnist" else None
+    candidate = Path(env or default)
+    return candidate if all((candidate / n).is_file() for n in MNIST_FILES) else None
+
+
+def manual_dir_or_skip(dataset: str) -> Path:
+    found = real_data_dir(dataset)
+    if found is None:
+        pytest.skip(f"real {dataset} files not found in ../shared/data/{dataset}"
+                    + (" or TFDS_MANUAL_DIR" if dataset == "mnist" else ""))
+    return found
+
+
+def idx_arrays(manual_dir: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images [N, 784] uint8, labels [N]) of an original IDX file pair, parsed with numpy alone:
+    a second code path, independent of TFDS, to check what the pipeline wrote."""
+    with gzip.open(manual_dir / f"{prefix}-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28 * 28)
+    with gzip.open(manual_dir / f"{prefix}-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images, labels
+
+
+def read_split(examples: standard_artifacts.Examples, split: str) -> list[tf.train.Example]:
+    files = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return [tf.train.Example.FromString(record) for record in dataset.as_numpy_iterator()]
