@@ -27,8 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from components import properties
-from components.prune_trainer import progress
+from components import progress, properties
 from pipelines import configs, entrypoint, nodes
 
 FAULTS_DIR = configs.BUILD_DIR / "faults"

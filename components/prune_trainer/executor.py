@@ -22,8 +22,8 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples, model_artifact, properties
-from components.prune_trainer import progress, spec
+from components import examples, model_artifact, progress, properties
+from components.prune_trainer import spec
 from pruning.params import ClusteringParams, FilterParams, PruningParams, TrainingParams
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components import model_artifact
-from components.prune_trainer import PruningCheckpoint, executor, progress
+from components import model_artifact, progress
+from components.prune_trainer import PruningCheckpoint, executor
 from pipelines import faults
 from pruning.model import export
 from pruning.params import ClusteringParams, FilterParams
