@@ -14,7 +14,7 @@ parameters of the compiled pipeline, given when a run is submitted (`make kfp-de
 
 Set when compiling, they become the defaults the spec carries. Each must be a `gs://` URI: the
 only remote scheme TensorFlow 2.21 reads and writes (`s3://`, `hdfs://`, `az://` are not
-implemented in it; README, "Storage").
+implemented in it; docs/operations.md, "Storage: which URIs work").
 """
 
 from __future__ import annotations

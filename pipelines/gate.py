@@ -6,7 +6,7 @@ only when its accuracy on the eval split is at least `gate.min_accuracy` AND it 
 `gate.max_accuracy_drop` below the baseline's, both over the whole eval split. The per-class
 slices are computed and reported but do not gate: a plain `threshold` would apply to every slice,
 and one class of about 1,000 examples moves by more than the whole split from a handful of
-images (README, "Gate, compression and push").
+images (docs/design.md, "The gate: whole split and per-dataset thresholds").
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ DEFAULT_LAYER_SPARSITY = (("dense1", 0.97), ("conv3", 0.9), ("conv2", 0.85), ("c
 # of each layer's filters (units) removed. At the default width: conv1 32 -> 8, conv2 64 -> 32,
 # conv3 64 -> 16, dense1 256 -> 48. Widths XNNPACK's int8 kernels fill (16 output channels at a
 # time on AVX-512) and a thin conv3, which dense1 reads: as accurate as 8/24/24 and faster
-# (README, "Structured pruning: a narrower model").
+# (docs/design.md, "Structured pruning (`PRUNE_FILTER_SPARSITY`)").
 NARROW_FILTER_SPARSITY = (("conv1", 0.75), ("conv2", 0.5), ("conv3", 0.75),
                            ("dense1", 0.8125))
 # The weight-pruning targets after that: a narrowed layer has fewer weights to spare.
@@ -75,7 +75,7 @@ def model_name(params: ModelParams) -> str:
 
 def conv_blocks(params: ModelParams) -> tuple[ConvBlock, ...]:
     """Strided convolutions instead of full-resolution ones and max-pooling: on a 2-core CPU an
-    epoch takes a quarter of the time (README, "Trainers")."""
+    epoch takes a quarter of the time (docs/design.md)."""
     conv1, conv2, conv3 = params.conv_filters  # by default width, 2 width, 2 width
     return (
         ConvBlock("conv1", conv1, 5, 2, "same"),  # 14 x 14

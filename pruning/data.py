@@ -183,14 +183,14 @@ def _finish(batches: tf.data.Dataset, augment: bool) -> tf.data.Dataset:
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-MAX_SHIFT = 1  # pixels: shifts of up to 1 pixel beat 2 on MNIST (README, "Trainers")
+MAX_SHIFT = 1  # pixels: shifts of up to 1 pixel beat 2 on MNIST (docs/design.md)
 
 
 def augment_images(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Random shifts of up to MAX_SHIFT pixels, the augmentation that helps MNIST CNNs most.
 
     One random offset per batch (a single crop of the padded batch): cheap on a CPU, and what
-    the measured accuracies in the README used.
+    the measured accuracies in docs/benchmarks.md used.
     """
     padded = tf.pad(images, [[0, 0], [MAX_SHIFT, MAX_SHIFT], [MAX_SHIFT, MAX_SHIFT]])
     batch = tf.shape(images)[0]

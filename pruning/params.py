@@ -124,7 +124,7 @@ class TrainingParams(_JsonParams):
 # The pruning run fine-tunes a trained model: fewer epochs, a lower peak rate.
 PRUNE_TRAINING = TrainingParams(epochs=4, learning_rate=2e-3)
 # Weight-pruning epochs after structured pruning: the narrowed model keeps learning in them, and
-# its epoch takes a fraction of the full model's (README, "Structured pruning: a narrower model").
+# its epoch takes a fraction of the full model's (docs/design.md, "Why `PRUNE_EPOCHS` is 30").
 NARROW_PRUNE_EPOCHS = 30
 
 
@@ -306,8 +306,7 @@ class ClusteringParams(_JsonParams):
 
 
 # Clustering after structured pruning: a narrowed kernel has fewer weights to share each value,
-# and 8 values cost it about 0.1 pp of accuracy more than 16 (README, "Structured pruning: a
-# narrower model").
+# and 8 values cost it about 0.1 pp of accuracy more than 16 (docs/design.md, "Clustering").
 NARROW_CLUSTERS = 16
 
 

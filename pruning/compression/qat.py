@@ -3,7 +3,7 @@
 Fine-tunes the stripped pruned model with fake int8 quantization in the forward pass while a mask
 keeps every pruned weight at zero (`Default8BitPrunePreserveQuantizeScheme`), so the full-integer
 TFLite file is trained for int8. It retrains the shared values clustering left, so the file
-gzips larger than the clustered one (README, "Gate, compression and push").
+gzips larger than the clustered one (docs/design.md, "Pruning-preserving QAT as the deployed file").
 """
 
 from __future__ import annotations

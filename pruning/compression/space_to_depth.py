@@ -20,7 +20,7 @@ outputs with better-shaped convolutions:
 The outputs are the same up to float rounding; in a full-integer file they are the same integers
 (each filter's copies share its weights, so its per-channel scale; each activation holds the same
 values rearranged, so its calibrated range). `tflite.convert` applies this to full-integer files
-(measurements: compress_exporter README, "The first convolutions in full-integer files").
+(measurements: docs/design.md, "The space-to-depth forms of full-integer files").
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import tf_keras as keras
 
 BLOCK = 2  # the stride this rewrites
 # The 4x4 form makes the first convolution's outputs 4 times as many channels: it pays for a
-# narrow convolution and costs a wide one (compress_exporter README has the measurements).
+# narrow convolution and costs a wide one (docs/benchmarks.md has the measurements).
 MAX_PHASED_FILTERS = 8
 # Layers that act on each channel alone: between the two convolutions of the 4x4 form they see
 # the first one's filters 4 times over, each copy with that filter's weights.

@@ -2,7 +2,7 @@
 
 Why: an int8 TFLite kernel at 97 % sparsity still spends about 8 bits on each surviving weight.
 With every kernel limited to a few shared values (zero stays a value of its own, so the sparsity
-is kept), gzip codes each weight in 3-4 bits (README, "Gate, compression and push").
+is kept), gzip codes each weight in 3-4 bits (docs/design.md, "Clustering (`CLUSTER_COUNT`)").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The targets mix each image's one-hot label with the teacher's probabilities for it. A model whose
 filters were removed keeps more of the teacher's accuracy this way than it does on the labels
-alone (README, "Pruning that pays on the device").
+alone (docs/design.md, "Distillation (`PRUNE_TEACHER_WEIGHT`)").
 """
 
 from __future__ import annotations

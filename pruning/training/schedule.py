@@ -1,7 +1,7 @@
 """The optimizer and learning-rate schedule both trainers use.
 
 Linear warm-up then cosine decay to zero ("one cycle"): with batch norm and Adam this reaches the
-baseline's accuracy in a few epochs, where a constant rate needs many more (README, "Trainers").
+baseline's accuracy in a few epochs, where a constant rate needs many more (docs/design.md).
 `start_step` shifts the schedule so a run continued from another run's checkpoint (whose optimizer
 has already counted its steps) gets a full schedule of its own.
 """
