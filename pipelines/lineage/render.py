@@ -137,18 +137,18 @@ def artifacts_table(artifacts: list[ArtifactInfo]) -> str:
 
 def compare_table(result: dict) -> str:
     figures = result["figures"]
-    p = properties
+    p, f = properties, report.FIGURE  # the trainers' properties, the exporter's figures
     lines = [f"Run {result['run']}"]
     rows = [
         ("accuracy (eval split)", ("baseline", p.TEST_ACCURACY), ("pruned", p.TEST_ACCURACY),
-         ("tflite", p.INT8_TFLITE_ACCURACY)),
+         ("tflite", f.int8_tflite_accuracy)),
         ("loss", ("baseline", p.TEST_LOSS), ("pruned", p.TEST_LOSS), None),
-        ("sparsity", None, ("pruned", p.SPARSITY), ("tflite", p.INT8_TFLITE_SPARSITY)),
+        ("sparsity", None, ("pruned", p.SPARSITY), ("tflite", f.int8_tflite_sparsity)),
         ("parameters", ("baseline", p.NUM_PARAMETERS), ("pruned", p.NUM_PARAMETERS), None),
-        ("gzip bytes (float / int8 TFLite)", ("tflite", p.GZIP_BYTES_BASELINE_FLOAT_TFLITE),
-         None, ("tflite", p.GZIP_BYTES_PRUNED_INT8_TFLITE)),
-        ("latency ms (float / int8 TFLite)", None, ("tflite", p.LATENCY_MS_FLOAT),
-         ("tflite", p.LATENCY_MS_INT8)),
+        ("gzip bytes (float / int8 TFLite)", ("tflite", f.gzip_bytes_baseline_float_tflite),
+         None, ("tflite", f.gzip_bytes_pruned_int8_tflite)),
+        ("latency ms (float / int8 TFLite)", None, ("tflite", f.latency_ms_float),
+         ("tflite", f.latency_ms_int8)),
     ]
     lines.append(f"{'':<34} {'baseline':>12} {'pruned':>12} {'int8 TFLite':>12}")
     for title, *cells in rows:
@@ -159,9 +159,9 @@ def compare_table(result: dict) -> str:
                                                      else f"{value:,}"))
         lines.append(f"{title:<34} {values[0]:>12} {values[1]:>12} {values[2]:>12}")
     tflite, pruned = figures.get("tflite", {}), figures.get("pruned", {})
-    if p.COMPRESSION_RATIO in tflite:
+    if f.compression_ratio in tflite:
         lines.append(f"compression ratio (baseline float / pruned int8 gzip): "
-                     f"{tflite[p.COMPRESSION_RATIO]:.1f}x")
+                     f"{tflite[f.compression_ratio]:.1f}x")
     if p.CLUSTERS in pruned:
         lines.append(f"clusters per pruned kernel: {pruned[p.CLUSTERS]}")
     gate, push = figures.get("gate", {}), figures.get("push", {})
