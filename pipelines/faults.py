@@ -131,7 +131,7 @@ def after_run(store_path: Path, pipeline: str) -> dict:
                   if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
     published = [event.artifact_id for event in store.get_events_by_execution_ids(
         [e.id for e in unfinished]) if event.type == metadata_store_pb2.Event.OUTPUT]
-    pending = [a.id for a in store.get_artifacts() if a.state != a.LIVE]
+    pending = [a.id for a in store.get_artifacts() if not metadata.published(a)]
     killed = {e.id for e in unfinished}
     latest_from_killed = []
     for shortcut in SHORTCUTS:

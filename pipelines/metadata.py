@@ -134,10 +134,23 @@ def open_sqlite(path: str, read_only: bool = True) -> metadata_store.MetadataSto
     return metadata_store.MetadataStore(config)
 
 
+def node_of(context: metadata_store_pb2.Context) -> tuple[str, str]:
+    """(pipeline name, node id) of a `node` context. TFX names it '<pipeline>.<node id>'; a
+    pipeline name may hold dots, a node id never does."""
+    pipeline, _, node = context.name.rpartition(".")
+    return pipeline, node
+
+
 def node_id(context: metadata_store_pb2.Context, pipeline_name: str) -> str | None:
     """The node id of a `node` context of this pipeline, else None."""
-    prefix = pipeline_name + "."
-    return context.name[len(prefix):] if context.name.startswith(prefix) else None
+    pipeline, node = node_of(context)
+    return node if pipeline == pipeline_name else None
+
+
+def published(artifact: metadata_store_pb2.Artifact) -> bool:
+    """Whether an execution that completed published it (LIVE): an artifact a failed or killed
+    execution left PENDING or ABANDONED is no output of the pipeline."""
+    return artifact.state == metadata_store_pb2.Artifact.LIVE
 
 
 def node_executions(store: metadata_store.MetadataStore,
@@ -176,12 +189,14 @@ def scalar_properties(node: metadata_store_pb2.Artifact | metadata_store_pb2.Exe
 
 def newest_output(store: metadata_store.MetadataStore, pipeline_name: str,
                   output) -> metadata_store_pb2.Artifact | None:
-    """The artifact the newest execution of `output.node` output under `output.key`
-    (a `pipelines.nodes.Output`), or None."""
-    executions = node_executions(store, pipeline_name).get(output.node)
-    if not executions:
-        return None
-    for event in store.get_events_by_execution_ids([executions[-1].id]):
-        if event.type == metadata_store_pb2.Event.OUTPUT and output_key(event) == output.key:
-            return store.get_artifacts_by_id([event.artifact_id])[0]
+    """The newest published artifact `output.node` output under `output.key` (a
+    `pipelines.nodes.Output`), or None: what the newest execution that published one (a cached
+    one too) output. The one rule for "newest" every reader here follows."""
+    for execution in reversed(node_executions(store, pipeline_name).get(output.node, [])):
+        ids = [event.artifact_id for event in store.get_events_by_execution_ids([execution.id])
+               if event.type == metadata_store_pb2.Event.OUTPUT
+               and output_key(event) == output.key]
+        found = [a for a in store.get_artifacts_by_id(ids) if published(a)]
+        if found:
+            return max(found, key=lambda a: a.id)
     return None

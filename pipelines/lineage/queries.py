@@ -21,7 +21,9 @@ from pipelines.metadata import (
     RUN_CONTEXT,
     execution_seconds,
     execution_state,
+    node_of,
     output_key,
+    published,
     scalar_properties,
 )
 from pruning.compression import report
@@ -88,7 +90,7 @@ class Lineage:
         self.execution_node: dict[int, str] = {}
         self.execution_pipeline: dict[int, str] = {}
         for context in store.get_contexts_by_type(NODE_CONTEXT):
-            owner, _, node = context.name.rpartition(".")
+            owner, node = node_of(context)
             if pipeline is not None and owner != pipeline:
                 continue
             for execution in store.get_executions_by_context(context.id):
@@ -219,7 +221,7 @@ class Lineage:
         output, required = SHORTCUTS[shortcut]
         candidates = []
         for artifact in self.store.get_artifacts_by_type(output.type):
-            if artifact.state != mlmd.Artifact.LIVE:  # pending or abandoned: never published
+            if not published(artifact):
                 continue
             produced = self.producer(artifact.id)
             if not produced or (self.execution_node.get(produced[0]),

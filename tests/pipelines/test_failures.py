@@ -69,6 +69,11 @@ def _snapshot(config, serving) -> dict:
                                    if a.state == metadata_store_pb2.Artifact.LIVE],
         "pushed": serving.is_dir() and any(serving.iterdir()),
         "latest_tflite": _resolved(store, "latest:tflite"),
+        # The one rule for "newest" (what make bench reads): published outputs only.
+        "newest_compressed": getattr(metadata.newest_output(
+            store, config.pipeline_name, nodes.COMPRESSED), "id", None),
+        "newest_pruned_model": getattr(metadata.newest_output(
+            store, config.pipeline_name, nodes.PRUNED_MODEL), "id", None),
         "half_written_files": sorted(Path(config.pipeline_root).rglob(
             "half_written.bin")),
     }
@@ -151,6 +156,10 @@ def test_a_full_disk_fails_the_exporter_and_publishes_nothing(failures):
     assert not second["pushed"]
     assert second["half_written_files"] == []
     assert second["latest_tflite"] == "latest:tflite: no Model from CompressExporter in this store"
+    # The failed exporter's output is nobody's newest; the PruneTrainer's published model is.
+    assert second["newest_compressed"] is None
+    assert snapshots[0]["newest_pruned_model"] is None
+    assert second["newest_pruned_model"] is not None
 
 
 def test_after_the_failures_a_clean_run_pushes_and_its_lineage_has_none_of_them(

@@ -37,3 +37,14 @@ def test_the_pipeline_uses_exactly_these_ids_and_outputs(tmp_path, warm_start):
     for output in (nodes.EXAMPLES, nodes.BASELINE_MODEL, nodes.PRUNED_MODEL, nodes.CHECKPOINT,
                    nodes.BLESSING, nodes.COMPRESSED, nodes.REPORT, nodes.PUSHED_MODEL):
         assert by_id[output.node].outputs[output.key].type_name == output.type
+
+
+def test_node_contexts_are_read_one_way_even_for_a_dotted_pipeline_name():
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipelines import metadata
+
+    context = metadata_store_pb2.Context(name="team.mnist.v2.PruneTrainer")
+    assert metadata.node_of(context) == ("team.mnist.v2", "PruneTrainer")
+    assert metadata.node_id(context, "team.mnist.v2") == "PruneTrainer"
+    assert metadata.node_id(context, "team") is None  # not pipeline "team"'s node "mnist.v2..."
