@@ -56,3 +56,24 @@ def read_split(examples: standard_artifacts.Examples, split: str) -> list[tf.tra
     files = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return [tf.train.Example.FromString(record) for record in dataset.as_numpy_iterator()]
+
+
+def litert_correct(content: bytes, images: np.ndarray, labels: np.ndarray) -> int:
+    """Correct predictions of a TFLite file over [N, 28, 28] float images in [0, 1], run in
+    LiteRT with the input quantized here: a second code path beside the pipeline's own
+    (pruning.compression.tflite)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    [given], [taken] = interpreter.get_input_details(), interpreter.get_output_details()
+    correct = 0
+    for image, label in zip(images, labels, strict=True):
+        value = np.asarray(image, np.float32).reshape(given["shape"])
+        if given["dtype"] == np.int8:
+            scale, zero_point = given["quantization"]
+            value = np.clip(np.round(value / scale + zero_point), -128, 127).astype(np.int8)
+        interpreter.set_tensor(given["index"], value)
+        interpreter.invoke()
+        correct += int(np.argmax(interpreter.get_tensor(taken["index"])[0]) == label)
+    return correct

@@ -22,7 +22,7 @@ import tensorflow as tf
 from kubeflow import image, local
 from pipelines import configs, nodes
 from tests.kubeflow.support import clean_environ
-from tests.support import idx_arrays
+from tests.support import idx_arrays, litert_correct
 
 pytestmark = pytest.mark.e2e
 IMAGE = "tfx-pruning-pipeline:e2e"
@@ -130,25 +130,6 @@ def test_the_pushed_model_is_the_pruned_one_and_serves_the_reports_accuracy(kfp_
             assert f.read() == g.read()
 
 
-def _litert_correct(content: bytes, pixels: np.ndarray, labels: np.ndarray) -> int:
-    """Correct predictions of a TFLite file, in LiteRT, with the input quantized here."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=content)
-    interpreter.allocate_tensors()
-    [given], [output] = interpreter.get_input_details(), interpreter.get_output_details()
-    correct = 0
-    for row, label in zip(pixels, labels, strict=True):
-        value = (row.astype(np.float32) / 255.0).reshape(given["shape"])
-        if given["dtype"] == np.int8:
-            scale, zero_point = given["quantization"]
-            value = np.clip(np.round(value / scale + zero_point), -128, 127).astype(np.int8)
-        interpreter.set_tensor(given["index"], value)
-        interpreter.invoke()
-        correct += int(np.argmax(interpreter.get_tensor(output["index"])[0]) == label)
-    return correct
-
-
 def test_the_tflite_files_are_the_ones_the_report_measured(kfp_run):
     run, _, _ = kfp_run
     compressed = run.outputs("CompressExporter")["compressed"]
@@ -159,7 +140,7 @@ def test_the_tflite_files_are_the_ones_the_report_measured(kfp_run):
         with open(os.path.join(compressed["uri"], entry["file"]), "rb") as f:
             content = f.read()
         assert len(content) == entry["raw_bytes"], entry["file"]
-        assert _litert_correct(content, pixels, labels) == round(
+        assert litert_correct(content, pixels / 255.0, labels) == round(
             entry["accuracy"] * len(labels)), entry["file"]
     # The artifact's properties (what a cluster's ML Metadata records) are the report's.
     summary = run.report()["summary"]

@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 from tfx.types import Channel, standard_artifacts
 
@@ -22,6 +21,7 @@ from pruning.params import CompressionParams
 from pruning.training.metrics import Metrics
 from tests.components.support import SPLIT_SIZES, TINY_MODEL
 from tests.pruning.helpers import tflite_ops
+from tests.support import litert_correct
 
 EXPECTED_FILES = {
     f"{model}{suffix}"
@@ -119,19 +119,8 @@ def test_every_file_is_written_and_measured(exported):
 
 def _direct_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy of a TFLite file run straight through LiteRT, quantizing by hand."""
-    interpreter = Interpreter(model_path=path)
-    interpreter.allocate_tensors()
-    given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    correct = 0
-    for image, label in zip(images, labels, strict=True):
-        value = image[None].astype(np.float32)
-        if given["dtype"] == np.int8:
-            scale, zero = given["quantization"]
-            value = np.clip(np.round(value / scale + zero), -128, 127).astype(np.int8)
-        interpreter.set_tensor(given["index"], value)
-        interpreter.invoke()
-        correct += int(np.argmax(interpreter.get_tensor(taken["index"])[0]) == label)
-    return correct / len(labels)
+    with open(path, "rb") as f:
+        return litert_correct(f.read(), images, labels) / len(labels)
 
 
 def test_tflite_accuracy_is_that_of_a_direct_run_on_the_whole_eval_split(exported, tiny_inputs):
