@@ -2,9 +2,9 @@
 checkpointing every epoch; `--kill-after-epoch N` makes it SIGKILL itself right after epoch N's
 checkpoint, like a preempted worker. `--announce` prints `SAVING n` just before epoch n's
 checkpoint is written and `SAVED n` after it, for a test that kills it from outside;
-`--slow-save` prints `WRITTEN n` once epoch n's checkpoint files are on disk, then waits before
-the `checkpoint` state file names them, so a kill lands inside the write. Ops run deterministically,
-so every run, resumed or not, ends with the same weights. It reports
+`--slow-save N` prints `WRITTEN N` once epoch N's checkpoint files are on disk, then waits before
+the `checkpoint` state file names them, so a kill lands inside that write. Ops run
+deterministically, so every run, resumed or not, ends with the same weights. It reports
 the optimizer state it saw, and at the end each pruned kernel's sparsity and a digest of every
 weight, to a JSON file.
 
@@ -63,15 +63,16 @@ class Announce(keras.callbacks.Callback):
         print(f"{self.word} {epoch + 1}", flush=True)
 
 
-def slow_state_writes(seconds: float) -> None:
-    """CheckpointManager writes a checkpoint's files, then the state file naming them: announce
-    the first, and wait before the second."""
+def slow_state_write(epoch: int, seconds: float) -> None:
+    """CheckpointManager writes a checkpoint's files, then the state file naming them: for
+    epoch `epoch`'s checkpoint, announce the first and wait before the second."""
     write_state = checkpoint_management.update_checkpoint_state_internal
 
     def update_checkpoint_state_internal(*args, **kwargs):
         path = kwargs.get("model_checkpoint_path") or args[1]
-        print(f"WRITTEN {path.rsplit('-', 1)[-1]}", flush=True)
-        time.sleep(seconds)
+        if path.rsplit("-", 1)[-1] == str(epoch):
+            print(f"WRITTEN {epoch}", flush=True)
+            time.sleep(seconds)
         return write_state(*args, **kwargs)
 
     checkpoint_management.update_checkpoint_state_internal = update_checkpoint_state_internal
@@ -90,11 +91,11 @@ def main() -> None:
     parser.add_argument("--report", required=True)
     parser.add_argument("--kill-after-epoch", type=int, default=0)
     parser.add_argument("--announce", action="store_true")
-    parser.add_argument("--slow-save", action="store_true")
+    parser.add_argument("--slow-save", type=int, default=0, metavar="EPOCH")
     args = parser.parse_args()
     tf.config.experimental.enable_op_determinism()
     if args.slow_save:
-        slow_state_writes(60)
+        slow_state_write(args.slow_save, 60)
 
     model = wrap.apply_pruning(tiny_model(), params())
     optimizer = keras.optimizers.Adam(1e-3)

@@ -131,7 +131,7 @@ def test_killed_from_outside_mid_epoch_resumes_to_the_same_model(tmp_path, unint
 
 
 def test_killed_while_saving_resumes_from_the_last_whole_checkpoint(tmp_path, uninterrupted):
-    process = _announcing_run(tmp_path, "--slow-save")
+    process = _announcing_run(tmp_path, "--slow-save", "2")
     _kill_when(process, "WRITTEN 2")  # epoch 2's files are written, the state file not yet
     ckpt = tmp_path / "ckpt"
     assert list(ckpt.glob("ckpt-2.index"))  # the kill landed inside the write
