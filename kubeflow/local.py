@@ -29,8 +29,9 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
+from components import properties
 from kubeflow import image, runner
-from pipelines import configs, entrypoint
+from pipelines import configs, entrypoint, nodes
 
 BUILD_DIR = configs.BUILD_DIR / "kfp-local"
 READ_ONLY = ("tfds_manual_dir",)
@@ -64,14 +65,18 @@ class LocalRun:
 
     def report(self) -> dict:
         """The CompressExporter's report.json."""
-        with open(os.path.join(self.outputs("CompressExporter")["report"]["uri"],
-                               "report.json")) as f:
+        from pruning.compression import documents  # matplotlib: only once a run is read
+
+        uri = self.outputs(nodes.REPORT.node)[nodes.REPORT.key]["uri"]
+        with open(os.path.join(uri, documents.REPORT_JSON)) as f:
             return json.load(f)
 
     def pushed_model(self) -> str | None:
         """Where the Pusher copied the blessed model; None when it did not push."""
-        pushed = self.outputs("Pusher").get("pushed_model", {}).get("metadata", {})
-        return pushed.get("pushed_destination") if pushed.get("pushed") else None
+        pushed = self.outputs(nodes.PUSHED_MODEL.node).get(nodes.PUSHED_MODEL.key, {})
+        metadata = pushed.get("metadata", {})
+        return (metadata.get(properties.PUSHED_DESTINATION) if metadata.get(properties.PUSHED)
+                else None)
 
 
 def local_storage(config: configs.PipelineConfig, name: str) -> dict[str, str]:
@@ -237,8 +242,9 @@ def format_run(run: LocalRun) -> str:
     lines += [f"  {t.task:<{width}}  {t.state:<7}  {t.seconds:6.1f} s" for t in run.tasks]
     lines.append(f"Run directory: {run.run_dir}")
     if run.succeeded:
-        summary = run.report()["summary"]
-        lines.append(f"Accuracy on {run.report()['num_eval_examples']:,} eval examples: baseline "
+        report = run.report()
+        summary = report["summary"]
+        lines.append(f"Accuracy on {report['num_eval_examples']:,} eval examples: baseline "
                      f"{summary['baseline_accuracy']:.2%}, pruned {summary['pruned_accuracy']:.2%}"
                      f", pruned int8 TFLite {summary['int8_tflite_accuracy']:.2%}; int8 file "
                      f"{summary['raw_bytes_pruned_int8_tflite']:,} bytes")
