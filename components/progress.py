@@ -3,7 +3,7 @@ faults` waits for before it kills the component (no imports: the fault driver st
 
 from __future__ import annotations
 
-# A phase is the checkpoint directory prune_step trains it in (pruning/sparsity/step.py).
+# A phase is the checkpoint directory prune_model trains it in (pruning/sparsity/prune.py).
 FILTERS_PHASE, WEIGHTS_PHASE = "filters", "weights"
 
 

@@ -26,7 +26,7 @@ NUM_EVAL_EXAMPLES = "num_eval_examples"
 NUM_PARAMETERS = "num_parameters"
 EPOCHS = "epochs"
 TRAIN_SECONDS = "train_seconds"
-ARCHITECTURE = "architecture"
+KERAS_API = "keras_api"
 # Pruned Model (PruneTrainer) in addition.
 SPARSITY = "sparsity"  # zeros over all weights of the pruned kernels
 CLUSTERS = "clusters"

@@ -115,7 +115,7 @@ def result_figures(figures: dict) -> dict:
 
 def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
     """(accuracy, what was trained): the pruned model's shape trained from scratch with the
-    baseline's recipe (`baseline_step`) on the run's own Examples. Without structured pruning
+    baseline's recipe (`make_baseline`) on the run's own Examples. Without structured pruning
     that shape is the baseline's, and the baseline is its control."""
     from pipelines import metadata
 
@@ -128,10 +128,10 @@ def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
         baseline = exporter_figures(config.metadata_store, config.pipeline_name)
         return baseline[report.FIGURE.baseline_accuracy], "the baseline (same shape)"
     from pruning import data
-    from pruning.training.baseline import control_step
+    from pruning.training.baseline import make_control
 
     examples = metadata.newest_output(store, config.pipeline_name, nodes.EXAMPLES).uri
-    result, shape = control_step(config.model_params,
+    result, shape = make_control(config.model_params,
                                  {name: int(width) for name, width in kept.items()},
                                  config.training_params, data.read_split(examples, "train"),
                                  data.read_split(examples, "eval"))

@@ -202,9 +202,9 @@ class PipelineConfig:
         "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'.",
         default="")
 
-    architecture: str = MODEL.option(
-        "ARCHITECTURE", "Model builder: functional or sequential (same layers).",
-        sets=("model.architecture",))
+    keras_api: str = MODEL.option(
+        "KERAS_API", "The Keras API that builds the model: functional or sequential (same "
+        "layers; TFMOT wraps the two differently).", sets=("model.keras_api",))
     model_width: int = MODEL.option("MODEL_WIDTH", "Filters of conv1; conv2 has twice as many.",
                                     sets=("model.width",))
     dense_units: int = MODEL.option("DENSE_UNITS", "Units of the ScaledDense layer dense1.",
@@ -231,7 +231,7 @@ class PipelineConfig:
         "PRUNE_FILTER_SPARSITY", "The fraction of filters (conv1, conv2, conv3) or units "
         "(dense1) each layer loses, 'name:fraction,...'; the model is then rebuilt without them. "
         "'none' keeps the baseline's shape (weight pruning only).",
-        default=FILTER_FRACTIONS.show(NARROW_FILTER_SPARSITY), sets=("filters.layer_sparsity",),
+        default=FILTER_FRACTIONS.show(NARROW_FILTER_SPARSITY), sets=("filters.filter_sparsity",),
         codec=FILTER_FRACTIONS, why=_WHY_FILTERS)
     prune_filter_epochs: int = FILTERS.option(
         "PRUNE_FILTER_EPOCHS", "Fine-tuning epochs of the full-width model while its filters "
@@ -239,6 +239,9 @@ class PipelineConfig:
     prune_filter_learning_rate: float = FILTERS.option(
         "PRUNE_FILTER_LEARNING_RATE", "Their peak learning rate.",
         sets=("filters.learning_rate",))
+    prune_filter_frequency: int = FILTERS.option(
+        "PRUNE_FILTER_FREQUENCY", "Optimizer steps between channel-mask updates.",
+        sets=("filters.frequency",))
     prune_teacher_weight: float = FILTERS.option(
         "PRUNE_TEACHER_WEIGHT", "With structured pruning: the share of the baseline's predicted "
         "probabilities in the targets of every later fine-tuning (distillation); 0 = the labels "
@@ -279,8 +282,8 @@ class PipelineConfig:
         "PRUNE_END_STEP", "PolynomialDecay end_step; unset: one epoch before the end.",
         sets=("pruning.end_step",))
     prune_frequency: int = PRUNING.option(
-        "PRUNE_FREQUENCY", "Steps between mask updates (weights and filters).",
-        sets=("pruning.frequency", "filters.frequency"))
+        "PRUNE_FREQUENCY", "Optimizer steps between weight-mask updates (TFMOT's frequency).",
+        sets=("pruning.frequency",))
     prune_layers: str = PRUNING.option(
         "PRUNE_LAYERS", "Prune only these layers, 'conv2,dense1'; with PRUNE_LAYER_TYPES empty "
         "too, the whole model is pruned.", sets=("pruning.layer_names",), codec=NAMES)
@@ -526,13 +529,12 @@ def validate(config: PipelineConfig) -> None:
     model = config.model_params
     name = architecture.model_name(model)
     try:
-        kept = architecture.kept_channels(model, config.filter_params, name)
+        narrow = architecture.narrow(model, config.filter_params, name)
     except InvalidParam as error:
         raise config.explain(error, "filters") from None
     try:  # weight pruning applies to the model structured pruning leaves
-        architecture.select_layers(
-            architecture.prunable_layers(architecture.narrowed(model, kept)),
-            config.pruning_params, name)
+        architecture.select_layers(architecture.prunable_layers(narrow), config.pruning_params,
+                                   name)
     except InvalidParam as error:
         raise config.explain(error) from None
 

@@ -35,7 +35,8 @@ FAULTS_DIR = configs.BUILD_DIR / "faults"
 FAULT_RUN = {
     "PIPELINE_NAME": "faults", "EXAMPLE_LIMIT": "3000", "TRAIN_EPOCHS": "2",
     "PRUNE_FILTER_EPOCHS": "2", "PRUNE_EPOCHS": "4", "BATCH_SIZE": "64",
-    "PRUNE_FREQUENCY": "5", "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1",
+    "PRUNE_FREQUENCY": "5", "PRUNE_FILTER_FREQUENCY": "5",
+    "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1",
     "LATENCY_RUNS": "200",
 }
 # The components killed, in pipeline order; for each, what must appear before the kill.
@@ -170,34 +171,34 @@ def main(argv: list[str] | None = None) -> None:
     env = {**os.environ, **FAULT_RUN, "PIPELINE_ROOT": str(root),
            "SERVING_MODEL_DIR": str(FAULTS_DIR / "serving")}
     store_path = root / "metadata.sqlite"
-    steps = []
+    records = []
     for index, node in enumerate(KILLED, start=1):
         print(f"faults: run {index}, SIGKILL during {node}", flush=True)
-        step = kill_during(env, FAULTS_DIR / f"run{index}.log", store_path,
-                           config.pipeline_name, node)
-        step.update(after_run(store_path, config.pipeline_name))
-        steps.append(step)
-        print(f"  killed {step['seconds_into_component']} s into {node}; left RUNNING: "
-              f"{step['executions_left_running']}", flush=True)
+        record = kill_during(env, FAULTS_DIR / f"run{index}.log", store_path,
+                             config.pipeline_name, node)
+        record.update(after_run(store_path, config.pipeline_name))
+        records.append(record)
+        print(f"  killed {record['seconds_into_component']} s into {node}; left RUNNING: "
+              f"{record['executions_left_running']}", flush=True)
     print(f"faults: run {len(KILLED) + 1}, to the end", flush=True)
     seconds = run_to_end(env, FAULTS_DIR / f"run{len(KILLED) + 1}.log")
     final = {"killed": None, "run_seconds": seconds,
              **after_run(store_path, config.pipeline_name)}
-    steps.append(final)
-    (FAULTS_DIR / "results.json").write_text(json.dumps(steps, indent=2))
-    print(format_table(steps))
+    records.append(final)
+    (FAULTS_DIR / "results.json").write_text(json.dumps(records, indent=2))
+    print(format_table(records))
     print(f"Wrote {FAULTS_DIR / 'results.json'}")
 
 
-def format_table(steps: list[dict]) -> str:
+def format_table(records: list[dict]) -> str:
     lines = ["| run | killed during | then: newest execution of each node | prune-lineage runs "
              "| killed outputs published | resumed_from_epoch |", "|---|---|---|---|---|---|"]
-    for index, step in enumerate(steps, start=1):
-        states = ", ".join(f"{node} {state}" for node, state in step["newest_states"].items())
-        runs = ", ".join(state for _, state in step["runs"])
-        lines.append(f"| {index} | {step['killed'] or '(none)'} | {states} | {runs} "
-                     f"| {len(step['outputs_published_by_killed_executions'])} "
-                     f"| {step[properties.RESUMED_FROM_EPOCH]} |")
+    for index, record in enumerate(records, start=1):
+        states = ", ".join(f"{node} {state}" for node, state in record["newest_states"].items())
+        runs = ", ".join(state for _, state in record["runs"])
+        lines.append(f"| {index} | {record['killed'] or '(none)'} | {states} | {runs} "
+                     f"| {len(record['outputs_published_by_killed_executions'])} "
+                     f"| {record[properties.RESUMED_FROM_EPOCH]} |")
     return "\n".join(lines)
 
 

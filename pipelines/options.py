@@ -1,7 +1,7 @@
 """How an option is declared: once, on its field of `PipelineConfig` (pipelines/configs.py).
 
-    architecture: str = MODEL.option("ARCHITECTURE", "Model builder: ...",
-                                     sets=("model.architecture",))
+    keras_api: str = MODEL.option("KERAS_API", "The Keras API that builds the model: ...",
+                                  sets=("model.keras_api",))
 
 A declaration names the option's variable and help, its default (a value; the library's own,
 when it sets a library parameter and gives none; or a `Derived` default described in words), the

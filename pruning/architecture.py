@@ -3,8 +3,8 @@
 `model.cnn.build_model` builds the Keras model from `conv_blocks` and `dense_layers`, and
 `select_layers` checks pruning parameters against the same table: a layer name the model lacks,
 an m:n pattern its input channels cannot take, a block that does not divide a kernel. The
-pipeline's settings run that check in milliseconds, before TensorFlow is imported; the pruning
-step runs it again on the Keras model it was given (`sparsity.wrap.select_layers`).
+pipeline's settings run that check in milliseconds, before TensorFlow is imported; the
+PruneTrainer runs it again on the Keras model it was given (`sparsity.wrap.select_layers`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def kernel_input_axis(rank: int) -> int:
 
 
 def model_name(params: ModelParams) -> str:
-    return f"cnn_{params.architecture}"
+    return f"cnn_{params.keras_api}"
 
 
 def conv_blocks(params: ModelParams) -> tuple[ConvBlock, ...]:
@@ -170,17 +170,17 @@ def kept_channels(params: ModelParams, filters: FilterParams,
     naming a layer that cannot shrink or that would lose every filter."""
     widths = shrinkable_layers(params)
     kept = dict(widths)
-    for name, fraction in filters.layer_sparsity:
+    for name, fraction in filters.filter_sparsity:
         if name not in widths:
             known = [spec.name for spec in prunable_layers(params)]
             why = ("cannot shrink: its units are the classes" if name in known
                    else "is not a layer")
-            raise InvalidParam("layer_sparsity", f"{name}:{fraction}",
+            raise InvalidParam("filter_sparsity", f"{name}:{fraction}",
                                f"names {name!r}, which {why} of model {model!r}; layers that "
                                f"can shrink: {', '.join(widths)}")
         kept[name] = widths[name] - round(widths[name] * fraction)
         if kept[name] < 1:
-            raise InvalidParam("layer_sparsity", f"{name}:{fraction}",
+            raise InvalidParam("filter_sparsity", f"{name}:{fraction}",
                                f"would remove every one of the {widths[name]} filters of layer "
                                f"{name!r}")
     return kept
@@ -191,3 +191,9 @@ def narrowed(params: ModelParams, kept: dict[str, int]) -> ModelParams:
     conv = tuple(kept[block.name] for block in conv_blocks(params))
     return dataclasses.replace(params, filters=conv,
                                dense_units=kept[dense_layers(params)[0].name])
+
+
+def narrow(params: ModelParams, filters: FilterParams, model: str = "the model") -> ModelParams:
+    """The shape structured pruning with `filters` leaves of `params`' model: decided once, before
+    any training, and carried as this one value (InvalidParam as `kept_channels` raises it)."""
+    return narrowed(params, kept_channels(params, filters, model))

@@ -24,7 +24,7 @@ import json
 import math
 from typing import Any
 
-ARCHITECTURES = ("functional", "sequential")
+KERAS_APIS = ("functional", "sequential")
 LOOPS = ("fit", "custom")
 SCHEDULES = ("polynomial_decay", "constant")
 BLOCK_POOLING_TYPES = ("AVG", "MAX")
@@ -75,7 +75,7 @@ def _tuples(value):
 class ModelParams(_JsonParams):
     """The CNN's shape (pruning/architecture.py)."""
 
-    architecture: str = "functional"
+    keras_api: str = "functional"  # the Keras API that builds it: Functional or Sequential
     width: int = 32  # filters of conv1; conv2 and conv3 have twice as many
     dense_units: int = 256  # units of dense1, the custom ScaledDense layer
     dropout: float = 0.3
@@ -84,8 +84,8 @@ class ModelParams(_JsonParams):
     filters: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
-        _check(self.architecture in ARCHITECTURES, "architecture", self.architecture,
-               f"must be one of {', '.join(ARCHITECTURES)}")
+        _check(self.keras_api in KERAS_APIS, "keras_api", self.keras_api,
+               f"must be one of {', '.join(KERAS_APIS)}")
         _check(self.width >= 1, "width", self.width, "must be >= 1")
         _check(self.dense_units >= 1, "dense_units", self.dense_units, "must be >= 1")
         _check(0 <= self.dropout < 1, "dropout", self.dropout, "must be in [0, 1)")
@@ -253,9 +253,9 @@ class PruningParams(_JsonParams):
 class FilterParams(_JsonParams):
     """Structured pruning: the fraction of each named layer's filters (a convolution) or units
     (dense1) removed, chosen by magnitude on a schedule while fine-tuning; then the model is
-    rebuilt without them. `layer_sparsity=()` turns it off."""
+    rebuilt without them. `filter_sparsity=()` turns it off."""
 
-    layer_sparsity: tuple[tuple[str, float], ...] = ()
+    filter_sparsity: tuple[tuple[str, float], ...] = ()
     epochs: int = 2  # fine-tuning of the full-width model while its channels are masked
     learning_rate: float = 2e-3  # peak of the warm-up + cosine schedule
     frequency: int = 50  # steps between mask updates
@@ -266,11 +266,11 @@ class FilterParams(_JsonParams):
     teacher_weight: float = 0.8
 
     def __post_init__(self) -> None:
-        for name, value in self.layer_sparsity:
-            _check(0 < value < 1, "layer_sparsity", f"{name}:{value}",
+        for name, value in self.filter_sparsity:
+            _check(0 < value < 1, "filter_sparsity", f"{name}:{value}",
                    "needs each removed fraction in (0, 1)")
-        names = [name for name, _ in self.layer_sparsity]
-        _check(len(set(names)) == len(names), "layer_sparsity", ",".join(names),
+        names = [name for name, _ in self.filter_sparsity]
+        _check(len(set(names)) == len(names), "filter_sparsity", ",".join(names),
                "must name each layer once")
         _check(self.epochs >= 1, "epochs", self.epochs, "must be >= 1")
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
@@ -280,7 +280,7 @@ class FilterParams(_JsonParams):
 
     @property
     def enabled(self) -> bool:
-        return bool(self.layer_sparsity)
+        return bool(self.filter_sparsity)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The Trainer's module: `run_fn` builds, trains and exports the baseline CNN.
 
-A thin adapter: reads both splits (`pruning.data`), runs `pruning.training.baseline.baseline_step`
+A thin adapter: reads both splits (`pruning.data`), runs `pruning.training.baseline.make_baseline`
 and writes the Model artifact (`components.model_artifact`). Hyperparameters arrive in
 `custom_config` (from `pipelines/configs.py`):
 
-    {"model": {"architecture": "functional", "width": 32, ...},   # pruning.params.ModelParams
+    {"model": {"keras_api": "functional", "width": 32, ...},   # pruning.params.ModelParams
      "training": {"epochs": 5, "batch_size": 256, ...}}           # pruning.params.TrainingParams
 """
 
@@ -19,7 +19,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components import examples, model_artifact, properties
 from pruning import data
 from pruning.params import ModelParams, TrainingParams
-from pruning.training.baseline import baseline_step
+from pruning.training.baseline import make_baseline
 
 MODEL_CONFIG_KEY = "model"
 TRAINING_CONFIG_KEY = "training"
@@ -56,11 +56,11 @@ def run_fn(fn_args: FnArgs) -> None:
     log.info("Read %d train and %d eval examples in %.1f s", len(train_images),
              len(eval_images), time.monotonic() - started)
 
-    result = baseline_step(model_params, training, (train_images, train_labels),
+    result = make_baseline(model_params, training, (train_images, train_labels),
                            (eval_images, eval_labels), log_dir=fn_args.model_run_dir)
     model_uri = os.path.dirname(fn_args.serving_model_dir)  # <model>/Format-Serving
     model_artifact.write_model(model_uri, result.model, result.metrics, {
         properties.EPOCHS: training.epochs,
         properties.TRAIN_SECONDS: round(result.seconds, 1),
-        properties.ARCHITECTURE: model_params.architecture,
+        properties.KERAS_API: model_params.keras_api,
     })

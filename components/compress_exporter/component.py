@@ -1,7 +1,7 @@
 """CompressExporter: every deployable file of the baseline and the pruned model, measured.
 
 Class-based like TFX's Pusher: a spec with the keys in one place, a thin component, an executor
-that maps artifacts to the arguments of `pruning.compression.step.compression_step`.
+that maps artifacts to the arguments of `pruning.compression.compress.compress_models`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """CompressExporter's executor: maps artifacts to the arguments of
-`pruning.compression.step.compression_step`, and its report to the output artifacts."""
+`pruning.compression.compress.compress_models`, and its report to the output artifacts."""
 
 from __future__ import annotations
 
@@ -47,11 +47,11 @@ class Executor(base_executor.BaseExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        # The library (TensorFlow Model Optimization, LiteRT, matplotlib) loads when the step
+        # The library (TensorFlow Model Optimization, LiteRT, matplotlib) loads when the component
         # runs, not each time a pipeline that holds this component is defined.
         from pruning import data
         from pruning.compression import documents
-        from pruning.compression.step import compression_step
+        from pruning.compression.compress import compress_models
 
         self._log_startup(input_dict, output_dict, exec_properties)
         params = CompressionParams.from_json(exec_properties[spec.COMPRESSION_KEY])
@@ -74,7 +74,7 @@ class Executor(base_executor.BaseExecutor):
         with tempfile.TemporaryDirectory(prefix="compress_exporter_") as work:
             local_compressed = os.path.join(work, "compressed")
             local_report = os.path.join(work, "report")
-            report = compression_step(
+            report = compress_models(
                 baseline, pruned, local_compressed, eval_images, eval_labels, train_images,
                 train_labels, params,
                 progress=lambda message: log.info("CompressExporter: %s", message),

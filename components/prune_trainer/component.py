@@ -2,7 +2,8 @@
 is rebuilt narrower), then single weights with the Keras pruning API, then clustering.
 
 Class-based (not `@component`) because it needs the exact-resume machinery of its executor and
-checks its parameters against the architecture when the pipeline is built.
+checks its parameters against the model's layers (`pruning.architecture`) when the pipeline is
+built.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class PruneTrainer(base_component.BaseComponent):
                 raise TypeError(f"Expected a {kind.__name__}, got {value!r}")
         if model is not None:
             name = architecture.model_name(model)
-            narrow = architecture.narrowed(model, architecture.kept_channels(model, filters, name))
+            narrow = architecture.narrow(model, filters, name)
             architecture.select_layers(architecture.prunable_layers(narrow), pruning, name)
         super().__init__(
             spec=PruneTrainerSpec(

@@ -1,4 +1,4 @@
-"""PruneTrainer's executor: maps artifacts to the arguments of `pruning.sparsity.step.prune_step`
+"""PruneTrainer's executor: maps artifacts to the arguments of `pruning.sparsity.prune.prune_model`
 and its result to the output artifacts.
 
 Resuming: checkpoints go to a directory named after a fingerprint of this execution's inputs and
@@ -64,10 +64,10 @@ class Executor(base_executor.BaseExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        # The library (TensorFlow Model Optimization: seconds of imports) loads when the step
+        # The library (TensorFlow Model Optimization: seconds of imports) loads when the component
         # runs, not each time a pipeline that holds this component is defined.
         from pruning import data
-        from pruning.sparsity.step import prune_step
+        from pruning.sparsity.prune import prune_model
 
         self._log_startup(input_dict, output_dict, exec_properties)
         filters = FilterParams.from_json(exec_properties[spec.FILTERS_KEY])
@@ -85,7 +85,7 @@ class Executor(base_executor.BaseExecutor):
         warm_start = warm_start_path(input_dict)
         resume_dir = resume_directory(model.uri, input_dict, exec_properties)
 
-        result = prune_step(
+        result = prune_model(
             base_model, pruning, training, clustering, train, eval_data,
             checkpoint_dir=resume_dir,
             filter_params=filters,
@@ -117,7 +117,7 @@ class Executor(base_executor.BaseExecutor):
         }))
         saved = pruning_run.saver.export(checkpoint_artifact.uri)
         properties.record(checkpoint_artifact, {
-            properties.EPOCHS_DONE: pruning_run.epochs_done,
+            properties.EPOCHS_DONE: pruning_run.epochs,
             properties.OPTIMIZER_ITERATIONS: int(pruning_run.optimizer.iterations.numpy()),
             properties.CHECKPOINT_PATH: os.path.basename(saved),
         })

@@ -13,7 +13,7 @@ MODEL_KEY = "model"
 MODEL_RUN_KEY = "model_run"
 CHECKPOINT_KEY = "checkpoint"
 # Parameters
-FILTERS_KEY = "filters"  # JSON of pruning.params.FilterParams; no layer_sparsity = off
+FILTERS_KEY = "filters"  # JSON of pruning.params.FilterParams; no filter_sparsity = off
 PRUNING_KEY = "pruning"  # JSON of pruning.params.PruningParams
 TRAINING_KEY = "training"  # JSON of pruning.params.TrainingParams
 CLUSTERING_KEY = "clustering"  # JSON of pruning.params.ClusteringParams; clusters 0 = off

@@ -1,4 +1,4 @@
-"""The compression report as typed values: what `compare.compress_and_compare` measured.
+"""The compression report as typed values: what `files.write_and_measure` measured.
 
 `report.json` is `CompressionReport.to_json()`; `CompressionReport.from_json` reads it back, so no
 reader re-types its keys. Plain dataclasses, no TensorFlow.

@@ -118,7 +118,7 @@ def rearranged_kernel(kernel: np.ndarray, phases: int = 1) -> np.ndarray:
 def _is_chain(model: keras.Model) -> bool:
     """Each layer reads the one before it (what both CNN builders make). Read from the model's
     config, which holds this model's connections only: a layer can belong to other models too
-    (`prune_step`'s model shares layers with the graphs it was pruned and clustered in)."""
+    (`prune_model`'s model shares layers with the graphs it was pruned and clustered in)."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return False
     if isinstance(model, keras.Sequential):

@@ -47,7 +47,7 @@ def build_model(params: ModelParams | None = None) -> keras.Model:
     layers = _layers(params)
     name = architecture.model_name(params)
     inputs = keras.Input(architecture.IMAGE_SHAPE, name="image")
-    if params.architecture == "sequential":
+    if params.keras_api == "sequential":
         return keras.Sequential([inputs, *layers], name=name)
     outputs = inputs
     for layer in layers:
@@ -63,7 +63,7 @@ def model_params(model: keras.Model) -> ModelParams:
     dense1 = architecture.dense_layers(defaults)[0].name
     width = convs[0]
     return ModelParams(
-        architecture="sequential" if isinstance(model, keras.Sequential) else "functional",
+        keras_api="sequential" if isinstance(model, keras.Sequential) else "functional",
         width=width,
         dense_units=int(model.get_layer(dense1).units),
         dropout=float(model.get_layer(DROPOUT).rate),

@@ -120,7 +120,7 @@ class FilterSchedule:
     def for_run(cls, params: FilterParams, steps_per_epoch: int, epochs: int) -> FilterSchedule:
         total = steps_per_epoch * epochs
         end = total - steps_per_epoch if epochs > 1 else max(total // 2, 1)
-        return cls(dict(params.layer_sparsity), 0, end, params.frequency)
+        return cls(dict(params.filter_sparsity), 0, end, params.frequency)
 
 
 class UpdateChannelMasks(keras.callbacks.Callback):
@@ -140,12 +140,18 @@ class UpdateChannelMasks(keras.callbacks.Callback):
         self._masks.apply()
 
 
-def shrink(model: keras.Model, kept: dict[str, np.ndarray]) -> keras.Model:
+def shrink(model: keras.Model, kept: dict[str, np.ndarray],
+           shape: ModelParams | None = None) -> keras.Model:
     """The narrower model without the channels `kept` leaves out, holding the same weights for
-    the others: the same outputs as `model` when the left-out channels output zero."""
+    the others: the same outputs as `model` when the left-out channels output zero. `shape`: the
+    narrowed shape when the caller has it (`architecture.narrow`), else read off `model`."""
     convs, dense = _channel_names()
-    params = cnn.model_params(model)
-    narrow = cnn.build_model(architecture.narrowed(params, {n: len(k) for n, k in kept.items()}))
+    widths = {name: len(indices) for name, indices in kept.items()}
+    shape = shape or architecture.narrowed(cnn.model_params(model), widths)
+    if architecture.shrinkable_layers(shape) != widths:
+        raise ValueError(f"The masks keep {widths}, the shape {shape} has "
+                         f"{architecture.shrinkable_layers(shape)}")
+    narrow = cnn.build_model(shape)
 
     def copy(name: str, *weights: np.ndarray) -> None:
         narrow.get_layer(name).set_weights(list(weights))
@@ -164,7 +170,7 @@ def shrink(model: keras.Model, kept: dict[str, np.ndarray]) -> keras.Model:
     keep = kept[dense]
     kernel, bias, scale = dense1.get_weights()
     copy(dense, kernel[rows][:, keep], bias[keep], scale[keep])
-    logits = architecture.dense_layers(params)[1].name
+    logits = architecture.dense_layers(shape)[1].name
     kernel, bias = model.get_layer(logits).get_weights()
     copy(logits, kernel[keep], bias)
     return narrow
@@ -173,18 +179,21 @@ def shrink(model: keras.Model, kept: dict[str, np.ndarray]) -> keras.Model:
 @dataclasses.dataclass
 class FilterResult:
     model: keras.Model  # the narrower model
-    kept: dict[str, int]  # filters or units each layer kept
+    shape: ModelParams  # its shape (`architecture.narrow`)
     # "trained" (this call ran the masked fine-tuning), "reloaded" (an earlier attempt had
-    # finished it; its shrunk model was loaded) or "shape" (`narrow_shape`: untrained).
+    # finished it; its shrunk model was loaded) or "shape" (`untrained`).
     source: str
 
+    @property
+    def kept(self) -> dict[str, int]:
+        """Filters or units each layer kept."""
+        return architecture.shrinkable_layers(self.shape)
 
-def narrow_shape(base_model: keras.Model, params: FilterParams) -> FilterResult:
-    """The narrower model `prune_filters` would make of `base_model`, untrained: for weights
-    restored from elsewhere (a checkpoint of an earlier run on the narrowed model)."""
-    shape = cnn.model_params(base_model)
-    kept = architecture.kept_channels(shape, params, base_model.name)
-    return FilterResult(cnn.build_model(architecture.narrowed(shape, kept)), kept, "shape")
+    @classmethod
+    def untrained(cls, shape: ModelParams) -> FilterResult:
+        """The narrower model, untrained: for weights restored from elsewhere (a checkpoint of an
+        earlier run on the narrowed model)."""
+        return cls(cnn.build_model(shape), shape, "shape")
 
 
 def prune_filters(
@@ -195,17 +204,18 @@ def prune_filters(
     labels: np.ndarray,
     *,
     checkpoint_dir: str,
+    shape: ModelParams | None = None,
     on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> FilterResult:
     """Fine-tunes `base_model` (trained, in place) for `params.epochs` while its channels are
-    masked on the schedule, then shrinks it. Resumable like `step.prune_and_fine_tune`: every
+    masked on the schedule, then shrinks it. Resumable like `prune.prune_and_fine_tune`: every
     epoch is checkpointed (model, optimizer, masks) in `checkpoint_dir`, and the shrunk model is
-    kept there once the run has finished."""
+    kept there once the run has finished. `shape`: the narrowed shape (`architecture.narrow`)
+    when the caller has decided it, else decided here from `base_model`."""
+    shape = shape or architecture.narrow(cnn.model_params(base_model), params, base_model.name)
     narrow_path = os.path.join(checkpoint_dir, NARROW_FILE)
     if tf.io.gfile.exists(narrow_path):
-        model = export.load_keras(narrow_path)
-        return FilterResult(model, _widths(model), "reloaded")
-    architecture.kept_channels(cnn.model_params(base_model), params, base_model.name)  # checks
+        return FilterResult(export.load_keras(narrow_path), shape, "reloaded")
     steps = training.steps_per_epoch(len(images))
     schedule = FilterSchedule.for_run(params, steps, params.epochs)
     keras.utils.set_random_seed(training.seed)
@@ -226,10 +236,6 @@ def prune_filters(
                    checkpoint.EpochHook(on_epoch_end)])
     masks.update(schedule.removed(schedule.end))  # the targets, whatever the run's length
     masks.apply()
-    narrow = shrink(base_model, masks.kept())
+    narrow = shrink(base_model, masks.kept(), shape)
     export.save_keras(narrow, narrow_path)
-    return FilterResult(narrow, _widths(narrow), "trained")
-
-
-def _widths(model: keras.Model) -> dict[str, int]:
-    return architecture.shrinkable_layers(cnn.model_params(model))
+    return FilterResult(narrow, shape, "trained")

@@ -77,7 +77,7 @@ class BaselineResult:
     seconds: float  # training, not evaluation
 
 
-def baseline_step(
+def make_baseline(
     model_params: ModelParams,
     training: TrainingParams,
     train: tuple[np.ndarray, np.ndarray],
@@ -98,7 +98,7 @@ def baseline_step(
     return BaselineResult(model, metrics, seconds)
 
 
-def control_step(
+def make_control(
     model_params: ModelParams,
     kept_channels: Mapping[str, int],
     training: TrainingParams,
@@ -109,4 +109,4 @@ def control_step(
     as structured pruning left them) trained from scratch with the baseline's recipe. Returns
     the result and that shape."""
     shape = narrowed(model_params, kept_channels)
-    return baseline_step(shape, training, train, eval_data), shape
+    return make_baseline(shape, training, train, eval_data), shape

@@ -59,7 +59,7 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         "TRAIN_EPOCHS": "1",
         "PRUNE_EPOCHS": "2",
         "BATCH_SIZE": "50",
-        "PRUNE_FREQUENCY": "1",
+        "PRUNE_FREQUENCY": "1", "PRUNE_FILTER_FREQUENCY": "1",
         "LATENCY_RUNS": "10",
         "SERVING_MODEL_DIR": str(tmp_path / "serving"),
     }

@@ -30,6 +30,7 @@ EXAMPLE_LIMIT = 1000
 # The default model and recipe on a small budget (about 85 s of containers), gate open.
 BUDGET = {"EXAMPLE_LIMIT": str(EXAMPLE_LIMIT), "BATCH_SIZE": "32", "TRAIN_EPOCHS": "2",
           "PRUNE_EPOCHS": "3", "PRUNE_FILTER_EPOCHS": "1", "PRUNE_FREQUENCY": "10",
+          "PRUNE_FILTER_FREQUENCY": "10",
           "REPRESENTATIVE_EXAMPLES": "8", "LATENCY_RUNS": "3",
           "EVAL_MIN_ACCURACY": "0", "EVAL_MAX_ACCURACY_DROP": "1"}
 TASKS = nodes.ALL  # in DAG order

@@ -14,7 +14,8 @@ EXAMPLE_LIMIT = 600
 # A small model and short runs: these tests check wiring and records, not accuracy.
 TINY_TRAINING = {
     "MODEL_WIDTH": "8", "DENSE_UNITS": "32", "TRAIN_EPOCHS": "2", "PRUNE_EPOCHS": "2",
-    "BATCH_SIZE": "32", "LEARNING_RATE": "0.01", "PRUNE_FREQUENCY": "1", "CLUSTER_COUNT": "4",
+    "BATCH_SIZE": "32", "LEARNING_RATE": "0.01", "PRUNE_FREQUENCY": "1",
+    "PRUNE_FILTER_FREQUENCY": "1", "CLUSTER_COUNT": "4",
     "REPRESENTATIVE_EXAMPLES": "8", "LATENCY_RUNS": "3",
     # Structured pruning (the default recipe, set here because MODEL_WIDTH is not the default),
     # so the narrowed model goes through every node.

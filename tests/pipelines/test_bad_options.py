@@ -32,7 +32,7 @@ BAD = [
      "must be a number"),
     ({"BATCH_SIZE": "0"}, "BATCH_SIZE=0 (--batch-size): must be >= 1"),
     ({"EXAMPLE_LIMIT": "-5"}, "EXAMPLE_LIMIT=-5 (--example-limit): must be an integer >= 1"),
-    ({"ARCHITECTURE": "resnet"}, "ARCHITECTURE=resnet (--architecture): must be one of "
+    ({"KERAS_API": "resnet"}, "KERAS_API=resnet (--keras-api): must be one of "
      "functional, sequential"),
     ({"PRUNE_M_BY_N": "5:4"}, "PRUNE_M_BY_N=5:4 (--prune-m-by-n): needs 1 <= m < n"),
     ({"DATASET": "cifar10"}, "DATASET=cifar10 (--dataset): must be one of mnist, fashion_mnist"),

@@ -204,6 +204,14 @@ def test_pruning_options_become_pruning_and_training_params():
     assert (training.epochs, training.learning_rate, training.batch_size) == (2, 5e-4, 64)
 
 
+def test_weight_and_channel_masks_have_their_own_frequency():
+    config = configs.load_config([], environ={"PRUNE_FREQUENCY": "7",
+                                              "PRUNE_FILTER_FREQUENCY": "3"})
+    assert (config.pruning_params.frequency, config.filter_params.frequency) == (7, 3)
+    alone = configs.load_config([], environ={"PRUNE_FREQUENCY": "7"})
+    assert alone.filter_params.frequency == FilterParams().frequency
+
+
 def test_layer_sparsity_none_gives_every_layer_the_final_sparsity():
     config = configs.load_config([], environ={"PRUNE_LAYER_SPARSITY": "none",
                                               "PRUNE_FINAL_SPARSITY": "0.8"})
@@ -217,7 +225,7 @@ def test_each_default_is_the_librarys():
     assert config.training_params == TrainingParams()
     # Structured pruning is on by default, with the narrowed model's recipe.
     assert config.filter_params == FilterParams(
-        layer_sparsity=architecture.NARROW_FILTER_SPARSITY)
+        filter_sparsity=architecture.NARROW_FILTER_SPARSITY)
     assert config.pruning_params == PruningParams(
         layer_sparsity=architecture.NARROW_LAYER_SPARSITY)
     assert config.prune_training_params == dataclasses.replace(

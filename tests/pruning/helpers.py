@@ -14,9 +14,9 @@ EPOCHS = 3
 ALL_PRUNABLE = ["conv1", "conv2", "conv3", "dense1", "logits"]
 
 
-def tiny_model(architecture: str = "functional") -> keras.Model:
+def tiny_model(keras_api: str = "functional") -> keras.Model:
     keras.utils.set_random_seed(0)
-    return cnn.build_model(ModelParams(architecture, width=8, dense_units=16, dropout=0.0))
+    return cnn.build_model(ModelParams(keras_api, width=8, dense_units=16, dropout=0.0))
 
 
 def tiny_data() -> tf.data.Dataset:

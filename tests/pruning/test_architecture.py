@@ -6,7 +6,7 @@ import pytest
 
 from pruning import architecture
 from pruning.model import cnn
-from pruning.params import InvalidParam, ModelParams, PruningParams
+from pruning.params import FilterParams, InvalidParam, ModelParams, PruningParams
 from pruning.sparsity import wrap
 
 
@@ -51,3 +51,23 @@ def test_what_does_not_fit_is_named_without_tensorflow(params, param, message):
     with pytest.raises(InvalidParam, match=message) as raised:
         architecture.select_layers(architecture.prunable_layers(ModelParams()), params)
     assert raised.value.param == param
+
+
+def test_the_narrowed_shape_is_the_shape_shrink_builds():
+    import numpy as np
+
+    from pruning.sparsity import filters
+
+    params, fractions = ModelParams(width=8, dense_units=16), FilterParams(
+        filter_sparsity=(("conv1", 0.5), ("dense1", 0.75)))
+    shape = architecture.narrow(params, fractions)
+    assert architecture.shrinkable_layers(shape) == {"conv1": 4, "conv2": 16, "conv3": 16,
+                                                     "dense1": 4}
+    model = cnn.build_model(params)
+    kept = {name: np.arange(width) for name, width in
+            architecture.shrinkable_layers(shape).items()}
+    narrow = filters.shrink(model, kept, shape)
+    assert wrap.layer_specs(narrow) == list(architecture.prunable_layers(shape))
+    wider = {**kept, "dense1": np.arange(5)}
+    with pytest.raises(ValueError, match="The masks keep"):
+        filters.shrink(model, wider, shape)

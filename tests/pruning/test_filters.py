@@ -115,7 +115,7 @@ def test_a_removed_channel_stays_removed_when_the_masks_are_updated_again():
 
 def test_schedule_rises_along_a_cubic_to_the_target_one_epoch_before_the_end():
     schedule = filters.FilterSchedule.for_run(
-        FilterParams(layer_sparsity=(("conv2", 0.6),), frequency=10), steps_per_epoch=50,
+        FilterParams(filter_sparsity=(("conv2", 0.6),), frequency=10), steps_per_epoch=50,
         epochs=3)
 
     assert (schedule.begin, schedule.end) == (0, 100)
@@ -130,7 +130,7 @@ def test_schedule_rises_along_a_cubic_to_the_target_one_epoch_before_the_end():
 def test_prune_filters_trains_masked_then_returns_the_shrunk_model(tmp_path, real_train):
     images, labels = real_train
     model = random_model("functional")
-    params = FilterParams(layer_sparsity=tuple(REMOVED.items()), epochs=2, frequency=2)
+    params = FilterParams(filter_sparsity=tuple(REMOVED.items()), epochs=2, frequency=2)
     training = TrainingParams(epochs=2, batch_size=64, augment=False)
     epochs_seen = []
 
@@ -158,7 +158,7 @@ def test_prune_filters_trains_masked_then_returns_the_shrunk_model(tmp_path, rea
 @pytest.mark.integration  # reads the real MNIST files
 def test_an_interrupted_masked_run_resumes_with_its_masks(tmp_path, real_train):
     images, labels = real_train
-    params = FilterParams(layer_sparsity=(("conv2", 0.5), ("dense1", 0.75)), epochs=3,
+    params = FilterParams(filter_sparsity=(("conv2", 0.5), ("dense1", 0.75)), epochs=3,
                           frequency=2)
     training = TrainingParams(epochs=3, batch_size=64, augment=False)
 
@@ -186,19 +186,19 @@ def test_an_interrupted_masked_run_resumes_with_its_masks(tmp_path, real_train):
     assert result.kept["dense1"] == 4 and result.kept["conv2"] == 8
 
 
-@pytest.mark.parametrize(("layer_sparsity", "message"), [
+@pytest.mark.parametrize(("filter_sparsity", "message"), [
     ((("logits", 0.5),), "'logits', which cannot shrink: its units are the classes"),
     ((("conv9", 0.5),), "'conv9', which is not a layer"),
     ((("conv1", 0.95),), "would remove every one of the 8 filters of layer 'conv1'"),
 ])
-def test_a_shrink_the_model_cannot_take_is_refused_naming_the_layer(layer_sparsity, message):
+def test_a_shrink_the_model_cannot_take_is_refused_naming_the_layer(filter_sparsity, message):
     with pytest.raises(InvalidParam, match=message):
-        architecture.kept_channels(ModelParams(width=8), FilterParams(layer_sparsity))
+        architecture.kept_channels(ModelParams(width=8), FilterParams(filter_sparsity))
 
 
 @pytest.mark.parametrize(("values", "message"), [
-    ({"layer_sparsity": (("conv1", 1.0),)}, r"each removed fraction in \(0, 1\)"),
-    ({"layer_sparsity": (("conv1", 0.5), ("conv1", 0.2))}, "must name each layer once"),
+    ({"filter_sparsity": (("conv1", 1.0),)}, r"each removed fraction in \(0, 1\)"),
+    ({"filter_sparsity": (("conv1", 0.5), ("conv1", 0.2))}, "must name each layer once"),
     ({"teacher_weight": 1.5}, r"teacher_weight must be in \[0, 1\]"),
     ({"epochs": 0}, "epochs must be >= 1"),
 ])
@@ -208,7 +208,7 @@ def test_filter_params_name_the_bad_value(values, message):
 
 
 def test_filter_params_round_trip_through_json():
-    params = FilterParams(layer_sparsity=(("conv1", 0.75), ("dense1", 0.8)), teacher_weight=0.3)
+    params = FilterParams(filter_sparsity=(("conv1", 0.75), ("dense1", 0.8)), teacher_weight=0.3)
     assert FilterParams.from_json(params.to_json()) == params
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pruning.params import PruningParams, TrainingParams
-from pruning.sparsity.step import prune_and_fine_tune
+from pruning.sparsity.prune import prune_and_fine_tune
 from pruning.training import checkpoint
 from tests.pruning.helpers import tiny_model
 

@@ -1,4 +1,4 @@
-"""The pruning library on tiny synthetic data: every scope, architecture and training loop."""
+"""The pruning library on tiny synthetic data: every scope, Keras API and training loop."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ def prune_and_train(model: keras.Model, pruning: PruningParams, loop: str) -> ke
     return wrap.strip_pruning(pruned)
 
 
-@pytest.mark.parametrize("architecture", ["functional", "sequential"])
+@pytest.mark.parametrize("keras_api", ["functional", "sequential"])
 @pytest.mark.parametrize("loop", ["fit", "custom"])
-def test_whole_model_reaches_target_sparsity(architecture, loop):
-    stripped = prune_and_train(tiny_model(architecture), params(), loop)
+def test_whole_model_reaches_target_sparsity(keras_api, loop):
+    stripped = prune_and_train(tiny_model(keras_api), params(), loop)
 
     report = measure.measure_sparsity(stripped, ALL_PRUNABLE)
     assert report.overall == pytest.approx(0.8, abs=0.01)

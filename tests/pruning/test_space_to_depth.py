@@ -73,9 +73,9 @@ def test_the_4x4_kernel_gives_the_strided_outputs_in_space_to_depth_form(size, c
         tf.nn.conv2d(image, kernel, 2, "SAME"), 2).numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("architecture", ["functional", "sequential"])
-def test_a_narrow_cnn_gets_the_4x4_form_and_keeps_its_outputs(architecture):
-    model = tiny_model(architecture)  # conv1 8 filters, conv2 16
+@pytest.mark.parametrize("keras_api", ["functional", "sequential"])
+def test_a_narrow_cnn_gets_the_4x4_form_and_keeps_its_outputs(keras_api):
+    model = tiny_model(keras_api)  # conv1 8 filters, conv2 16
     _randomize_batch_norms(model)
     rewritten = space_to_depth.rewrite_strided_convs(model)
     images = _images(16)
@@ -117,7 +117,7 @@ def test_biases_own_activations_and_batch_norm_options_keep_their_outputs(width,
 
 
 def test_a_model_whose_layers_other_graphs_share_is_rewritten_too():
-    """Like `prune_step`'s model: its layers were also called in the graphs it was pruned in."""
+    """Like `prune_model`'s model: its layers were also called in the graphs it was pruned in."""
     model = tiny_model()
     _randomize_batch_norms(model)
     other = keras.Input((28, 28))

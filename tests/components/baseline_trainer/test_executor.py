@@ -14,7 +14,7 @@ from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components import model_artifact
+from components import model_artifact, properties
 from components.anomalies import AnomaliesFoundError
 from components.baseline_trainer import RUN_FN, Executor
 from components.baseline_trainer.module import parse_custom_config
@@ -43,8 +43,8 @@ def trained(tiny_inputs, clean_anomalies, tmp_path_factory):
     model.uri = str(tmp_path_factory.mktemp("model"))
     model_run = standard_artifacts.ModelRun()
     model_run.uri = str(tmp_path_factory.mktemp("model_run"))
-    architecture = {**dataclasses.asdict(TINY_MODEL), "architecture": "sequential"}
-    config = {"model": architecture, "training": TRAINING}
+    sequential = {**dataclasses.asdict(TINY_MODEL), "keras_api": "sequential"}
+    config = {"model": sequential, "training": TRAINING}
     Executor().Do(
         {"examples": [examples], "schema": [schema], "anomalies": [clean_anomalies]},
         {"model": [model], "model_run": [model_run]},
@@ -62,7 +62,7 @@ def test_model_artifact_carries_test_metrics_and_parameter_count(trained):
     assert 0 <= metrics["test_accuracy"] <= 1
     assert model.get_float_custom_property("test_loss") == pytest.approx(metrics["test_loss"])
     assert metrics["num_eval_examples"] == SPLIT_SIZES["eval"]
-    assert model.get_string_custom_property("architecture") == "sequential"
+    assert model.get_string_custom_property(properties.KERAS_API) == "sequential"
     assert keras_model.name == "cnn_sequential"
 
 
@@ -89,8 +89,8 @@ def test_model_run_holds_tensorboard_logs(trained):
 @pytest.mark.parametrize(
     ("custom_config", "message"),
     [
-        ({"model": {"architecture": "resnet"}},
-         "architecture must be one of functional, sequential, got 'resnet'"),
+        ({"model": {"keras_api": "resnet"}},
+         "keras_api must be one of functional, sequential, got 'resnet'"),
         ({"model": {"depth": 3}}, r"Unknown ModelParams field\(s\) \['depth'\]"),
         ({"training": {"epochs": 0}}, "epochs must be >= 1, got 0"),
         ({"trainig": {}}, r"Unknown custom_config keys \['trainig'\]"),

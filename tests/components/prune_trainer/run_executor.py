@@ -20,7 +20,7 @@ from tfx.types import standard_artifacts
 
 from components.prune_trainer import component as prune_component
 from components.prune_trainer import executor
-from pruning.sparsity import step
+from pruning.sparsity import prune
 from tests.components import support
 from tests.components.prune_trainer.helpers import component_exec_properties
 
@@ -58,7 +58,7 @@ def main() -> None:
         "base_model": [artifact(standard_artifacts.Model, inputs_dir / "base_model")],
     }
     if args.kill_after_epoch:
-        original = step.prune_and_fine_tune
+        original = prune.prune_and_fine_tune
 
         def killed_after_epoch(*a, **kw):
             hook = kw["on_epoch_end"]
@@ -70,7 +70,7 @@ def main() -> None:
 
             return original(*a, **{**kw, "on_epoch_end": on_epoch_end})
 
-        step.prune_and_fine_tune = killed_after_epoch
+        prune.prune_and_fine_tune = killed_after_epoch
     executor.Executor().Do(inputs, outputs, component_exec_properties())
     model = outputs["model"][0]
     checkpoint = outputs["checkpoint"][0]

@@ -74,7 +74,7 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
          "PRUNE_BLOCK_SIZE=0x4 (--prune-block-size): must be two integers >= 1"),
         ({"PRUNE_LOOP": "keras"}, "PRUNE_LOOP=keras (--prune-loop): must be one of fit, custom"),
         ({"PRUNE_EPOCHS": "0"}, "PRUNE_EPOCHS=0 (--prune-epochs): must be >= 1"),
-        ({"ARCHITECTURE": "resnet"}, "ARCHITECTURE=resnet (--architecture): must be one of "
+        ({"KERAS_API": "resnet"}, "KERAS_API=resnet (--keras-api): must be one of "
          "functional, sequential"),
         ({"PRUNE_LEARNING_RATE": "fast"},
          "PRUNE_LEARNING_RATE=fast (--prune-learning-rate): must be a number"),
@@ -125,7 +125,7 @@ def test_the_pipeline_hands_its_structured_pruning_to_the_prune_trainer(tmp_path
     pipeline = create_pipeline(configs.load_config([], environ=environ))
     [prune_trainer] = [c for c in pipeline.components if c.id == "PruneTrainer"]
     filters = FilterParams.from_json(prune_trainer.exec_properties["filters"])
-    assert filters.layer_sparsity == (("conv2", 0.5), ("dense1", 0.75))
+    assert filters.filter_sparsity == (("conv2", 0.5), ("dense1", 0.75))
     assert filters.teacher_weight == 0.2
     # The weight-pruning targets default to the narrowed model's.
     pruning = json.loads(prune_trainer.exec_properties["pruning"])

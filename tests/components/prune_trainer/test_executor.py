@@ -18,7 +18,7 @@ from components.prune_trainer import PruningCheckpoint, executor
 from pipelines import faults
 from pruning.model import export
 from pruning.params import ClusteringParams, FilterParams
-from pruning.sparsity import filters, step
+from pruning.sparsity import filters, prune
 from pruning.training import checkpoint
 from tests.components.prune_trainer.helpers import (
     EPOCHS,
@@ -114,10 +114,10 @@ def test_sigkilled_execution_resumes_from_its_last_epoch(tmp_path):
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     # The line `make faults` waits for before it kills a PruneTrainer is the one it logs.
     assert faults.PRUNE_MARKER in killed.stderr
-    assert progress.epoch_done(step.WEIGHTS_DIR, 1, EPOCHS) in killed.stderr
+    assert progress.epoch_done(prune.WEIGHTS_DIR, 1, EPOCHS) in killed.stderr
     assert not (tmp_path / "report.json").exists()
     [saved] = glob.glob(str(tmp_path / "node" / executor.RESUME_DIR / "*"
-                               / step.WEIGHTS_DIR / "ckpt-1.index"))
+                               / prune.WEIGHTS_DIR / "ckpt-1.index"))
 
     retried = run()
     assert retried.returncode == 0, retried.stderr[-3000:]
@@ -173,7 +173,7 @@ def test_clustering_after_pruning_keeps_the_sparsity_with_few_values(
     assert model.get_float_custom_property("sparsity") == pytest.approx(report["overall"])
 
 
-FILTERS = FilterParams(layer_sparsity=(("conv1", 0.5), ("conv3", 0.75), ("dense1", 0.5)),
+FILTERS = FilterParams(filter_sparsity=(("conv1", 0.5), ("conv3", 0.75), ("dense1", 0.5)),
                        epochs=2, frequency=1, teacher_weight=0.5)
 
 
@@ -223,6 +223,7 @@ def test_warm_start_continues_the_narrowed_model_without_removing_filters_again(
     assert ckpt.get_int_custom_property("optimizer_iterations") == 2 * EPOCHS * STEPS_PER_EPOCH
 
 
-def test_progress_phases_are_prune_steps_checkpoint_directories():
-    assert (progress.FILTERS_PHASE, progress.WEIGHTS_PHASE) == (step.FILTERS_DIR, step.WEIGHTS_DIR)
+def test_progress_phases_are_prune_models_checkpoint_directories():
+    assert (progress.FILTERS_PHASE, progress.WEIGHTS_PHASE) == (prune.FILTERS_DIR,
+                                                                prune.WEIGHTS_DIR)
     assert progress.epoch_done("weights", 3, 30) == "PruneTrainer: weights epoch 3/30 done"

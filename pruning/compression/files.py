@@ -1,6 +1,6 @@
 """Every deployable file of a baseline and a pruned model, measured side by side.
 
-`compress_and_compare` writes, for each model, a SavedModel, a Keras file and three TFLite files
+`write_and_measure` writes, for each model, a SavedModel, a Keras file and three TFLite files
 into a local directory, measures raw and gzip sizes the same way for all (`sizes`), runs each
 TFLite file on the whole eval set with LiteRT, counts the zeros left in its stored kernels, and
 optionally times batch-1 inference and measures the memory LiteRT needs to run each timed file.
@@ -109,7 +109,7 @@ def keras_figures(model: keras.Model, images: np.ndarray, labels: np.ndarray) ->
                         kernel_sparsity=measure.measure_sparsity(model, layers).overall)
 
 
-def compress_and_compare(
+def write_and_measure(
     baseline: keras.Model,
     pruned: keras.Model,
     out_dir: str,

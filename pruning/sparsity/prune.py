@@ -1,6 +1,6 @@
 """The PruneTrainer's whole step as plain functions, resumable from per-epoch checkpoints.
 
-`prune_step` is the step (usable from a notebook): optional structured pruning (`filters`), then
+`prune_model` is the step (usable from a notebook): optional structured pruning (`filters`), then
 `prune_and_fine_tune`, then optional sparsity-preserving clustering, then the figures of the final
 model. `prune_and_fine_tune` wraps
 the selected layers, trains with either loop, checkpoints model + optimizer every epoch, then
@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pruning import data
+from pruning import architecture, data
+from pruning.model import cnn
 from pruning.params import ClusteringParams, FilterParams, PruningParams, TrainingParams
 from pruning.sparsity import clustering, loops, measure, wrap
 from pruning.sparsity import filters as filters_lib
@@ -41,16 +42,34 @@ log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
-class PruneResult:
+class WeightPruningRun:
     model: keras.Model  # stripped: plain layers holding the zeros
     optimizer: keras.optimizers.Optimizer
     saver: checkpoint.TrainingCheckpoint  # export() copies the final state elsewhere
     sparsity: measure.SparsityReport
     pruned_layers: list[str]
-    epochs_done: int
+    epochs: int  # the run's epochs in all, those of earlier attempts included
     resumed_from_epoch: int  # 0 when this attempt started from the first epoch
     start_step: int  # optimizer step at which this run's schedules began
     losses: list[float]  # mean training loss of each epoch run by this attempt
+
+
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """How a weight-pruning run starts (the module docstring): decided once, from the disk."""
+
+    mode: str  # "fresh", "resumed" or "warm"
+    checkpoint: str | None  # what it restores: its own newest checkpoint, or another run's
+    step: int  # the optimizer step at which its schedules begin
+
+    @classmethod
+    def find(cls, checkpoint_dir: str, warm_start: str | None) -> Start:
+        own = checkpoint.latest_in(checkpoint_dir)
+        if own:
+            return cls("resumed", own, checkpoint.saved_value(own, "start_step"))
+        if warm_start:
+            return cls("warm", warm_start, checkpoint.saved_value(warm_start, "iterations"))
+        return cls("fresh", None, 0)
 
 
 def prune_and_fine_tune(
@@ -64,39 +83,33 @@ def prune_and_fine_tune(
     warm_start: str | None = None,
     log_dir: str | None = None,
     on_epoch_end: Callable[[int, float], None] | None = None,
-) -> PruneResult:
+) -> WeightPruningRun:
     """Prunes `base_model` (trained, plain layers) on (images, labels); see the module docstring.
 
     `on_epoch_end(epoch, loss)` is called after each epoch's checkpoint is written.
     """
     steps = training.steps_per_epoch(len(images))
-    latest = checkpoint.latest_in(checkpoint_dir)
-    if latest:
-        start_step = checkpoint.saved_value(latest, "start_step")
-    elif warm_start:
-        start_step = checkpoint.saved_value(warm_start, "iterations")
-    else:
-        start_step = 0
-    run_params = params.for_run(steps, training.epochs, start_step)
+    start = Start.find(checkpoint_dir, warm_start)
+    run_params = params.for_run(steps, training.epochs, start.step)
     pruned_layers = [layer.name for layer in wrap.select_layers(base_model, params)]
 
     keras.utils.set_random_seed(training.seed)
     model = wrap.apply_pruning(base_model, run_params)
     optimizer = make_optimizer(
-        training.learning_rate, steps * training.epochs, training.warmup_fraction, start_step
+        training.learning_rate, steps * training.epochs, training.warmup_fraction, start.step
     )
     saver = checkpoint.TrainingCheckpoint(checkpoint_dir, model, optimizer)
-    epochs_done = 0
-    if latest:
-        epochs_done = saver.restore(latest)
-        log.info("Resuming from %s: %d of %d epochs done", latest, epochs_done, training.epochs)
-    elif warm_start:
-        saver.restore(warm_start)
+    first_epoch = 0  # counted from 0: the epochs already done
+    if start.mode == "resumed":
+        first_epoch = saver.restore(start.checkpoint)
+        log.info("Resuming from %s: %d of %d epochs done", start.checkpoint, first_epoch,
+                 training.epochs)
+    elif start.mode == "warm":
+        saver.restore(start.checkpoint)
         # This run counts its own epochs, from the restored optimizer step.
         saver.epoch.assign(0)
-        saver.start_step.assign(start_step)
-        log.info("Continuing %s from optimizer step %d", warm_start, start_step)
-    resumed_from = epochs_done
+        saver.start_step.assign(start.step)
+        log.info("Continuing %s from optimizer step %d", start.checkpoint, start.step)
 
     dataset = train_dataset(training, images, labels)
     soft = labels.ndim == 2  # probabilities per class (distillation), not class ids
@@ -107,7 +120,7 @@ def prune_and_fine_tune(
             dataset,
             epochs=training.epochs,
             steps_per_epoch=steps,
-            initial_epoch=epochs_done,
+            initial_epoch=first_epoch,
             log_dir=log_dir,
             callbacks=[checkpoint.SaveEveryEpoch(saver), checkpoint.EpochHook(on_epoch_end)],
         )
@@ -128,21 +141,21 @@ def prune_and_fine_tune(
             dataset,
             epochs=training.epochs,
             steps_per_epoch=steps,
-            initial_epoch=epochs_done,
+            initial_epoch=first_epoch,
             loss_fn=loss_for(soft),
             on_epoch_end=after_epoch,
         )
 
     stripped = wrap.strip_pruning(model)
-    return PruneResult(
+    return WeightPruningRun(
         model=stripped,
         optimizer=optimizer,
         saver=saver,
         sparsity=measure.measure_sparsity(stripped, pruned_layers),
         pruned_layers=pruned_layers,
-        epochs_done=training.epochs,
-        resumed_from_epoch=resumed_from,
-        start_step=start_step,
+        epochs=training.epochs,
+        resumed_from_epoch=first_epoch,
+        start_step=start.step,
         losses=losses,
     )
 
@@ -158,12 +171,12 @@ def _write_epoch_summaries(writer, model, epoch, loss, optimizer) -> None:
 
 
 @dataclasses.dataclass
-class PruneStepResult:
+class PrunedModel:
     model: keras.Model  # narrowed (structured pruning), pruned, clustered when clustering is on
     sparsity: measure.SparsityReport  # of `model`'s pruned kernels
     distinct_values: dict[str, int] | None  # per pruned kernel, when clustered
     metrics: Metrics  # of `model` on the eval data
-    pruning: PruneResult  # the weight-pruning run: epochs, resume, optimizer, checkpoint
+    pruning: WeightPruningRun  # the weight-pruning run: epochs, resume, optimizer, checkpoint
     filters: filters_lib.FilterResult | None  # the structured run, when one ran
     seconds: float  # pruning and clustering, not evaluation
 
@@ -181,7 +194,7 @@ class PruneStepResult:
 FILTERS_DIR, WEIGHTS_DIR = "filters", "weights"
 
 
-def prune_step(
+def prune_model(
     base_model: keras.Model,
     params: PruningParams,
     training: TrainingParams,
@@ -194,7 +207,7 @@ def prune_step(
     warm_start: str | None = None,
     log_dir: str | None = None,
     on_epoch_end: Callable[[str, int, int, float], None] | None = None,
-) -> PruneStepResult:
+) -> PrunedModel:
     """The PruneTrainer's step on `base_model` (trained; changed in place):
 
     1. with `filter_params`, structured pruning narrows it (`filters.prune_filters`), and every
@@ -219,16 +232,18 @@ def prune_step(
     images, targets = train
     narrowed = None
     if filter_params is not None and filter_params.enabled:
+        # The narrowed shape, decided once from the model given and carried from here on.
+        shape = architecture.narrow(cnn.model_params(base_model), filter_params, base_model.name)
         if filter_params.teacher_weight:
             targets = distillation.soft_targets(base_model, images, targets,
                                                 filter_params.teacher_weight)
         if warm_start:
             # The checkpoint holds the narrowed model's weights: its shape is enough.
-            narrowed = filters_lib.narrow_shape(base_model, filter_params)
+            narrowed = filters_lib.FilterResult.untrained(shape)
         else:
             narrowed = filters_lib.prune_filters(
                 base_model, filter_params, training, images, targets,
-                checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR),
+                checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR), shape=shape,
                 on_epoch_end=hook(FILTERS_DIR, filter_params.epochs))
         log.info("Narrowed to %s", narrowed.kept)
         base_model = narrowed.model
@@ -246,7 +261,7 @@ def prune_step(
             batch_size=training.batch_size, augment=training.augment, seed=training.seed)
         distinct = clustering.distinct_values(model, result.pruned_layers)
     seconds = time.monotonic() - started
-    return PruneStepResult(
+    return PrunedModel(
         model=model,
         sparsity=measure.measure_sparsity(model, result.pruned_layers),
         distinct_values=distinct,

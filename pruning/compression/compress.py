@@ -12,14 +12,14 @@ from collections.abc import Callable
 import numpy as np
 import tf_keras as keras
 
-from pruning.compression import compare, qat
+from pruning.compression import files, qat
 from pruning.compression.report import CompressionReport
 from pruning.params import CompressionParams, TrainingParams
 
 log = logging.getLogger(__name__)
 
 
-def compression_step(
+def compress_models(
     baseline: keras.Model,
     pruned: keras.Model,
     out_dir: str,
@@ -43,7 +43,7 @@ def compression_step(
                  f"on {len(train_images)} examples")
         pqat_model = qat.pqat_fine_tune(pruned, train_images, train_labels, params,
                                         batch_size=training.batch_size, seed=training.seed)
-    return compare.compress_and_compare(
+    return files.write_and_measure(
         baseline, pruned, out_dir, eval_images, eval_labels,
         train_images[:params.representative_examples], latency_runs=params.latency_runs,
         progress=progress, pqat_model=pqat_model)
