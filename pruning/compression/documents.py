@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt
 
-from pruning.compression.report import MODELS, CompressionReport
+from pruning.compression.report import FIGURES, MODELS, CompressionReport
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -79,10 +79,23 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
         ("Where the bytes of pruned_int8.tflite go (kernels, biggest first)",
          ["Tensor", "Shape", "Type", "Bytes", "Zeros", "Gzip bytes alone"], tensor_rows),
     ]
+    tables.append(("On a microcontroller (TFLite Micro, reference kernels)",
+                   ["Figure", "Value"], micro_rows(report)))
     if report.latency_ms:
         tables.append(("Latency (batch 1, one thread, median)", ["TFLite file", "ms"],
                        [[k, f"{v:.4f}"] for k, v in report.latency_ms.items()]))
     return tables
+
+
+def micro_rows(report: CompressionReport) -> list[list[str]]:
+    """The micro file's flash, arena, accuracy and time in TFLite Micro, or why it could not
+    run there."""
+    rows = [[figure.label, figure.format(getattr(report.summary, name))]
+            for name, figure in FIGURES.items()
+            if ("micro" in name and getattr(report.summary, name) is not None)]
+    if report.micro_error:
+        rows.append(["Not run in TFLite Micro", report.micro_error])
+    return rows
 
 
 def device_rows(report: CompressionReport) -> list[list[str]]:

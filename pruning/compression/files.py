@@ -18,8 +18,10 @@ import numpy as np
 import tf_keras as keras
 
 from pruning import data
-from pruning.compression import memory, sizes, tflite
+from pruning.compression import memory, micro, sizes, tflite
 from pruning.compression.report import (
+    BASELINE_MICRO_FILE,
+    MICRO_NAME,
     MODELS,
     PQAT_FILE,
     TFLITE_FILES,
@@ -89,6 +91,53 @@ def measure_files(
 _LATENCY_ROUNDS = 5
 
 
+def write_micro_files(model: keras.Model, out_dir: str, representative_images: np.ndarray,
+                      name: str = MICRO_NAME) -> str:
+    """`<name>.tflite`, the full-int8 file in the convolutions' own form (`micro`), and its C
+    source `<name>.h` / `<name>.cc` as TFLite Micro's examples compile a model in; returns the
+    file's path."""
+    from tensorflow.lite.python.util import convert_bytes_to_c_source
+
+    content = tflite.convert(model, "full_int8", representative_images, rearrange=False)
+    path = _write(os.path.join(out_dir, f"{name}.tflite"), content)
+    header, source = micro.c_source(content, name, convert_bytes_to_c_source)
+    for suffix, text in (("h", header), ("cc", source)):
+        with open(os.path.join(out_dir, f"{name}.{suffix}"), "w") as f:
+            f.write(text)
+    return path
+
+
+def measure_micro(baseline: keras.Model, pruned: keras.Model, out_dir: str,
+                  representative_images: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                  latency_runs: int, progress: Callable[[str], None]) -> tuple[dict, str | None]:
+    """The micro file's figures in TFLite Micro (the summary's `*_micro` fields), or, when TFLite
+    Micro cannot run it, no figures and the reason, logged: the rest of the export goes on."""
+    path = write_micro_files(pruned, out_dir, representative_images)
+    progress(f"TFLite Micro: the smallest arena of {os.path.basename(path)}, then its class for "
+             f"each of {len(images)} eval examples")
+    try:
+        run = micro.measure(path, images, latency_runs)
+    except micro.MicroError as error:
+        log.warning("%s; the micro file is written, not measured", error)
+        return {"flash_bytes_micro": os.path.getsize(path)}, str(error)
+    litert_file = tflite.TfliteModel(_read(path))
+    litert_classes = np.array([int(np.argmax(litert_file.scores(image))) for image in images])
+    figures = {
+        "flash_bytes_micro": run.flash_bytes,
+        "arena_bytes_micro": run.arena_bytes,
+        "micro_accuracy": float(np.mean(run.predictions == np.asarray(labels))),
+        "micro_litert_agreement": float(np.mean(run.predictions == litert_classes)),
+        "latency_ms_micro_pruned": run.latency_ms,
+    }
+    if latency_runs:
+        progress(f"TFLite Micro: timing the baseline's micro file, {latency_runs} runs")
+        content = tflite.convert(baseline, "full_int8", representative_images, rearrange=False)
+        baseline_path = _write(os.path.join(out_dir, BASELINE_MICRO_FILE), content)
+        figures["latency_ms_micro_baseline"] = micro.measure(
+            baseline_path, images[:1], latency_runs).latency_ms
+    return figures, None
+
+
 def measure_latency(
     tflite_paths: Mapping[str, str], pruned: keras.Model, image: np.ndarray, runs: int
 ) -> dict[str, float]:
@@ -144,6 +193,9 @@ def write_and_measure(
                       tflite.convert(pqat_model, "full_int8", representative_images))
         records += measure_files("pruned", {"tflite_pqat_int8": path}, eval_images, eval_labels)
     tensors = tflite.stored_tensors(_read(os.path.join(out_dir, "pruned_int8.tflite")))
+    micro_figures, micro_error = measure_micro(
+        baseline, pruned, out_dir, representative_images, eval_images, eval_labels,
+        latency_runs, progress)
     latency, runtime = {}, {}
     if latency_runs:
         progress(f"timing batch-1 inference, {latency_runs} runs per file, files interleaved")
@@ -151,7 +203,7 @@ def write_and_measure(
         progress("measuring the memory LiteRT needs for each timed file, one process each")
         runtime = {key: memory.runtime_memory(path) for key, path in timed.items()}
     return CompressionReport(
-        summary=summarize(figures, records, latency, runtime),
+        summary=summarize(figures, records, latency, runtime, micro_figures),
         models=figures,
         files=tuple(records),
         pruned_int8_tensors=tuple(tensors),
@@ -159,12 +211,19 @@ def write_and_measure(
         num_eval_examples=len(eval_images),
         num_representative_examples=len(representative_images),
         runtime_memory=runtime,
+        micro_error=micro_error,
     )
 
 
 def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
               latency: Mapping[str, float],
-              runtime: Mapping[str, RuntimeMemory] | None = None) -> CompressionSummary:
+              runtime: Mapping[str, RuntimeMemory] | None = None,
+              micro_figures: Mapping[str, object] | None = None) -> CompressionSummary:
+    """The summary; `micro_figures`: the `*_micro` fields `measure_micro` gives."""
+    micro_figures = dict(micro_figures or {})
+    if micro_figures.get("micro_accuracy") is not None:
+        micro_figures["micro_accuracy_drop_pp"] = drop_pp(figures["baseline"].accuracy,
+                                                          micro_figures["micro_accuracy"])
     by_key = {(r.model, r.format): r for r in records}
     baseline_float = by_key["baseline", "tflite_float"]
     baseline_int8 = by_key["baseline", "tflite_int8"]
@@ -199,6 +258,7 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
         memory_bytes_pruned_int8=memory_bytes.get("pruned_int8"),
         pqat_int8_tflite_accuracy=pqat.accuracy if pqat else None,
         gzip_bytes_pruned_pqat_int8_tflite=pqat.gzip_bytes if pqat else None,
+        **micro_figures,
     )
 
 

@@ -13,6 +13,11 @@ MODELS = ("baseline", "pruned")
 # TFLite flavours, by the suffix of their file name (`pruned_int8.tflite`) -> converter mode.
 TFLITE_FILES = {"float": "float", "dynamic_int8": "dynamic_int8", "int8": "full_int8"}
 PQAT_FILE = "pruned_pqat_int8.tflite"
+# The file for a microcontroller (TFLite Micro): the pruned full-int8 model in its convolutions'
+# own form, and its C source (`<name>.h`, `<name>.cc`); the baseline's is written to time it.
+MICRO_NAME = "pruned_micro"
+MICRO_FILE = f"{MICRO_NAME}.tflite"
+BASELINE_MICRO_FILE = "baseline_micro.tflite"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +176,27 @@ class CompressionSummary:
         "Pruned PQAT int8 TFLite accuracy", "fraction", default=None)
     gzip_bytes_pruned_pqat_int8_tflite: int | None = _figure(
         "Pruned PQAT int8 TFLite, gzip bytes", "bytes", default=None)
+    # The micro file in TFLite Micro's interpreter, reference kernels (`compression.micro`).
+    flash_bytes_micro: int | None = _figure(
+        "Micro file, flash bytes (TFLite Micro)", "bytes", "report", "run", "bench", "compare",
+        default=None)
+    arena_bytes_micro: int | None = _figure(  # the smallest arena that allocates and invokes
+        "Micro file, smallest TFLite Micro arena", "bytes", "report", "run", "bench", "compare",
+        default=None)
+    micro_accuracy: float | None = _figure(
+        "Micro file accuracy (TFLite Micro)", "fraction", "report", "bench", "compare",
+        default=None)
+    micro_accuracy_drop_pp: float | None = _figure(
+        "Micro file accuracy below the baseline's", "pp", "bench", default=None)
+    micro_litert_agreement: float | None = _figure(  # same file, same images
+        "Micro file: TFLite Micro's class equal to LiteRT's", "fraction", "report", "bench",
+        "compare", default=None)
+    latency_ms_micro_baseline: float | None = _figure(
+        "Latency, baseline micro file (TFLite Micro reference kernels)", "ms", "report", "bench",
+        default=None)
+    latency_ms_micro_pruned: float | None = _figure(
+        "Latency, micro file (TFLite Micro reference kernels)", "ms", "report", "bench",
+        "compare", default=None)
     blessed: bool | None = _figure(  # the Evaluator's verdict, when the exporter was given it
         "Blessed by the Evaluator", "yes/no", "report", "run", "bench", default=None)
 
@@ -218,6 +244,8 @@ class CompressionReport:
     num_representative_examples: int
     # Per timed file ("baseline_int8", ...): what LiteRT needs to run it; empty when not timed.
     runtime_memory: dict[str, RuntimeMemory] = dataclasses.field(default_factory=dict)
+    # Why TFLite Micro could not run the micro file (the operators it lacks), if it could not.
+    micro_error: str | None = None
 
     def file(self, model: str, format: str) -> FileRecord:
         for record in self.files:
@@ -258,6 +286,7 @@ class CompressionReport:
             num_representative_examples=values["num_representative_examples"],
             runtime_memory={key: RuntimeMemory(**_fields_of(RuntimeMemory, memory))
                             for key, memory in values.get("runtime_memory", {}).items()},
+            micro_error=values.get("micro_error"),
         )
 
 

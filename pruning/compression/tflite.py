@@ -32,6 +32,7 @@ def convert(
     mode: str,
     representative_images: np.ndarray | None = None,
     sparse: bool = False,
+    rearrange: bool = True,
 ) -> bytes:
     """A TFLite flatbuffer of `model` + softmax, batch 1, without tensor names (`strip_names`).
 
@@ -39,6 +40,8 @@ def convert(
     weights, activations, input and output, calibrated on `representative_images`; its first
     strided convolutions read a space-to-depth rearrangement of the image
     (`space_to_depth.rewrite_strided_convs`: the same outputs, faster in int8).
+    `rearrange=False` keeps a full-int8 file's convolutions in their own form: the micro file's,
+    whose flash the rearranged kernels would grow (`micro`).
     `sparse`: the converter's EXPERIMENTAL_SPARSITY optimization, which stores sparse kernels in a
     compressed (index + values) format for runtimes with sparse kernels.
     """
@@ -46,7 +49,7 @@ def convert(
         raise ValueError(f"Unknown TFLite mode {mode!r}; choose one of {MODES}")
     if mode == "full_int8" and (representative_images is None or len(representative_images) == 0):
         raise ValueError("full_int8 needs representative_images to calibrate the activations")
-    if mode == "full_int8":
+    if mode == "full_int8" and rearrange:
         model = space_to_depth.rewrite_strided_convs(model)
 
     @tf.function(input_signature=[tf.TensorSpec(INPUT_SHAPE, tf.float32, name="image")])

@@ -14,6 +14,7 @@ from components import model_artifact, properties
 from components.compress_exporter import CompressExporter, CompressionReport, executor, spec
 from pruning import data
 from pruning.compression import documents, tflite
+from pruning.compression import report as report_lib
 from pruning.compression.report import FIGURE, CompressionSummary
 from pruning.compression.report import CompressionReport as Report
 from pruning.model import cnn
@@ -29,6 +30,9 @@ EXPECTED_FILES = {
     for suffix in ("_saved_model", ".keras", "_float.tflite", "_dynamic_int8.tflite",
                    "_int8.tflite")
 }
+# The micro file, its C source, and the baseline's micro file (written to time it).
+MICRO_FILES = {report_lib.MICRO_FILE, f"{report_lib.MICRO_NAME}.h",
+               f"{report_lib.MICRO_NAME}.cc", report_lib.BASELINE_MICRO_FILE}
 LATENCY_RUNS = 3
 REPRESENTATIVE = 16
 
@@ -101,7 +105,7 @@ def exported(tiny_inputs, tiny_base_model, tmp_path_factory):
 
 def test_every_file_is_written_and_measured(exported):
     compressed, _, report = exported
-    assert set(os.listdir(compressed.uri)) == EXPECTED_FILES | {spec.SERVING_DIR}
+    assert set(os.listdir(compressed.uri)) == EXPECTED_FILES | MICRO_FILES | {spec.SERVING_DIR}
     files = {f.file: f for f in report.files}
     assert set(files) == EXPECTED_FILES
     for record in files.values():
@@ -115,6 +119,22 @@ def test_every_file_is_written_and_measured(exported):
     assert files["pruned_float.tflite"].weight_sparsity == pytest.approx(0.9, abs=0.01)
     assert report.models["pruned"].kernel_sparsity == pytest.approx(0.9, abs=0.01)
     assert files["baseline_float.tflite"].weight_sparsity < 0.01
+
+
+def test_the_micro_file_is_measured_in_tflite_micro(exported, tiny_inputs):
+    compressed, _, report = exported
+    summary = report.summary
+    path = os.path.join(compressed.uri, report_lib.MICRO_FILE)
+    assert summary.flash_bytes_micro == os.path.getsize(path)
+    assert summary.arena_bytes_micro > 0 and summary.arena_bytes_micro % 16 == 0
+    assert summary.latency_ms_micro_pruned > 0 and summary.latency_ms_micro_baseline > 0
+    assert report.micro_error is None
+    # A second code path: LiteRT on the same file, inputs quantized by hand; the two runtimes
+    # differ on at most the images where their classes differ.
+    images, labels = data.read_split(tiny_inputs[0].uri, "eval")
+    litert = _direct_accuracy(path, images, labels)
+    assert abs(summary.micro_accuracy - litert) <= 1 - summary.micro_litert_agreement + 1e-9
+    assert summary.micro_litert_agreement >= 0.9
 
 
 def _direct_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:
