@@ -96,6 +96,7 @@ class Lineage:
             for execution in store.get_executions_by_context(context.id):
                 self.execution_node[execution.id] = node
                 self.execution_pipeline[execution.id] = owner
+        self._events: _Events | None = None
         self._producer: dict[int, tuple[int, str]] | None = None
 
     # --- runs -----------------------------------------------------------------------------
@@ -164,11 +165,18 @@ class Lineage:
         raise LineageError(f"No run {run!r}; runs: {', '.join(c.name for c in contexts)}")
 
     # --- artifacts ------------------------------------------------------------------------
+    def events(self) -> _Events:
+        """The events of every execution read (one request), then of what a trace reached."""
+        if self._events is None:
+            executions = list(self.execution_node)
+            self._events = _Events(executions, self.store.get_events_by_execution_ids(executions))
+        return self._events
+
     def producer(self, artifact_id: int) -> tuple[int, str] | None:
         """(execution id, output key) of the execution that first output the artifact."""
         if self._producer is None:
             self._producer = {}
-            for event in self.store.get_events_by_execution_ids(list(self.execution_node)):
+            for event in self.events().first_read:
                 if event.type == mlmd.Event.OUTPUT and event.artifact_id not in self._producer:
                     self._producer[event.artifact_id] = (event.execution_id, output_key(event))
         return self._producer.get(artifact_id)
@@ -252,47 +260,40 @@ class Lineage:
         (the ExampleGen). Downstream: every execution that read it, their outputs, and so on.
         Edges point the way data flowed: ("a<id>", "e<id>", key) for an input,
         ("e<id>", "a<id>", key) for an output.
+
+        A few requests, however large the graph. ML Metadata's own walk, `get_lineage_subgraph`,
+        names its starting artifact with a filter query, which ML Metadata 1.21 does not
+        implement (UnimplementedError). So the graph is walked here over the events already
+        read (those of the pipeline's executions); then the events of every artifact it reached
+        are read in one request, in case an execution not read (another pipeline's) used one of
+        them, and the walk is repeated until every artifact it reaches was read whole.
         """
-        artifacts = {artifact.id: artifact}
-        executions: dict[int, mlmd.Execution] = {}
-        edges: set[tuple[str, str, str]] = set()
-        pending = [artifact.id]
-        seen = set()
-        step_in = mlmd.Event.INPUT if downstream else mlmd.Event.OUTPUT
-        while pending:
-            current = pending.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            events = [e for e in self.store.get_events_by_artifact_ids([current])
-                      if e.type == step_in]
-            if not downstream:
-                # Provenance is the execution that made it; cached executions of later runs
-                # output the same artifact again and are left out (`runs` shows them).
-                events = sorted(events, key=lambda e: e.execution_id)[:1]
-            for event in events:
-                execution_id = event.execution_id
-                edges.add(_edge(event))
-                if execution_id in executions:
-                    continue
-                [execution] = self.store.get_executions_by_id([execution_id])
-                executions[execution_id] = execution
-                step_out = mlmd.Event.OUTPUT if downstream else mlmd.Event.INPUT
-                for other in self.store.get_events_by_execution_ids([execution_id]):
-                    if other.type != step_out:
-                        continue
-                    edges.add(_edge(other))
-                    if other.artifact_id not in artifacts:
-                        artifacts[other.artifact_id] = self.store.get_artifacts_by_id(
-                            [other.artifact_id])[0]
-                    pending.append(other.artifact_id)
+        events = self.events()
+        while True:
+            artifact_ids, execution_ids, edges = _walk(artifact.id, downstream, events)
+            partial = [i for i in artifact_ids if i not in events.whole_artifacts]
+            if not partial:
+                break
+            self._read_artifact_events(partial)
+        artifacts = {artifact.id: artifact, **_by_id(self.store.get_artifacts_by_id,
+                                                     artifact_ids[1:])}
+        executions = _by_id(self.store.get_executions_by_id, execution_ids)
         return {
             "root": artifact.id,
             "direction": "downstream" if downstream else "upstream",
-            "artifacts": {a.id: self.artifact_info(a) for a in artifacts.values()},
-            "executions": {e.id: self.execution_info(e) for e in executions.values()},
+            "artifacts": {i: self.artifact_info(artifacts[i]) for i in artifact_ids},
+            "executions": {i: self.execution_info(executions[i]) for i in execution_ids},
             "edges": sorted(edges),
         }
+
+    def _read_artifact_events(self, artifact_ids: list[int]) -> None:
+        """Every event of these artifacts, and every event of the executions among them not
+        read yet: two requests at most."""
+        found = self.store.get_events_by_artifact_ids(artifact_ids)
+        self.events().add_artifacts(artifact_ids, found)
+        unread = sorted({e.execution_id for e in found} - self.events().of_execution.keys())
+        if unread:
+            self.events().add_executions(unread, self.store.get_events_by_execution_ids(unread))
 
     # --- compare --------------------------------------------------------------------------
     def compare(self, run: str = "latest") -> dict:
@@ -319,6 +320,71 @@ class Lineage:
         if not figures:
             raise LineageError(f"Run {context.name} recorded none of the pipeline's figures")
         return {"run": context.name, "figures": figures}
+
+
+class _Events:
+    """Events read from the store, by execution and by artifact. An execution's are whole once
+    read by its id; an artifact's once read by its id, and until then they are those of the
+    executions read."""
+
+    def __init__(self, execution_ids: list[int], events: list[mlmd.Event]) -> None:
+        self.first_read = events  # those of the Lineage's executions, in the store's order
+        self.of_execution: dict[int, list[mlmd.Event]] = {}
+        self.of_artifact: dict[int, list[mlmd.Event]] = {}
+        self.whole_artifacts: set[int] = set()
+        self.add_executions(execution_ids, events)
+
+    def add_executions(self, execution_ids: list[int], events: list[mlmd.Event]) -> None:
+        for execution_id in execution_ids:
+            self.of_execution[execution_id] = []
+        for event in events:
+            self.of_execution[event.execution_id].append(event)
+            if event.artifact_id not in self.whole_artifacts:
+                self.of_artifact.setdefault(event.artifact_id, []).append(event)
+
+    def add_artifacts(self, artifact_ids: list[int], events: list[mlmd.Event]) -> None:
+        for artifact_id in artifact_ids:
+            self.of_artifact[artifact_id] = []
+        for event in events:
+            self.of_artifact[event.artifact_id].append(event)
+        self.whole_artifacts.update(artifact_ids)
+
+
+def _walk(root: int, downstream: bool,
+          events: _Events) -> tuple[list[int], list[int], set[tuple[str, str, str]]]:
+    """The artifacts and executions reached from artifact `root`, in the order they are reached
+    (the root first), and the edges between them, over the events read so far."""
+    step_in = mlmd.Event.INPUT if downstream else mlmd.Event.OUTPUT
+    step_out = mlmd.Event.OUTPUT if downstream else mlmd.Event.INPUT
+    artifacts, executions = {root: None}, {}  # ordered sets
+    edges: set[tuple[str, str, str]] = set()
+    pending, seen = [root], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        arriving = [e for e in events.of_artifact.get(current, []) if e.type == step_in]
+        if not downstream:
+            # Provenance is the execution that made it; cached executions of later runs
+            # output the same artifact again and are left out (`runs` shows them).
+            arriving = sorted(arriving, key=lambda e: e.execution_id)[:1]
+        for event in arriving:
+            edges.add(_edge(event))
+            if event.execution_id in executions:
+                continue
+            executions[event.execution_id] = None
+            for other in events.of_execution.get(event.execution_id, []):
+                if other.type == step_out:
+                    edges.add(_edge(other))
+                    artifacts.setdefault(other.artifact_id, None)
+                    pending.append(other.artifact_id)
+    return list(artifacts), list(executions), edges
+
+
+def _by_id(get, ids: list[int]) -> dict:
+    """{id: node} of a store's get_*_by_id, in one request (none for no ids)."""
+    return {node.id: node for node in get(ids)} if ids else {}
 
 
 def _edge(event: mlmd.Event) -> tuple[str, str, str]:

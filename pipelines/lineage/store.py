@@ -89,7 +89,8 @@ def connect(where: stores.Store | GrpcService) -> metadata_store.MetadataStore:
                 host=where.host, port=where.port))
         else:
             store = metadata.open_store(where)
-        store.get_context_types()  # a cheap call that fails now if the store is unusable
+        if not isinstance(where, stores.MySQLStore):  # open_mysql has asked this already
+            store.get_context_types()  # a cheap call that fails now if the store is unusable
     except FileNotFoundError as error:  # no SQLite file: nothing to read, none is created
         raise LineageError(f"{error}: run the pipeline first (`make run`), or point --sqlite, "
                            "--mysql-host or --grpc-host at a store") from None

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2 as mlmd
 
-from pipelines import configs, nodes, stores
-from pipelines.lineage import cli, store
+from pipelines import configs, metadata, nodes, stores
+from pipelines.lineage import cli, queries, store
 
 pytestmark = pytest.mark.e2e
 
@@ -83,6 +84,88 @@ def test_downstream_of_the_examples_reaches_the_push(gated_runs, capsys):
     types = {a["type"] for a in graph["artifacts"].values()}
     assert {"Model", "ModelBlessing", "components.CompressionReport", "PushedModel"} <= types
     assert any(e["state"] == "CACHED" for e in graph["executions"].values())
+
+
+class CountingStore:
+    """A MetadataStore that records the name of each call made on it."""
+
+    def __init__(self, store):
+        self.store, self.calls = store, []
+
+    def __getattr__(self, name):
+        method = getattr(self.store, name)
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def per_artifact_walk(counting: CountingStore, lineage: queries.Lineage,
+                      artifact: mlmd.Artifact, downstream: bool) -> dict:
+    """The lineage as a walk that asks the store about each artifact and execution it reaches,
+    in the order it reaches them: what `Lineage.trace` must give."""
+    step_in, step_out = ((mlmd.Event.INPUT, mlmd.Event.OUTPUT) if downstream
+                         else (mlmd.Event.OUTPUT, mlmd.Event.INPUT))
+
+    def edge(event):
+        key = event.path.steps[0].key if event.path.steps else ""
+        a, e = f"a{event.artifact_id}", f"e{event.execution_id}"
+        return (a, e, key) if event.type == mlmd.Event.INPUT else (e, a, key)
+
+    artifacts, executions, edges = {artifact.id: artifact}, {}, set()
+    pending, seen = [artifact.id], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        events = [e for e in counting.get_events_by_artifact_ids([current]) if e.type == step_in]
+        if not downstream:  # the producer, not the cached executions that output it again
+            events = sorted(events, key=lambda e: e.execution_id)[:1]
+        for event in events:
+            edges.add(edge(event))
+            if event.execution_id in executions:
+                continue
+            [executions[event.execution_id]] = counting.get_executions_by_id([event.execution_id])
+            for other in counting.get_events_by_execution_ids([event.execution_id]):
+                if other.type == step_out:
+                    edges.add(edge(other))
+                    if other.artifact_id not in artifacts:
+                        [artifacts[other.artifact_id]] = counting.get_artifacts_by_id(
+                            [other.artifact_id])
+                    pending.append(other.artifact_id)
+    return {"root": artifact.id, "direction": "downstream" if downstream else "upstream",
+            "artifacts": {i: lineage.artifact_info(a) for i, a in artifacts.items()},
+            "executions": {i: lineage.execution_info(e) for i, e in executions.items()},
+            "edges": sorted(edges)}
+
+
+# The most requests a trace makes, however large the lineage: the events of the pipeline's
+# executions, those of the artifacts reached (and of any other pipeline's executions that used
+# them), the artifacts, the executions.
+TRACE_REQUESTS = 5
+
+
+@pytest.mark.parametrize(("reference", "downstream"),
+                         [("latest:pushed", False), ("latest:examples", True)])
+def test_a_trace_asks_the_store_a_few_times_however_large_the_lineage(gated_runs, reference,
+                                                                      downstream):
+    counting = CountingStore(metadata.open_sqlite(gated_runs.config.metadata_path))
+    artifact = queries.Lineage(counting).resolve(reference)
+    lineage = queries.Lineage(counting)  # a new one: the trace reads the events as well
+    counting.calls.clear()
+    graph = lineage.trace(artifact, downstream)
+    assert len(counting.calls) <= TRACE_REQUESTS, counting.calls
+    counting.calls.clear()
+    expected = per_artifact_walk(counting, lineage, artifact, downstream)
+    reached = len(graph["artifacts"]) + len(graph["executions"])
+    assert len(counting.calls) >= reached > 2 * TRACE_REQUESTS  # a lineage larger than the bound
+    assert graph == expected
+    # In the same order too: --json and the graph files list them so.
+    assert list(graph["artifacts"]) == list(expected["artifacts"])
+    assert list(graph["executions"]) == list(expected["executions"])
 
 
 def test_runs_show_what_ran_and_what_was_cached(gated_runs, capsys):
