@@ -15,7 +15,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt
 
-from pruning.compression.report import FIGURES, MODELS, CompressionReport
+from pruning.compression.report import (
+    FIGURES,
+    MICRO_ARENA_LIMIT,
+    MICRO_FLASH_LIMIT,
+    MODELS,
+    CompressionReport,
+)
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -25,6 +31,7 @@ PLOTS = {
     "compressed_size": "compressed_size.png",
     "tflite_size": "quantized_tflite_size.png",
     "device": "on_device.png",
+    "flash_ram": "flash_and_ram.png",
 }
 _COLORS = dict(zip(MODELS, ("#7f8c8d", "#2e86c1"), strict=True))
 
@@ -44,6 +51,7 @@ def write_documents(report: CompressionReport, out_dir: str,
     plot_sizes(report, ["tflite_dynamic_int8", "tflite_int8"], "Quantized TFLite size (gzip)",
                paths["tflite_size"])
     plot_device(report, paths["device"])
+    plot_flash_ram(report, paths["flash_ram"])
     tables = report_tables(report)
     paths["markdown"] = os.path.join(out_dir, REPORT_MD)
     with open(paths["markdown"], "w") as f:
@@ -81,6 +89,9 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
     ]
     tables.append(("On a microcontroller (TFLite Micro, reference kernels)",
                    ["Figure", "Value"], micro_rows(report)))
+    tables.append(("The smallest and the fastest file for each runtime",
+                   ["Runtime", "Smallest file (bytes)", "Fastest file (ms per inference)"],
+                   best_rows(report)))
     if report.latency_ms:
         tables.append(("Latency (batch 1, one thread, median)", ["TFLite file", "ms"],
                        [[k, f"{v:.4f}"] for k, v in report.latency_ms.items()]))
@@ -95,6 +106,40 @@ def micro_rows(report: CompressionReport) -> list[list[str]]:
             if ("micro" in name and getattr(report.summary, name) is not None)]
     if report.micro_error:
         rows.append(["Not run in TFLite Micro", report.micro_error])
+    for name, measured in report.micro_files.items():
+        verdict = "within" if measured.within_limits else "OVER"
+        rows.append([f"{name}.tflite on a 64 KB-flash, 16 KB-RAM microcontroller",
+                     f"{verdict} its {MICRO_FLASH_LIMIT:,} bytes of flash and "
+                     f"{MICRO_ARENA_LIMIT:,} of arena ({measured.flash_bytes:,} and "
+                     f"{measured.arena_bytes:,})"])
+    return rows
+
+
+def _runtimes(report: CompressionReport) -> dict[str, dict[str, tuple[int, float | None]]]:
+    """{runtime: {file: (bytes, ms or None)}} of every file run by LiteRT and TFLite Micro."""
+    runtimes = {}
+    for suffix in ("float", "int8"):
+        runtimes[f"LiteRT {suffix}"] = {
+            report.file(name, f"tflite_{suffix}").file: (
+                report.file(name, f"tflite_{suffix}").raw_bytes,
+                report.latency_ms.get(f"{name}_{suffix}"))
+            for name in MODELS}
+    runtimes["TFLite Micro int8"] = {f"{name}.tflite": (m.flash_bytes, m.latency_ms)
+                                     for name, m in report.micro_files.items()}
+    return runtimes
+
+
+def best_rows(report: CompressionReport) -> list[list[str]]:
+    """For each runtime measured, which of its files is smallest and which is fastest."""
+    rows = []
+    for runtime, measured in _runtimes(report).items():
+        if not measured:
+            continue
+        smallest = min(measured, key=lambda f: measured[f][0])
+        timed = {f: ms for f, (_, ms) in measured.items() if ms is not None}
+        fastest = (f"{min(timed, key=timed.get)} ({min(timed.values()):.4f})" if timed
+                   else "not timed")
+        rows.append([runtime, f"{smallest} ({measured[smallest][0]:,})", fastest])
     return rows
 
 
@@ -230,6 +275,46 @@ def plot_sizes(report: CompressionReport, formats: list[str], title: str, path: 
               for name in MODELS}
     _ratio_axis(axis, [fmt.replace("tflite_", "TFLite ") for fmt in formats], values, "KiB")
     _save(fig, path, f"{title}: regular vs pruned")
+
+
+def plot_flash_ram(report: CompressionReport, path: str) -> None:
+    """Each file's bytes (flash on a microcontroller) against the RAM its runtime needs: LiteRT's
+    heap where it was measured, TFLite Micro's arena; log axes, the microcontroller's share
+    shaded."""
+    fig, (axis,) = _figure(1)
+    points = []  # (label, flash KiB, RAM KiB, model, marker)
+    for name in MODELS:
+        for suffix in ("float", "int8"):
+            memory = report.runtime_memory.get(f"{name}_{suffix}")
+            if memory is not None:
+                points.append((f"{name}_{suffix}.tflite (LiteRT)", memory.file_bytes / 1024,
+                               memory.heap_bytes / 1024, name, "o"))
+    for key, measured in report.micro_files.items():
+        model = key.split("_")[0]
+        points.append((f"{key}.tflite (TFLite Micro)", measured.flash_bytes / 1024,
+                       measured.arena_bytes / 1024, model if model in MODELS else MODELS[1],
+                       "s"))
+    axis.add_patch(plt.Rectangle((1e-3, 1e-3), MICRO_FLASH_LIMIT / 1024, MICRO_ARENA_LIMIT / 1024,
+                                 color="#d5f5e3", zorder=0, label="microcontroller's share"))
+    for marker, runtime in (("o", "LiteRT"), ("s", "TFLite Micro")):
+        axis.scatter([], [], s=90, marker=marker, color="#555555", label=runtime)
+    for index, (label, flash, ram, model, marker) in enumerate(points):
+        axis.scatter([flash], [ram], s=90, marker=marker, color=_COLORS[model], zorder=3)
+        # Labels alternate above and below their point: neighbours' labels do not overlap.
+        axis.annotate(f"{label}\n{_amount(flash, 'KiB')} / {_amount(ram, 'KiB')}", (flash, ram),
+                      textcoords="offset points", xytext=(8, 6 if index % 2 else -34),
+                      fontsize=_STYLE["font.size"] - 2)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    flashes = [p[1] for p in points] or [MICRO_FLASH_LIMIT / 1024]
+    rams = [p[2] for p in points] or [MICRO_ARENA_LIMIT / 1024]
+    axis.set_xlim(min(*flashes, MICRO_FLASH_LIMIT / 1024) / 3, max(flashes) * 8)
+    axis.set_ylim(min(*rams, MICRO_ARENA_LIMIT / 1024) / 8, max(rams) * 4)
+    axis.set_xlabel("file (flash), KiB")
+    axis.set_ylabel("RAM at run time, KiB")
+    if not points:
+        axis.text(0.5, 0.5, "not measured", transform=axis.transAxes, ha="center")
+    _save(fig, path, "Flash against RAM (grey baseline, blue pruned)")
 
 
 def plot_device(report: CompressionReport, path: str) -> None:

@@ -21,6 +21,8 @@ from pruning import data
 from pruning.compression import memory, micro, sizes, tflite
 from pruning.compression.report import (
     BASELINE_MICRO_FILE,
+    MICRO_ARENA_LIMIT,
+    MICRO_FLASH_LIMIT,
     MICRO_NAME,
     MODELS,
     PQAT_FILE,
@@ -28,6 +30,7 @@ from pruning.compression.report import (
     CompressionReport,
     CompressionSummary,
     FileRecord,
+    MicroFile,
     ModelFigures,
     RuntimeMemory,
     drop_pp,
@@ -109,9 +112,12 @@ def write_micro_files(model: keras.Model, out_dir: str, representative_images: n
 
 def measure_micro(baseline: keras.Model, pruned: keras.Model, out_dir: str,
                   representative_images: np.ndarray, images: np.ndarray, labels: np.ndarray,
-                  latency_runs: int, progress: Callable[[str], None]) -> tuple[dict, str | None]:
-    """The micro file's figures in TFLite Micro (the summary's `*_micro` fields), or, when TFLite
-    Micro cannot run it, no figures and the reason, logged: the rest of the export goes on."""
+                  latency_runs: int, progress: Callable[[str], None],
+                  ) -> tuple[dict, str | None, dict[str, MicroFile]]:
+    """The micro file's figures in TFLite Micro (the summary's `*_micro` fields), the reason
+    TFLite Micro cannot run it (logged; the rest of the export goes on) or None, and each micro
+    file measured (the baseline's when timed). A file over the microcontroller's limits
+    (MICRO_FLASH_LIMIT, MICRO_ARENA_LIMIT) is logged as such."""
     path = write_micro_files(pruned, out_dir, representative_images)
     progress(f"TFLite Micro: the smallest arena of {os.path.basename(path)}, then its class for "
              f"each of {len(images)} eval examples")
@@ -119,23 +125,33 @@ def measure_micro(baseline: keras.Model, pruned: keras.Model, out_dir: str,
         run = micro.measure(path, images, latency_runs)
     except micro.MicroError as error:
         log.warning("%s; the micro file is written, not measured", error)
-        return {"flash_bytes_micro": os.path.getsize(path)}, str(error)
-    litert_file = tflite.TfliteModel(_read(path))
-    litert_classes = np.array([int(np.argmax(litert_file.scores(image))) for image in images])
+        return {"flash_bytes_micro": os.path.getsize(path)}, str(error), {}
+    measured = {MICRO_NAME: MicroFile(run.flash_bytes, run.arena_bytes, run.latency_ms)}
+    if not measured[MICRO_NAME].within_limits:
+        log.warning("%s takes %d bytes of flash and a %d-byte arena: over a microcontroller's "
+                    "%d and %d", os.path.basename(path), run.flash_bytes, run.arena_bytes,
+                    MICRO_FLASH_LIMIT, MICRO_ARENA_LIMIT)
+    litert_classes, reference_classes = (
+        np.array([int(np.argmax(model.scores(image))) for image in images])
+        for model in (tflite.TfliteModel(_read(path)),
+                      tflite.TfliteModel(_read(path), reference=True)))
     figures = {
         "flash_bytes_micro": run.flash_bytes,
         "arena_bytes_micro": run.arena_bytes,
         "micro_accuracy": float(np.mean(run.predictions == np.asarray(labels))),
         "micro_litert_agreement": float(np.mean(run.predictions == litert_classes)),
+        "micro_litert_reference_agreement": float(np.mean(run.predictions == reference_classes)),
         "latency_ms_micro_pruned": run.latency_ms,
     }
     if latency_runs:
         progress(f"TFLite Micro: timing the baseline's micro file, {latency_runs} runs")
         content = tflite.convert(baseline, "full_int8", representative_images, rearrange=False)
         baseline_path = _write(os.path.join(out_dir, BASELINE_MICRO_FILE), content)
-        figures["latency_ms_micro_baseline"] = micro.measure(
-            baseline_path, images[:1], latency_runs).latency_ms
-    return figures, None
+        baseline_run = micro.measure(baseline_path, images[:1], latency_runs)
+        figures["latency_ms_micro_baseline"] = baseline_run.latency_ms
+        measured["baseline_micro"] = MicroFile(baseline_run.flash_bytes, baseline_run.arena_bytes,
+                                               baseline_run.latency_ms)
+    return figures, None, measured
 
 
 def measure_latency(
@@ -193,7 +209,7 @@ def write_and_measure(
                       tflite.convert(pqat_model, "full_int8", representative_images))
         records += measure_files("pruned", {"tflite_pqat_int8": path}, eval_images, eval_labels)
     tensors = tflite.stored_tensors(_read(os.path.join(out_dir, "pruned_int8.tflite")))
-    micro_figures, micro_error = measure_micro(
+    micro_figures, micro_error, micro_files = measure_micro(
         baseline, pruned, out_dir, representative_images, eval_images, eval_labels,
         latency_runs, progress)
     latency, runtime = {}, {}
@@ -212,6 +228,7 @@ def write_and_measure(
         num_representative_examples=len(representative_images),
         runtime_memory=runtime,
         micro_error=micro_error,
+        micro_files=micro_files,
     )
 
 

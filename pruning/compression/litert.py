@@ -19,6 +19,16 @@ log = logging.getLogger(__name__)
 
 XNNPACK = "XNNPACK"
 BUILTIN = "builtin"
+REFERENCE = "reference"
+
+
+def load_reference(content: bytes) -> tuple[Interpreter, str]:
+    """An allocated interpreter on LiteRT's reference kernels (BUILTIN_REF): each operator's
+    plain C++, as TFLite Micro's are, with no delegate."""
+    interpreter = Interpreter(model_content=content,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    return interpreter, REFERENCE
 
 
 def load(content: bytes | None = None, path: str | None = None,

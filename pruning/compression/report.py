@@ -18,6 +18,10 @@ PQAT_FILE = "pruned_pqat_int8.tflite"
 MICRO_NAME = "pruned_micro"
 MICRO_FILE = f"{MICRO_NAME}.tflite"
 BASELINE_MICRO_FILE = "baseline_micro.tflite"
+# A microcontroller the micro file is made for: 64 KB of flash and 16 KB of RAM, a quarter of
+# the flash and half of the RAM left to the model, the rest to the firmware.
+MICRO_FLASH_LIMIT = 16_384
+MICRO_ARENA_LIMIT = 8_192
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +80,20 @@ class RuntimeMemory:
     @property
     def total_bytes(self) -> int:
         return self.heap_bytes + self.file_bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class MicroFile:
+    """One file in TFLite Micro (`compression.micro`), in bytes and ms."""
+
+    flash_bytes: int
+    arena_bytes: int  # the smallest arena that allocates and invokes it
+    latency_ms: float | None = None  # median invoke(), reference kernels
+
+    @property
+    def within_limits(self) -> bool:
+        return (self.flash_bytes <= MICRO_FLASH_LIMIT
+                and self.arena_bytes <= MICRO_ARENA_LIMIT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +209,9 @@ class CompressionSummary:
     micro_litert_agreement: float | None = _figure(  # same file, same images
         "Micro file: TFLite Micro's class equal to LiteRT's", "fraction", "report", "bench",
         "compare", default=None)
+    micro_litert_reference_agreement: float | None = _figure(  # LiteRT's reference kernels
+        "Micro file: TFLite Micro's class equal to LiteRT's reference kernels'", "fraction",
+        "report", "bench", default=None)
     latency_ms_micro_baseline: float | None = _figure(
         "Latency, baseline micro file (TFLite Micro reference kernels)", "ms", "report", "bench",
         default=None)
@@ -246,6 +267,8 @@ class CompressionReport:
     runtime_memory: dict[str, RuntimeMemory] = dataclasses.field(default_factory=dict)
     # Why TFLite Micro could not run the micro file (the operators it lacks), if it could not.
     micro_error: str | None = None
+    # Per micro file ("pruned_micro", "baseline_micro" when timed): TFLite Micro's figures.
+    micro_files: dict[str, MicroFile] = dataclasses.field(default_factory=dict)
 
     def file(self, model: str, format: str) -> FileRecord:
         for record in self.files:
@@ -266,6 +289,8 @@ class CompressionReport:
                                          for t in self.pruned_int8_tensors]
         values["runtime_memory"] = {key: dataclasses.asdict(m) | {"total_bytes": m.total_bytes}
                                     for key, m in self.runtime_memory.items()}
+        values["micro_files"] = {key: dataclasses.asdict(m) | {"within_limits": m.within_limits}
+                                 for key, m in self.micro_files.items()}
         return values
 
     def to_json(self) -> str:
@@ -287,6 +312,8 @@ class CompressionReport:
             runtime_memory={key: RuntimeMemory(**_fields_of(RuntimeMemory, memory))
                             for key, memory in values.get("runtime_memory", {}).items()},
             micro_error=values.get("micro_error"),
+            micro_files={key: MicroFile(**_fields_of(MicroFile, figures))
+                         for key, figures in values.get("micro_files", {}).items()},
         )
 
 

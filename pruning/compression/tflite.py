@@ -96,9 +96,11 @@ def strip_names(content: bytes) -> bytes:
 class TfliteModel:
     """One TFLite flatbuffer, loaded in LiteRT, answering one image at a time."""
 
-    def __init__(self, content: bytes, num_threads: int | None = None):
-        # `kernels`: XNNPACK, or LiteRT's built-in ones where XNNPACK refuses the graph.
-        self.interpreter, self.kernels = litert.load(content, num_threads=num_threads)
+    def __init__(self, content: bytes, num_threads: int | None = None, reference: bool = False):
+        # `kernels`: XNNPACK, or LiteRT's built-in ones where XNNPACK refuses the graph;
+        # `reference`: LiteRT's reference kernels.
+        self.interpreter, self.kernels = (litert.load_reference(content) if reference else
+                                          litert.load(content, num_threads=num_threads))
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         if tuple(self._input["shape"]) != INPUT_SHAPE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -14,8 +15,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from pruning.compression import files, micro, tflite
-from pruning.compression.report import MICRO_FILE, MICRO_NAME
+from pruning.compression.report import MICRO_FILE, MICRO_NAME, CompressionReport
 from tests.pruning.helpers import tiny_model
+
+FIXTURE = Path(__file__).parent / "data" / "report.json"
 
 
 def images(n: int, seed: int = 5) -> np.ndarray:
@@ -56,6 +59,10 @@ def test_tflite_micro_gives_litert_s_classes_on_the_same_file(micro_dir):
     assert run.predictions.shape == (200,)
     # Two runtimes' integer kernels may round a near-tie differently, rarely.
     assert np.mean(run.predictions == expected) >= 0.98
+    reference = tflite.TfliteModel(Path(path).read_bytes(), reference=True)
+    assert reference.kernels == "reference"
+    on_reference = np.array([int(np.argmax(reference.scores(image))) for image in batch])
+    assert np.mean(run.predictions == on_reference) >= 0.98
     assert run.flash_bytes == os.path.getsize(path)
     assert run.latency_ms is not None and run.latency_ms > 0
 
@@ -110,9 +117,32 @@ def test_the_export_goes_on_without_figures_when_tflite_micro_cannot_run_it(
 
     monkeypatch.setattr(micro, "measure", lacks_an_operator)
     model = tiny_model()
-    figures, error = files.measure_micro(model, model, str(tmp_path), images(8), images(4),
-                                         np.zeros(4, np.int64), 0, lambda _: None)
+    figures, error, measured = files.measure_micro(
+        model, model, str(tmp_path), images(8), images(4), np.zeros(4, np.int64), 0,
+        lambda _: None)
+    assert measured == {}
     assert error == "TFLM cannot run pruned_micro.tflite: it has no kernel for X"
     assert "no kernel for X" in caplog.text
     assert figures == {"flash_bytes_micro": os.path.getsize(tmp_path / MICRO_FILE)}
     assert (tmp_path / f"{MICRO_NAME}.cc").exists()
+
+
+def test_the_report_says_whether_each_micro_file_fits_and_which_file_wins(monkeypatch):
+    from pruning.compression import documents
+    from pruning.compression.report import MicroFile
+
+    report = CompressionReport.from_json(FIXTURE.read_text())
+    report = dataclasses.replace(report, micro_files={
+        "pruned_micro": MicroFile(15_016, 6_256, 0.5),
+        "baseline_micro": MicroFile(483_000, 15_600, 3.9)})
+    rows = dict(documents.micro_rows(report))
+    assert rows["pruned_micro.tflite on a 64 KB-flash, 16 KB-RAM microcontroller"].startswith(
+        "within its 16,384 bytes of flash and 8,192 of arena")
+    assert rows["baseline_micro.tflite on a 64 KB-flash, 16 KB-RAM microcontroller"].startswith(
+        "OVER")
+    best = {row[0]: row[1:] for row in documents.best_rows(report)}
+    assert best["TFLite Micro int8"] == ["pruned_micro.tflite (15,016)",
+                                         "pruned_micro.tflite (0.5000)"]
+    assert set(best) == {"LiteRT float", "LiteRT int8", "TFLite Micro int8"}
+    again = CompressionReport.from_json(report.to_json())
+    assert again.micro_files == report.micro_files

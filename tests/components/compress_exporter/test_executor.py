@@ -135,6 +135,7 @@ def test_the_micro_file_is_measured_in_tflite_micro(exported, tiny_inputs):
     litert = _direct_accuracy(path, images, labels)
     assert abs(summary.micro_accuracy - litert) <= 1 - summary.micro_litert_agreement + 1e-9
     assert summary.micro_litert_agreement >= 0.9
+    assert summary.micro_litert_reference_agreement >= 0.9
 
 
 def _direct_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:

@@ -8,6 +8,7 @@ import pytest
 
 from pipelines import configs
 from pipelines.pipeline import create_pipeline
+from pruning import architecture
 from pruning.params import FilterParams, InvalidParam, ModelParams
 from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_component
 
@@ -129,7 +130,7 @@ def test_the_pipeline_hands_its_structured_pruning_to_the_prune_trainer(tmp_path
     assert filters.teacher_weight == 0.2
     # The weight-pruning targets default to the narrowed model's.
     pruning = json.loads(prune_trainer.exec_properties["pruning"])
-    assert dict(pruning["layer_sparsity"])["dense1"] == 0.87
+    assert pruning["layer_sparsity"] == [list(pair) for pair in architecture.NARROW_LAYER_SPARSITY]
 
 
 def test_parameters_round_trip_through_exec_properties():
