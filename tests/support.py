@@ -77,3 +77,18 @@ def litert_correct(content: bytes, images: np.ndarray, labels: np.ndarray) -> in
         interpreter.invoke()
         correct += int(np.argmax(interpreter.get_tensor(taken["index"])[0]) == label)
     return correct
+
+
+def kernel_zeros(model) -> float:
+    """Exact zeros over all weights of the model's pruned kernels."""
+    kernels = [model.get_layer(name).kernel.numpy()
+               for name in ("conv1", "conv2", "conv3", "dense1", "logits")]
+    return sum(int(np.sum(k == 0)) for k in kernels) / sum(k.size for k in kernels)
+
+
+def config_sparsity(config, model) -> float:
+    """The overall sparsity the per-layer targets add up to, weighted by the kernel sizes of
+    `model`."""
+    targets = dict(config.pruning_params.layer_sparsity)
+    sizes = {name: model.get_layer(name).kernel.shape.num_elements() for name in targets}
+    return sum(targets[n] * sizes[n] for n in sizes) / sum(sizes.values())
