@@ -10,7 +10,6 @@ STAMP := $(VENV)/.setup-$(SETUP_HASH)
 # Pipeline options: `make run DATASET=fashion_mnist EXAMPLE_LIMIT=1000 PRUNE_M_BY_N=2:4`. GNU make
 # puts variables given on its command line into the recipes' environment, where
 # pipelines/configs.py reads every option; empty values mean "use the default".
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 PYTEST_ARGS ?=
 RUN_ARGS ?=

@@ -81,6 +81,7 @@ DATASET_GATES = {"mnist": GateParams(),
                  "fashion_mnist": GateParams(min_accuracy=0.88, max_accuracy_drop=0.015)}
 TFDS_SPLITS = ("train", "test")  # the splits both supported datasets have
 BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+LOCAL_BEAM_RUNNER = "FnApiRunner"
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DATASET = re.compile(r"^[a-z0-9_]+(:\d+\.\d+\.\d+)?$")
 FILTER_FRACTIONS = pairs_codec("'layer:fraction' ('conv2:0.5')")
@@ -187,10 +188,10 @@ class PipelineConfig:
     # in_memory: as fast as multi_threading here, which lost records on full MNIST; and
     # multi_processing starts a worker per core, each paying TensorFlow's import.
     beam_running_mode: str = BEAM.option(
-        "BEAM_RUNNING_MODE", "Beam DirectRunner mode: multi_threading, multi_processing or "
+        "BEAM_RUNNING_MODE", "Beam's local runner mode: multi_threading, multi_processing or "
         "in_memory.", default="in_memory")
     beam_num_workers: int = BEAM.option(
-        "BEAM_NUM_WORKERS", "Beam DirectRunner workers; 0 means one per CPU core.", default=0)
+        "BEAM_NUM_WORKERS", "Beam's local runner workers; 0 means one per CPU core.", default=0)
     enable_cache: bool = BEAM.option("ENABLE_CACHE", "Reuse outputs of unchanged components.",
                                      default=True)
     stop_on_anomalies: bool = BEAM.option(
@@ -198,7 +199,7 @@ class PipelineConfig:
         "ExampleValidator found anomalies; false trains anyway (the anomalies are logged).",
         default=True)
     beam_args: str = BEAM.option(
-        "BEAM_ARGS", "Beam pipeline args replacing the DirectRunner ones, e.g. for a cluster "
+        "BEAM_ARGS", "Beam pipeline args replacing the local runner's, e.g. for a cluster "
         "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'.",
         default="")
 
@@ -457,8 +458,10 @@ class PipelineConfig:
     def beam_pipeline_args(self) -> list[str]:
         if self.beam_args.strip():
             return shlex.split(self.beam_args)
+        # FnApiRunner, the engine Beam's DirectRunner runs a batch pipeline on, named directly:
+        # the DirectRunner first tries PrismRunner, which downloads its binary at run time.
         return [
-            "--runner=DirectRunner",
+            f"--runner={LOCAL_BEAM_RUNNER}",
             f"--direct_running_mode={self.beam_running_mode}",
             f"--direct_num_workers={self.beam_num_workers}",
         ]

@@ -13,8 +13,20 @@ from components.tfds_example_gen.executor import Executor
 from tests.support import (
     IN_PROCESS_BEAM_ARGS,
     MNIST_FILES,
+    clear_option_variables,
     manual_dir_or_skip,
 )
+
+
+def pytest_configure(config) -> None:
+    """Before any fixture or test: the user's option variables leave this process (and so every
+    subprocess a test starts), and the report's header says which were set."""
+    config.cleared_option_variables = clear_option_variables()
+
+
+def pytest_report_header(config) -> str:
+    cleared = getattr(config, "cleared_option_variables", {})
+    return ("option variables cleared for the tests: " + (", ".join(cleared) or "none"))
 
 
 @pytest.fixture

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +15,8 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from pipelines import configs
+from kubeflow.image import BASE_ENV as IMAGE_BASE_ENV
+from pipelines import configs, stores
 
 MNIST_FILES = (
     "t10k-images-idx3-ubyte.gz",
@@ -22,23 +27,32 @@ MNIST_FILES = (
 
 
 # In-process Beam: TFDS's mock_data patches live in this process only.
-IN_PROCESS_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+IN_PROCESS_BEAM_ARGS = [f"--runner={configs.LOCAL_BEAM_RUNNER}", "--direct_running_mode=in_memory"]
+
+
+# What changes what the entry points do: every pipeline option, the shared store's password and
+# the image's base. conftest.py removes them from the environment before the first test, so the
+# suite runs the same whatever the user exported; a test about one of them sets it itself.
+OPTION_VARIABLES = frozenset(
+    {option.env for option in configs.OPTIONS.values()}
+    | {stores.MYSQL_PASSWORD_ENV, IMAGE_BASE_ENV})
+
+
+def clear_option_variables(environ=os.environ) -> dict[str, str]:
+    """Removes OPTION_VARIABLES from `environ`; returns what was removed."""
+    return {name: environ.pop(name) for name in sorted(OPTION_VARIABLES) if name in environ}
 
 
 def real_data_dir(dataset: str) -> Path | None:
-    """The dataset's four original files: ../shared/data/<dataset> (for MNIST, TFDS_MANUAL_DIR
-    first), if they are all there."""
-    default = configs.SHARED_DATA_DIR / dataset
-    env = os.environ.get("TFDS_MANUAL_DIR") if dataset == "mnist" else None
-    candidate = Path(env or default)
+    """The dataset's four original files in ../shared/data/<dataset>, if they are all there."""
+    candidate = configs.SHARED_DATA_DIR / dataset
     return candidate if all((candidate / n).is_file() for n in MNIST_FILES) else None
 
 
 def manual_dir_or_skip(dataset: str) -> Path:
     found = real_data_dir(dataset)
     if found is None:
-        pytest.skip(f"real {dataset} files not found in ../shared/data/{dataset}"
-                    + (" or TFDS_MANUAL_DIR" if dataset == "mnist" else ""))
+        pytest.skip(f"real {dataset} files not found in {configs.SHARED_DATA_DIR / dataset}")
     return found
 
 
@@ -92,3 +106,36 @@ def config_sparsity(config, model) -> float:
     targets = dict(config.pruning_params.layer_sparsity)
     sizes = {name: model.get_layer(name).kernel.shape.num_elements() for name in targets}
     return sum(targets[n] * sizes[n] for n in sizes) / sum(sizes.values())
+
+
+@contextlib.contextmanager
+def network_guard() -> Iterator[list[str]]:
+    """Inside: this process's attempts to reach another machine (a name looked up or an address
+    connected to, loopback and Unix sockets aside) fail as they do offline, and are listed in
+    the list it yields. A pipeline must not fetch anything while it runs."""
+    attempts: list[str] = []
+    lookup, connect = socket.getaddrinfo, socket.socket.connect
+
+    def remote(host) -> bool:
+        return bool(host) and str(host) not in LOOPBACK and not str(host).startswith("127.")
+
+    def guarded_lookup(host, *args, **kwargs):
+        if remote(host):
+            attempts.append(f"lookup {host}")
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: no network in this test")
+        return lookup(host, *args, **kwargs)
+
+    def guarded_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and remote(address[0]):
+            attempts.append(f"connect {address[0]}:{address[1]}")
+            raise OSError(errno.ENETUNREACH, "no network in this test")
+        return connect(sock, address)
+
+    socket.getaddrinfo, socket.socket.connect = guarded_lookup, guarded_connect
+    try:
+        yield attempts
+    finally:
+        socket.getaddrinfo, socket.socket.connect = lookup, connect
+
+
+LOOPBACK = frozenset({"localhost", "::1", "0.0.0.0", "ip6-localhost"})

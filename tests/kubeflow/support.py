@@ -6,6 +6,7 @@ import os
 
 from pipelines import configs
 from tests.pipelines.support import TINY_TRAINING
+from tests.support import OPTION_VARIABLES
 
 BUCKET = "gs://test-bucket"
 
@@ -27,14 +28,9 @@ def kfp_config(**overrides) -> configs.PipelineConfig:
     return configs.load_config([], environ={**TINY_TRAINING, **REMOTE, **overrides})
 
 
-# Variables that change what the entry points do, besides the pipeline's options.
-OTHER_VARIABLES = ("DOCKER_HOST", "KFP_BASE_IMAGE")
-
-
 def clean_environ(**given: str) -> dict[str, str]:
-    """This process's environment without any option variable the user may have exported,
-    plus `given`: what a subprocess of a hermetic test sees."""
-    options = {option.env for option in configs.OPTIONS.values()}
+    """This process's environment without option variables or the Docker daemon's address,
+    plus `given`: what a subprocess of a test about those variables sees."""
     kept = {k: v for k, v in os.environ.items()
-            if k not in options and k not in OTHER_VARIABLES}
+            if k not in OPTION_VARIABLES and k != "DOCKER_HOST"}
     return {**kept, **given}

@@ -80,7 +80,7 @@ def test_cluster_beam_args_replace_the_direct_runner(tmp_path):
         executors = json.load(f)["pipelineSpec"]["deploymentSpec"]["executors"]
     container_args = executors["StatisticsGen_executor"]["container"]["args"]
     assert args.split() == container_args[-4:]
-    assert not any("DirectRunner" in a for e in executors.values()
+    assert not any("FnApiRunner" in a for e in executors.values()
                    for a in e["container"].get("args", []))
 
 

@@ -19,16 +19,19 @@ from tests.pipelines.support import (
     node_states,
     recorded_accuracy,
 )
+from tests.support import network_guard
 
 
 @pytest.fixture(scope="session")
 def gated_runs(tmp_path_factory, mnist_manual_dir, prepared_data_dir) -> GatedRuns:
     root = tmp_path_factory.mktemp("gated_runs")
     config = make_config(root, mnist_manual_dir, prepared_data_dir)
-    runs = GatedRuns(config, config, 0.0, 0.0, [], [], [])
+    runs = GatedRuns(config, config, 0.0, 0.0, [], [], [], [])
 
     def run(run_config):
-        LocalDagRunner().run(create_pipeline(run_config))
+        with network_guard() as attempts:
+            LocalDagRunner().run(create_pipeline(run_config))
+        runs.network_attempts += attempts
         runs.states.append(node_states(run_config))
         runs.artifacts.append(node_artifacts(run_config))
         runs.summaries.append(

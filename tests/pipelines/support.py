@@ -64,3 +64,4 @@ class GatedRuns:
     states: list[dict[str, str]]  # each node's newest execution state after each run
     artifacts: list[dict]  # (node, output key) -> NodeOutput after each run
     summaries: list[str]  # `make run`'s closing summary after each run
+    network_attempts: list[str]  # what the runs tried to reach off this machine (support.py)

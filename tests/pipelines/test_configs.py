@@ -32,7 +32,7 @@ def test_defaults():
     assert config.metadata_path.endswith("pipelines/mnist_pruning/metadata.sqlite")
     assert config.enable_cache is True
     assert config.beam_pipeline_args == [
-        "--runner=DirectRunner",
+        "--runner=FnApiRunner",
         "--direct_running_mode=in_memory",
         "--direct_num_workers=0",
     ]

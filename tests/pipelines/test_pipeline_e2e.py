@@ -118,6 +118,12 @@ def test_local_runner_runs_every_component_and_records_their_figures(gated_runs)
     assert _first(store, "Model", artifacts["Trainer", "model"].uri).id in input_ids
 
 
+def test_three_runs_use_no_network(gated_runs):
+    """No download at run time (Prism's binary, TFDS's GCS copy...): every Beam step, both
+    trainers and the exporter ran in this process with the network refused and watched."""
+    assert gated_runs.network_attempts == []
+
+
 def test_unchanged_rerun_is_served_from_cache(gated_runs):
     assert gated_runs.states[1] == dict.fromkeys(NODES, "CACHED")
     assert {n: a.uri for n, a in gated_runs.artifacts[1].items()} == {

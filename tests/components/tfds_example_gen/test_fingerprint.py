@@ -13,6 +13,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.tfds_example_gen import TfdsExampleGen, driver, tfds_source
 from pipelines import metadata, outputs
+from tests.support import IN_PROCESS_BEAM_ARGS
 
 
 def _prepared_files(data_dir: str, dataset: str = "mnist") -> str:
@@ -75,7 +76,7 @@ def _example_gen_only(tmp_path, manual_dir: str) -> pipeline.Pipeline:
         components=[example_gen], enable_cache=True,
         metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(
             str(tmp_path / "metadata.sqlite")),
-        beam_pipeline_args=["--runner=DirectRunner", "--direct_running_mode=in_memory"])
+        beam_pipeline_args=IN_PROCESS_BEAM_ARGS)
 
 
 @pytest.mark.integration
