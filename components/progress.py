@@ -1,5 +1,6 @@
-"""The PruneTrainer's progress line, one per epoch: the format its executor logs and `make
-faults` waits for before it kills the component (no imports: the fault driver stays light)."""
+"""The trainers' progress lines, one per epoch: the format their executors log, `make faults`
+waits for before it kills the PruneTrainer, and `make bench` shows (no imports: the fault driver
+stays light)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,23 @@ def epoch_done(phase: str, epoch: int, epochs: int) -> str:
 def epoch_started_prefix(phase: str, epoch: int) -> str:
     """What every `epoch_done` line of that epoch starts with, whatever the epoch count."""
     return f"PruneTrainer: {phase} epoch {epoch}/"
+
+
+def trainer_epoch_done(epoch: int, epochs: int) -> str:
+    """'Trainer: epoch 3/5 done' (epochs counted from 1)."""
+    return f"Trainer: epoch {epoch}/{epochs} done"
+
+
+class EpochClock:
+    """Seconds since the previous call (the first: since it was made): an epoch's wall time."""
+
+    def __init__(self, clock=None):
+        import time
+
+        self._clock = clock or time.monotonic
+        self._last = self._clock()
+
+    def lap(self) -> float:
+        now = self._clock()
+        seconds, self._last = now - self._last, now
+        return seconds

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,16 +82,35 @@ GOALS = (
 GOAL_OF = {goal.figure: goal for goal in GOALS}
 
 
+# The run's lines worth showing while it runs: each component's start and end
+# (pipelines/progress.py) and each trainer epoch (components/progress.py).
+PROGRESS = re.compile(r"^pipeline: |\b(?:Trainer: epoch|PruneTrainer: \w+ epoch) \d+/\d+ done")
+
+
+def progress_line(line: str) -> str | None:
+    """The part of a log line to show, without its timestamp and checkpoint path; else None."""
+    found = PROGRESS.search(line)
+    if not found:
+        return None
+    return line[found.start():].split(", checkpoint in ")[0].rstrip()
+
+
 def run_pipeline(env: dict[str, str], log_path: Path) -> float:
-    """Runs the local runner once; returns its wall seconds. Fails loudly with the log's tail."""
+    """Runs the local runner once, its output into `log_path` and its progress lines on stdout;
+    returns its wall seconds. Fails loudly with the log's tail."""
     started = time.monotonic()
-    with open(log_path, "w") as log:
-        done = subprocess.run([sys.executable, "-m", "pipelines.local_runner"], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, cwd=configs.PROJECT_ROOT)
+    with open(log_path, "w") as log, subprocess.Popen(
+            [sys.executable, "-m", "pipelines.local_runner"], env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=configs.PROJECT_ROOT) as child:
+        for line in child.stdout:
+            log.write(line)
+            shown = progress_line(line)
+            if shown:
+                print(f"  {shown}", flush=True)
     seconds = time.monotonic() - started
-    if done.returncode:
+    if child.returncode:
         tail = log_path.read_text()[-3000:]
-        raise SystemExit(f"Pipeline failed (exit {done.returncode}); log {log_path}:\n{tail}")
+        raise SystemExit(f"Pipeline failed (exit {child.returncode}); log {log_path}:\n{tail}")
     return seconds
 
 
@@ -139,10 +159,13 @@ def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
     from pruning.training.baseline import make_control
 
     examples = metadata.newest_output(store, config.pipeline_name, nodes.EXAMPLES).uri
-    result, shape = make_control(config.model_params,
-                                 {name: int(width) for name, width in kept.items()},
-                                 config.training_params, data.read_split(examples, "train"),
-                                 data.read_split(examples, "eval"))
+    epochs = config.training_params.epochs
+    result, shape = make_control(
+        config.model_params, {name: int(width) for name, width in kept.items()},
+        config.training_params, data.read_split(examples, "train"),
+        data.read_split(examples, "eval"),
+        on_epoch_end=lambda epoch, loss: print(
+            f"  control: epoch {epoch + 1}/{epochs} done, loss {loss:.4f}", flush=True))
     return result.metrics.accuracy, f"filters {shape.filters}, {shape.dense_units} units"
 
 
@@ -151,10 +174,13 @@ def bench(env: dict[str, str]) -> dict:
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(BENCH_DIR / "serving", ignore_errors=True)
     env = {**env, "PIPELINE_ROOT": str(root), "SERVING_MODEL_DIR": str(BENCH_DIR / "serving")}
-    print(f"bench: full run into a fresh root {root} (log {BENCH_DIR / 'run.log'})", flush=True)
+    print(f"bench: [1/3] full run into a fresh root {root} (log {BENCH_DIR / 'run.log'})",
+          flush=True)
     total = run_pipeline(env, BENCH_DIR / "run.log")
-    print(f"bench: full run took {total:.1f} s; rerunning unchanged", flush=True)
+    print(f"bench: [1/3] full run took {total:.1f} s\nbench: [2/3] unchanged rerun (log "
+          f"{BENCH_DIR / 'rerun.log'})", flush=True)
     cached = run_pipeline(env, BENCH_DIR / "rerun.log")
+    print(f"bench: [2/3] unchanged rerun took {cached:.1f} s", flush=True)
     config = configs.load_config([], environ=env)
     results = result_figures(exporter_figures(config.metadata_store,
                                               config.pipeline_name))
@@ -162,8 +188,12 @@ def bench(env: dict[str, str]) -> dict:
     results[WALL_SECONDS_CACHED_RERUN] = round(cached, 1)
     results["wall_seconds_per_component"] = component_seconds(
         config.metadata_store, config.pipeline_name)
-    print("bench: training the control (the pruned model's shape, from scratch)", flush=True)
+    print("bench: [3/3] training the control (the pruned model's shape, from scratch)",
+          flush=True)
+    started = time.monotonic()
     accuracy, shape = control_accuracy(config)
+    print(f"bench: [3/3] control trained in {time.monotonic() - started:.1f} s: accuracy "
+          f"{accuracy:.4f}", flush=True)
     results[CONTROL_ACCURACY] = accuracy
     results["control_model"] = shape
     results[OVER_CONTROL_PP] = round(

@@ -191,7 +191,8 @@ class PipelineConfig:
         "BEAM_RUNNING_MODE", "Beam's local runner mode: multi_threading, multi_processing or "
         "in_memory.", default="in_memory")
     beam_num_workers: int = BEAM.option(
-        "BEAM_NUM_WORKERS", "Beam's local runner workers; 0 means one per CPU core.", default=0)
+        "BEAM_NUM_WORKERS", "Beam's local runner workers in the multi_threading and "
+        "multi_processing modes; 0 means one per CPU core.", default=0)
     enable_cache: bool = BEAM.option("ENABLE_CACHE", "Reuse outputs of unchanged components.",
                                      default=True)
     stop_on_anomalies: bool = BEAM.option(
@@ -460,11 +461,10 @@ class PipelineConfig:
             return shlex.split(self.beam_args)
         # FnApiRunner, the engine Beam's DirectRunner runs a batch pipeline on, named directly:
         # the DirectRunner first tries PrismRunner, which downloads its binary at run time.
-        return [
-            f"--runner={LOCAL_BEAM_RUNNER}",
-            f"--direct_running_mode={self.beam_running_mode}",
-            f"--direct_num_workers={self.beam_num_workers}",
-        ]
+        args = [f"--runner={LOCAL_BEAM_RUNNER}", f"--direct_running_mode={self.beam_running_mode}"]
+        if self.beam_running_mode != "in_memory":  # in_memory has one worker (Beam says so)
+            args.append(f"--direct_num_workers={self.beam_num_workers}")
+        return args
 
 
 def _base_type(hint) -> type:

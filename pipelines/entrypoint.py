@@ -53,12 +53,14 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
     # force: ml_metadata's first log call (in the MySQL check) set up Python's default handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         force=True)
-    logging.getLogger("absl").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_project_info)
     hide_passwords()
-    from pipelines import outputs
+    from pipelines import outputs, progress
     from pipelines.pipeline import create_pipeline  # TensorFlow and TFX: seconds of imports
 
     pipeline = create_pipeline(config)
+    progress.report_components([component.id for component in pipeline.components])
     newest_before = outputs.newest_execution_id(config.metadata_store, config.pipeline_name)
     started = time.monotonic()
     try:
@@ -84,6 +86,32 @@ def check_store_or_exit(prog: str, store: stores.Store) -> None:
             metadata.open_mysql(store)
         except metadata.StoreError as error:
             fail(prog, str(error))
+
+
+# Whose INFO records a run shows: this project's (the trainers' epochs, the exporter's steps).
+# TFX, TensorFlow and Beam show warnings and errors; pipelines/progress.py says which component
+# runs, from TFX's INFO records, which it reads on its own handler.
+PROJECT_LOGGERS = ("pipelines", "components", "pruning")
+# Warnings every run gets that ask nothing of the user, so a run's log does not show them:
+HARMLESS_WARNINGS = (
+    # ML Metadata 1.21 was built without ZetaSQL, so TFX falls back to plain queries
+    # (docs/operations.md): the same results, logged for every component.
+    "ArtifactQuery.property_predicate is not supported",
+    "Fallback to non-ZetaSQL contexts execution query",
+    # TFMA loads the Keras model through tf.keras's SavedModel path; the model is TF 2.21's.
+    "SavedModel saved prior to TF 2.5 detected",
+    # Deprecations inside TFMA and TFX, not in this project's code.
+    "is deprecated and will be removed",
+)
+
+
+def _project_info(record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.ERROR:
+        return True
+    if record.levelno >= logging.WARNING:
+        message = record.getMessage()
+        return not any(harmless in message for harmless in HARMLESS_WARNINGS)
+    return record.name.split(".")[0] in PROJECT_LOGGERS
 
 
 # A password in protobuf text format, as TFX's runners log their ML Metadata ConnectionConfig.

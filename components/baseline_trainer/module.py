@@ -16,7 +16,7 @@ import time
 
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import examples, model_artifact, properties
+from components import examples, model_artifact, progress, properties
 from pruning import data
 from pruning.params import ModelParams, TrainingParams
 from pruning.training.baseline import make_baseline
@@ -56,8 +56,13 @@ def run_fn(fn_args: FnArgs) -> None:
     log.info("Read %d train and %d eval examples in %.1f s", len(train_images),
              len(eval_images), time.monotonic() - started)
 
-    result = make_baseline(model_params, training, (train_images, train_labels),
-                           (eval_images, eval_labels), log_dir=fn_args.model_run_dir)
+    clock = progress.EpochClock()
+    result = make_baseline(
+        model_params, training, (train_images, train_labels), (eval_images, eval_labels),
+        log_dir=fn_args.model_run_dir,
+        on_epoch_end=lambda epoch, loss: log.info(
+            "%s, loss %.4f, %.1f s", progress.trainer_epoch_done(epoch + 1, training.epochs),
+            loss, clock.lap()))
     model_uri = os.path.dirname(fn_args.serving_model_dir)  # <model>/Format-Serving
     model_artifact.write_model(model_uri, result.model, result.metrics, {
         properties.EPOCHS: training.epochs,

@@ -85,6 +85,7 @@ class Executor(base_executor.BaseExecutor):
         warm_start = warm_start_path(input_dict)
         resume_dir = resume_directory(model.uri, input_dict, exec_properties)
 
+        clock = progress.EpochClock()
         result = prune_model(
             base_model, pruning, training, clustering, train, eval_data,
             checkpoint_dir=resume_dir,
@@ -92,8 +93,8 @@ class Executor(base_executor.BaseExecutor):
             warm_start=warm_start,
             log_dir=artifact_utils.get_single_uri(output_dict[spec.MODEL_RUN_KEY]),
             on_epoch_end=lambda phase, epoch, epochs, loss: log.info(
-                "%s, loss %.4f, checkpoint in %s", progress.epoch_done(phase, epoch, epochs),
-                loss, resume_dir,
+                "%s, loss %.4f, %.1f s, checkpoint in %s",
+                progress.epoch_done(phase, epoch, epochs), loss, clock.lap(), resume_dir,
             ),
         )
         log.info("Pruned: sparsity %.4f, test accuracy %.4f, loss %.4f",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import tf_keras as keras
@@ -14,6 +14,7 @@ from pruning import data
 from pruning.architecture import narrowed
 from pruning.model import cnn
 from pruning.params import ModelParams, TrainingParams
+from pruning.training.checkpoint import EpochHook
 from pruning.training.metrics import Metrics, evaluate
 from pruning.training.schedule import make_optimizer
 
@@ -84,13 +85,18 @@ def make_baseline(
     eval_data: tuple[np.ndarray, np.ndarray],
     *,
     log_dir: str | None = None,
+    on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> BaselineResult:
     """The Trainer's step: builds the CNN of `model_params`, trains it from scratch on `train`
     (images, labels) and measures it on `eval_data`. The same call trains a control model: a
-    narrowed shape (`ModelParams.filters`) from scratch with the baseline's recipe."""
+    narrowed shape (`ModelParams.filters`) from scratch with the baseline's recipe.
+
+    `on_epoch_end(epoch, loss)` is called after each epoch (counted from 0) with its mean
+    training loss."""
     model = cnn.build_model(model_params)
     started = time.monotonic()
-    train_baseline(model, *train, training, log_dir=log_dir)
+    callbacks = [EpochHook(on_epoch_end)] if on_epoch_end else []
+    train_baseline(model, *train, training, log_dir=log_dir, callbacks=callbacks)
     seconds = time.monotonic() - started
     metrics = evaluate(model, data.in_memory_dataset(*eval_data, 1000))
     log.info("Baseline: test accuracy %.4f, loss %.4f after %d epochs (%.0f s)",
@@ -104,9 +110,11 @@ def make_control(
     training: TrainingParams,
     train: tuple[np.ndarray, np.ndarray],
     eval_data: tuple[np.ndarray, np.ndarray],
+    *,
+    on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> tuple[BaselineResult, ModelParams]:
     """The control a pruned model must beat: its own shape (`kept_channels` of the full model,
     as structured pruning left them) trained from scratch with the baseline's recipe. Returns
-    the result and that shape."""
+    the result and that shape; `on_epoch_end` as `make_baseline`'s."""
     shape = narrowed(model_params, kept_channels)
-    return make_baseline(shape, training, train, eval_data), shape
+    return make_baseline(shape, training, train, eval_data, on_epoch_end=on_epoch_end), shape

@@ -70,10 +70,17 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         done = subprocess.run([*tfx_cli, *args], env=env, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return done.stdout
+        return done.stdout + done.stderr
 
     tfx("pipeline", "create", "--engine", "local", "--pipeline_path", runner)
-    tfx("run", "create", "--engine", "local", "--pipeline_name", "cli_e2e")
+    log = tfx("run", "create", "--engine", "local", "--pipeline_name", "cli_e2e")
+    # What the user reads: every component's progress, and no error or download in a run that
+    # succeeded (TensorFlow's cuInit error on a machine without a GPU, Beam's Prism download).
+    assert "pipeline: [9/9] Pusher done in " in log, log[-3000:]
+    noise = [line for line in log.splitlines()
+             if " ERROR " in line or line.startswith("E0000") or "cuInit" in line
+             or "Downloading" in line or "Traceback" in line]
+    assert noise == [], noise
 
     store_path = str(tmp_path / "root" / "metadata.sqlite")
     rows = outputs.newest_outputs(store_path, "cli_e2e")

@@ -7,10 +7,13 @@ tests both read this run's ML Metadata store, so its pipeline runs are paid once
 
 from __future__ import annotations
 
+import io
+import logging
+
 import pytest
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from pipelines import nodes, outputs
+from pipelines import nodes, outputs, progress
 from pipelines.pipeline import create_pipeline
 from tests.pipelines.support import (
     GatedRuns,
@@ -26,12 +29,19 @@ from tests.support import network_guard
 def gated_runs(tmp_path_factory, mnist_manual_dir, prepared_data_dir) -> GatedRuns:
     root = tmp_path_factory.mktemp("gated_runs")
     config = make_config(root, mnist_manual_dir, prepared_data_dir)
-    runs = GatedRuns(config, config, 0.0, 0.0, [], [], [], [])
+    runs = GatedRuns(config, config, 0.0, 0.0, [], [], [], [], [])
 
     def run(run_config):
-        with network_guard() as attempts:
-            LocalDagRunner().run(create_pipeline(run_config))
+        pipeline = create_pipeline(run_config)
+        lines = io.StringIO()  # what `make run` prints, from the same handler
+        handler = progress.report_components([c.id for c in pipeline.components], lines)
+        try:
+            with network_guard() as attempts:
+                LocalDagRunner().run(pipeline)
+        finally:
+            logging.getLogger("absl").removeHandler(handler)
         runs.network_attempts += attempts
+        runs.progress.append(lines.getvalue().splitlines())
         runs.states.append(node_states(run_config))
         runs.artifacts.append(node_artifacts(run_config))
         runs.summaries.append(

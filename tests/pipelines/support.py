@@ -65,3 +65,4 @@ class GatedRuns:
     artifacts: list[dict]  # (node, output key) -> NodeOutput after each run
     summaries: list[str]  # `make run`'s closing summary after each run
     network_attempts: list[str]  # what the runs tried to reach off this machine (support.py)
+    progress: list[list[str]]  # each run's progress lines (pipelines/progress.py)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipelines import bench
+from components import progress as epoch_lines
+from pipelines import bench, progress
 from pruning.compression import report
 
 # What the CompressExporter records on its `compressed` artifact (MLMD: blessed is an int).
@@ -91,3 +92,18 @@ def test_sweep_table_shows_size_latency_and_speed_up_of_each_point():
     table = bench.sweep_table([row])
     assert table.splitlines()[2] == (
         "| 0.9 | 0.9575 | 0.9937 | 0.9915 | 38,318 | 45.4x | 43,848 | 0.0091 | 3.20x | yes |")
+
+
+def test_the_bench_shows_component_and_epoch_lines_without_timestamps_or_paths():
+    component = progress.finished(5, 9, "Trainer", 84.2, cached=False)
+    assert bench.progress_line(component + "\n") == "pipeline: [5/9] Trainer done in 84.2 s"
+    weights = (f"2026-12-03 13:16:05,718 INFO {epoch_lines.epoch_done('weights', 1, 30)}, "
+               "loss 0.1706, 5.3 s, checkpoint in /root/PruneTrainer/.resume/9fcc\n")
+    assert bench.progress_line(weights) == (
+        "PruneTrainer: weights epoch 1/30 done, loss 0.1706, 5.3 s")
+    trainer = (f"2026-12-03 13:14:06,001 INFO {epoch_lines.trainer_epoch_done(2, 5)}, "
+               "loss 0.07, 12.6 s")
+    assert bench.progress_line(trainer) == "Trainer: epoch 2/5 done, loss 0.07, 12.6 s"
+    for other in ("2026-12-03 13:13:52,414 INFO Component Trainer is running.",
+                  "235/235 - 13s - loss: 0.3637 - accuracy: 0.8831", "Epoch 1/5"):
+        assert bench.progress_line(other) is None

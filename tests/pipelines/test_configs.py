@@ -34,7 +34,6 @@ def test_defaults():
     assert config.beam_pipeline_args == [
         "--runner=FnApiRunner",
         "--direct_running_mode=in_memory",
-        "--direct_num_workers=0",
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 from tfx import v1 as tfx
@@ -122,6 +123,21 @@ def test_three_runs_use_no_network(gated_runs):
     """No download at run time (Prism's binary, TFDS's GCS copy...): every Beam step, both
     trainers and the exporter ran in this process with the network refused and watched."""
     assert gated_runs.network_attempts == []
+
+
+def test_each_component_says_when_it_starts_and_ends_and_whether_it_was_cached(gated_runs):
+    first, cached = gated_runs.progress[0], gated_runs.progress[1]
+    count = len(nodes.ALL)
+    expected = [(i, node) for i, node in enumerate(nodes.ALL, 1) for _ in range(2)]
+    for lines in (first, cached):
+        assert [(int(line.split("[")[1].split("/")[0]), line.split("] ")[1].split()[0])
+                for line in lines] == expected, lines
+        assert all(line.endswith(" started") for line in lines[::2])
+    assert first[0] == f"pipeline: [1/{count}] {nodes.EXAMPLE_GEN} started"
+    trainer = first[2 * nodes.ALL.index(nodes.TRAINER) + 1]
+    assert re.fullmatch(rf"pipeline: \[5/{count}\] Trainer done in \d+\.\d s", trainer)
+    assert float(trainer.split()[-2]) > 1  # it trained: real seconds, not the cache's
+    assert all(re.search(r" cached \(\d+\.\d s\)$", line) for line in cached[1::2]), cached
 
 
 def test_unchanged_rerun_is_served_from_cache(gated_runs):
