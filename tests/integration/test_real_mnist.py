@@ -1,4 +1,4 @@
-"""On the real MNIST files (TFDS_MANUAL_DIR or ../shared/data/mnist); skipped without them.
+"""On the real MNIST files (../shared/data/mnist); skipped without them.
 
 Also proves the documented `tfx` CLI flow: `tfx pipeline create` + `tfx run create` with the
 local engine, on a small example limit.
