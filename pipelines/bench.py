@@ -101,7 +101,7 @@ def run_pipeline(env: dict[str, str], log_path: Path) -> float:
     """Runs the local runner once, its output into `log_path` and its progress lines on stdout;
     returns its wall seconds. Fails loudly with the log's tail."""
     started = time.monotonic()
-    with open(log_path, "w") as log, subprocess.Popen(
+    with open(log_path, "w", buffering=1) as log, subprocess.Popen(  # line by line: tail -f
             [sys.executable, "-m", "pipelines.local_runner"], env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=configs.PROJECT_ROOT) as child:
         for line in child.stdout:

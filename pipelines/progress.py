@@ -7,8 +7,9 @@ with its wall time, or that its outputs came from the cache.
 
 TFX's LocalDagRunner has no hook for this, so a handler on its log reads the records it writes
 for every node ('Component %s is running.', 'A cached execution %d is used.', 'Component %s is
-finished.'); tests/pipelines/test_progress.py runs the real runner, so a TFX release that
-words them differently fails there. The trainers' epoch lines are components/progress.py's.
+finished.'); the end-to-end tests (tests/pipelines/test_pipeline_e2e.py) read these lines from
+the real runner, so a TFX release that words them differently fails there. The trainers' epoch
+lines are components/progress.py's.
 """
 
 from __future__ import annotations

@@ -60,7 +60,10 @@ def train_baseline(
                                         params.warmup_fraction))
     all_callbacks = list(callbacks)
     if log_dir:
-        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=100))
+        # No graph: writing it makes `fit` return about 20 s after its last epoch (measured on
+        # the baseline, 2 epochs or more; docs/benchmarks.md, "Where the time goes").
+        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=100,
+                                                         write_graph=False))
     return model.fit(
         train_dataset(params, images, labels),
         epochs=params.epochs,
