@@ -206,3 +206,12 @@ def test_a_file_xnnpack_refuses_runs_on_the_builtin_kernels(tmp_path):
 def tf_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def test_the_full_int8_input_is_quantized_over_the_calibration_images_range(files):
+    """The in-memory conversion sets the input's scale and zero point from calibration: images in
+    [0, 1] map onto the whole int8 range (1/255 per step, 0 at -128)."""
+    [given] = tflite.TfliteModel(files["full_int8"]).interpreter.get_input_details()
+    scale, zero_point = given["quantization"]
+    assert given["dtype"] == np.int8
+    assert scale == pytest.approx(1 / 255, rel=1e-3) and zero_point == -128
