@@ -60,8 +60,8 @@ def train_baseline(
                                         params.warmup_fraction))
     all_callbacks = list(callbacks)
     if log_dir:
-        # No graph: writing it makes `fit` return about 20 s after its last epoch (measured on
-        # the baseline, 2 epochs or more; docs/benchmarks.md, "Where the time goes").
+        # No graph: a 2-epoch `fit` of the baseline with it returned 19 s after its last epoch,
+        # without it at once (docs/benchmarks.md, "A pause as `fit` returns").
         all_callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=100,
                                                          write_graph=False))
     return model.fit(
