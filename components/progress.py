@@ -1,8 +1,10 @@
 """The trainers' progress lines, one per epoch: the format their executors log, `make faults`
-waits for before it kills the PruneTrainer, and `make bench` shows (no imports: the fault driver
-stays light)."""
+waits for before it kills the PruneTrainer, and `make bench` shows (standard library only:
+the fault driver stays light)."""
 
 from __future__ import annotations
+
+import time
 
 # A phase is the checkpoint directory prune_model trains it in (pruning/sparsity/prune.py).
 FILTERS_PHASE, WEIGHTS_PHASE = "filters", "weights"
@@ -26,10 +28,8 @@ def trainer_epoch_done(epoch: int, epochs: int) -> str:
 class EpochClock:
     """Seconds since the previous call (the first: since it was made): an epoch's wall time."""
 
-    def __init__(self, clock=None):
-        import time
-
-        self._clock = clock or time.monotonic
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
         self._last = self._clock()
 
     def lap(self) -> float:
