@@ -1,6 +1,7 @@
 """`make bench`: the default pipeline on real MNIST, timed and measured, into build/bench/.
 
     python -m pipelines.bench            # fresh root, full run, unchanged rerun -> results.json
+    python -m pipelines.bench --seeds 3  # and the same recipe with 2 more seeds -> seeds.png
     python -m pipelines.bench --sweep    # one pruned model per target sparsity -> Pareto plot
 
 Each run is `python -m pipelines.local_runner` in a subprocess, so the wall times include what a
@@ -23,18 +24,19 @@ import time
 from pathlib import Path
 
 from components import properties
-from pipelines import configs, entrypoint, nodes, stores
+from pipelines import configs, entrypoint, nodes, seeds, stores
 from pruning.compression import report
 
 BENCH_DIR = configs.BUILD_DIR / "bench"
 DEFAULT_SWEEP = (0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995)
 # The exporter's figures results.json keeps (declared in pruning/compression/report.py).
 RESULT_KEYS = tuple(report.shown_in("bench"))
-CONTROL_ACCURACY = "control_accuracy"
+CONTROL_ACCURACY = seeds.CONTROL
 # The deployed pruned int8 file's accuracy above the control's, in points (< 0: below it).
-OVER_CONTROL_PP = "int8_accuracy_over_control_pp"
+OVER_CONTROL_PP = seeds.OVER_CONTROL_PP
 WALL_SECONDS_TOTAL = "wall_seconds_total"
 WALL_SECONDS_CACHED_RERUN = "wall_seconds_cached_rerun"
+SEEDS = "seeds"  # results.json's figures over several seeds (seeds.SeedRuns.as_dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,9 +205,103 @@ def bench(env: dict[str, str]) -> dict:
     return results
 
 
+def seed_run(env: dict[str, str], seed: int, label: str) -> dict:
+    """The same recipe with another seed, in the first seed's root: the data nodes come from
+    the cache, both trainers, the Evaluator and the exporter run again. Returns its figures
+    (RESULT_KEYS) with its control's accuracy."""
+    seed_env = {**env, "PIPELINE_ROOT": str(BENCH_DIR / "pipeline"),
+                "SERVING_MODEL_DIR": str(BENCH_DIR / "serving"), "SEED": str(seed)}
+    log = BENCH_DIR / f"run_seed_{seed}.log"
+    print(f"bench: {label} full run with SEED={seed} (log {log})", flush=True)
+    seconds = run_pipeline(seed_env, log)
+    config = configs.load_config([], environ=seed_env)
+    figures = result_figures(exporter_figures(config.metadata_store, config.pipeline_name))
+    print(f"bench: {label} run took {seconds:.1f} s; training its control", flush=True)
+    figures[CONTROL_ACCURACY], _ = control_accuracy(config)
+    return figures
+
+
+def run_seeds(env: dict[str, str], first: dict, count: int) -> seeds.SeedRuns:
+    """`first`: the bench's results with the configured seed; `count - 1` more seeds after it."""
+    base = configs.load_config([], environ=env).training_params.seed
+    runs = [first]
+    for index in range(1, count):
+        runs.append(seed_run(env, base + index, f"[seed {index + 1}/{count}]"))
+    return seeds.SeedRuns.from_runs([base + index for index in range(count)], runs)
+
+
+def goals_on_means(runs: seeds.SeedRuns) -> str:
+    """The accuracy goals judged on the means of the seeds, each saying whether one standard
+    deviation of its figure reaches across the goal's value (then the seeds cannot tell)."""
+    lines = [f"accuracy goals on the means of {len(runs.seeds)} seeds:"]
+    for goal in GOALS:
+        try:
+            spread = runs.figure(goal.figure)
+        except KeyError:
+            continue
+        scale = 100 if goal.figure in seeds.ACCURACIES else 1
+        mean, std = spread.mean * scale, spread.std * scale
+        close = abs(mean - goal.value * scale) < std
+        lines.append(
+            f"  {goal.figure:<32} mean {mean:.2f} ± {std:.2f} {goal.comparison} "
+            f"{goal.value * scale:g}: {'met' if goal.met(spread.mean) else 'NOT met'}"
+            + ("; not distinguishable from the goal (within one standard deviation)"
+               if close else ""))
+    return "\n".join(lines)
+
+
+def plot_seeds(runs: seeds.SeedRuns, path: Path) -> None:
+    """Left: each seed's accuracies (baseline, Keras pruned, deployed int8, control) with their
+    means. Right: each seed's paired differences with their mean and one standard deviation,
+    against the goal's line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (axis, right) = plt.subplots(1, 2, figsize=(12, 5))
+    positions = range(len(runs.seeds))
+    styles = {seeds.BASELINE: ("baseline (Keras)", "o"), seeds.PRUNED: ("pruned (Keras)", "s"),
+              seeds.DEPLOYED: ("deployed int8 (LiteRT)", "D"),
+              seeds.CONTROL: ("control: pruned shape from scratch", "^")}
+    for key, (label, marker) in styles.items():
+        spread = runs.accuracies[key]
+        line, = axis.plot(positions, [value * 100 for value in spread.runs], marker=marker,
+                          linestyle="none", label=f"{label}, mean {spread.mean * 100:.2f} %")
+        axis.axhline(spread.mean * 100, color=line.get_color(), linestyle="--", linewidth=0.8)
+    axis.set_xticks(list(positions), [str(seed) for seed in runs.seeds])
+    axis.set_xlabel("seed")
+    axis.set_ylabel("accuracy on the eval split (%)")
+    axis.set_title(f"Accuracy per seed ({len(runs.seeds)} seeds; dashed: means)")
+    # Legends under the axes: inside, they hid points.
+    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    labels = {seeds.DROP_PP: "baseline - deployed (drop)",
+              seeds.OVER_CONTROL_PP: "deployed - control"}
+    width = 0.35
+    for offset, (key, label) in zip((-width / 2, width / 2), labels.items(), strict=True):
+        spread = runs.differences[key]
+        bars = right.bar([p + offset for p in positions], spread.runs, width,
+                         label=f"{label}: {spread.mean:+.2f} ± {spread.std:.2f} pp")
+        color = bars.patches[0].get_facecolor()
+        right.axhspan(spread.mean - spread.std, spread.mean + spread.std, color=color,
+                      alpha=0.15)
+        right.axhline(GOAL_OF[key].value, color=color, linestyle=":", linewidth=1)
+    right.axhline(0, color="gray", linewidth=0.8)
+    right.set_xticks(list(positions), [str(seed) for seed in runs.seeds])
+    right.set_xlabel("seed")
+    right.set_ylabel("percentage points")
+    right.set_title("Paired differences (band: mean ± 1 std; dotted: goal)")
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def format_table(results: dict) -> str:
     lines = [f"{'figure':<34} {'value':>14}  goal"]
     for key, value in results.items():
+        if key == SEEDS:
+            continue  # seeds.format_table and goals_on_means show them
         if isinstance(value, dict):
             for node, seconds in value.items():
                 lines.append(f"  {key[:-len('_per_component')] + ' ' + node:<32} {seconds:>14}")
@@ -313,7 +409,15 @@ def main(argv: list[str] | None = None) -> None:
     default = " ".join(map(str, DEFAULT_SWEEP))
     parser.add_argument("--sweep", nargs="*", type=float, metavar="SPARSITY",
                         help=f"sweep target sparsities (default {default})")
+    parser.add_argument("--seeds", type=int, metavar="N", default=1,
+                        help=f"train the recipe with N seeds (N >= {seeds.MIN_SEEDS}) from SEED "
+                             "on and judge the accuracy goals on their means (default: one run)")
     args = parser.parse_args(argv)
+    if args.seeds != 1 and args.seeds < seeds.MIN_SEEDS:
+        entrypoint.fail("bench", f"--seeds must be 1 or at least {seeds.MIN_SEEDS}, got "
+                                 f"{args.seeds}: fewer runs give no usable spread")
+    if args.seeds != 1 and args.sweep is not None:
+        entrypoint.fail("bench", "--seeds and --sweep are separate benchmarks: give one")
     for target in args.sweep or ():
         if not 0 < target < 1:
             entrypoint.fail("bench", f"--sweep sparsities must be in (0, 1), got {target}")
@@ -332,8 +436,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Wrote {BENCH_DIR / 'sweep.json'}, sweep.md and sweep.png")
         return
     results = bench(env)
+    runs = run_seeds(env, results, args.seeds) if args.seeds > 1 else None
+    if runs:
+        results[SEEDS] = runs.as_dict()
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
     print(format_table(results))
+    if runs:
+        plot_seeds(runs, BENCH_DIR / "seeds.png")
+        print(seeds.format_table(runs))
+        print(goals_on_means(runs))
+        print(f"Wrote {BENCH_DIR / 'seeds.png'}")
     print(f"Wrote {BENCH_DIR / 'results.json'}")
 
 

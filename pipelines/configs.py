@@ -226,8 +226,11 @@ class PipelineConfig:
         sets=("training.warmup_fraction", "prune_training.warmup_fraction"))
     augment: bool = TRAINER.option("AUGMENT", "Random 1-pixel shifts of the training images.",
                                    sets=("training.augment", "prune_training.augment"))
-    seed: int = TRAINER.option("SEED", "Random seed of both trainers.",
-                               sets=("training.seed", "prune_training.seed"))
+    seed: int = TRAINER.option(
+        "SEED", "Random seed of both trainers: initial weights, shuffling, augmentation and "
+        "dropout. One seed gives the same models (op determinism on); `make bench "
+        "BENCH_ARGS=\"--seeds N\"` runs N seeds from it.",
+        sets=("training.seed", "prune_training.seed"))
 
     prune_filter_sparsity: str = FILTERS.option(
         "PRUNE_FILTER_SPARSITY", "The fraction of filters (conv1, conv2, conv3) or units "

@@ -176,11 +176,18 @@ def make_dataset(
     return _finish(batches, augment)
 
 
+# tf.data's autotuning runs in a thread of each iterator, and an iterator's destructor waits for
+# it: `fit` returned 15-25 s after its last epoch, at a different point from run to run (the pause
+# docs/benchmarks.md measures), and at once without it, with the same epoch times.
+NO_AUTOTUNE_THREAD = tf.data.Options()
+NO_AUTOTUNE_THREAD.autotune.enabled = False
+
+
 def _finish(batches: tf.data.Dataset, augment: bool) -> tf.data.Dataset:
     """What both builders end with: optional augmentation, then prefetching."""
     if augment:
         batches = batches.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
-    return batches.prefetch(tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(NO_AUTOTUNE_THREAD)
 
 
 MAX_SHIFT = 1  # pixels: shifts of up to 1 pixel beat 2 on MNIST (docs/design.md)

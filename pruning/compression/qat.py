@@ -19,6 +19,7 @@ from pruning import data
 from pruning.model import layers
 from pruning.params import CompressionParams
 from pruning.training.baseline import compile_model
+from pruning.training.reproducible import seed_everything
 
 quantization = tfmot.quantization.keras
 
@@ -80,7 +81,7 @@ def pqat_fine_tune(
     `tflite.convert(..., "full_int8")` converts it."""
     if not params.pqat_epochs:
         raise ValueError("CompressionParams.pqat_epochs is 0: PQAT is off")
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed)
     qat = apply_pqat(model)
     compile_model(qat, keras.optimizers.Adam(params.pqat_learning_rate))
     dataset = data.in_memory_dataset(images, labels, batch_size, shuffle=True, augment=True,

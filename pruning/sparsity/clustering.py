@@ -16,6 +16,7 @@ import tf_keras as keras
 from pruning import data
 from pruning.params import CENTROID_INITS, ClusteringParams
 from pruning.training.baseline import compile_model
+from pruning.training.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def cluster_and_fine_tune(
                     ",".join(skipped), params.clusters)
     if not chosen:
         return model
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed)
     clustered = apply_clustering(model, params, chosen)
     if params.epochs:
         compile_model(clustered, keras.optimizers.Adam(params.learning_rate),

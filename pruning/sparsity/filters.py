@@ -28,6 +28,7 @@ from pruning.model import cnn, export
 from pruning.params import FilterParams, ModelParams, TrainingParams
 from pruning.training import checkpoint
 from pruning.training.baseline import compile_model, train_dataset
+from pruning.training.reproducible import seed_everything
 from pruning.training.schedule import make_optimizer
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def prune_filters(
         return FilterResult(export.load_keras(narrow_path), shape, "reloaded")
     steps = training.steps_per_epoch(len(images))
     schedule = FilterSchedule.for_run(params, steps, params.epochs)
-    keras.utils.set_random_seed(training.seed)
+    seed_everything(training.seed)
     masks = ChannelMasks(base_model)
     optimizer = make_optimizer(params.learning_rate, steps * params.epochs,
                                training.warmup_fraction)

@@ -18,8 +18,7 @@ def pruning_callbacks(log_dir: str | None = None) -> list[keras.callbacks.Callba
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
     if log_dir:
         # TensorBoard scalars of each pruned layer's sparsity and threshold.
-        # No graph, as the Trainer's TensorBoard logs (pruning/training/baseline.py).
-        callbacks.append(tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir, write_graph=False))
+        callbacks.append(tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir))
     return callbacks
 
 

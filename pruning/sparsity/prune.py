@@ -36,6 +36,7 @@ from pruning.sparsity import filters as filters_lib
 from pruning.training import checkpoint, distillation
 from pruning.training.baseline import compile_model, loss_for, train_dataset
 from pruning.training.metrics import Metrics, evaluate
+from pruning.training.reproducible import seed_everything
 from pruning.training.schedule import make_optimizer
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def prune_and_fine_tune(
     run_params = params.for_run(steps, training.epochs, start.step)
     pruned_layers = [layer.name for layer in wrap.select_layers(base_model, params)]
 
-    keras.utils.set_random_seed(training.seed)
+    seed_everything(training.seed)
     model = wrap.apply_pruning(base_model, run_params)
     optimizer = make_optimizer(
         training.learning_rate, steps * training.epochs, training.warmup_fraction, start.step

@@ -16,6 +16,7 @@ from pruning.model import cnn
 from pruning.params import ModelParams, TrainingParams
 from pruning.training.checkpoint import EpochHook
 from pruning.training.metrics import Metrics, evaluate
+from pruning.training.reproducible import seed_everything
 from pruning.training.schedule import make_optimizer
 
 log = logging.getLogger(__name__)
@@ -54,16 +55,13 @@ def train_baseline(
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> keras.callbacks.History:
     """Trains `model` in place; TensorBoard logs go to `log_dir` when given."""
-    keras.utils.set_random_seed(params.seed)
+    seed_everything(params.seed)
     steps = params.steps_per_epoch(len(images))
     compile_model(model, make_optimizer(params.learning_rate, steps * params.epochs,
                                         params.warmup_fraction))
     all_callbacks = list(callbacks)
     if log_dir:
-        # No graph: a 2-epoch `fit` of the baseline with it returned 19 s after its last epoch,
-        # without it at once (docs/benchmarks.md, "A pause as `fit` returns").
-        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=100,
-                                                         write_graph=False))
+        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=100))
     return model.fit(
         train_dataset(params, images, labels),
         epochs=params.epochs,
@@ -96,6 +94,7 @@ def make_baseline(
 
     `on_epoch_end(epoch, loss)` is called after each epoch (counted from 0) with its mean
     training loss."""
+    seed_everything(training.seed)  # the initial weights too, not only `fit`'s
     model = cnn.build_model(model_params)
     started = time.monotonic()
     callbacks = [EpochHook(on_epoch_end)] if on_epoch_end else []

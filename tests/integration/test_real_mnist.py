@@ -7,13 +7,14 @@ local engine, on a small example limit.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pipelines import configs, metadata, outputs
+from pipelines import configs, metadata, nodes, outputs
 from pruning import architecture
 
 pytestmark = pytest.mark.integration
@@ -44,9 +45,11 @@ def test_full_mnist_converts_to_60000_train_and_10000_eval(
     assert labels.count(1) == 1_135
 
 
-def test_tfx_cli_creates_and_runs_the_local_pipeline(
-    tmp_path, prepared_data_dir, mnist_manual_dir
-):
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, prepared_data_dir, mnist_manual_dir) -> tuple[dict, Path, str]:
+    """(environment, temporary directory, output) of `tfx pipeline create` and `tfx run create`
+    with the local engine, on 200 examples."""
+    tmp_path = tmp_path_factory.mktemp("cli")
     env = {
         **os.environ,
         "LOCAL_HOME": str(tmp_path / "tfx_home"),  # where `tfx pipeline create` registers it
@@ -73,7 +76,11 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
         return done.stdout + done.stderr
 
     tfx("pipeline", "create", "--engine", "local", "--pipeline_path", runner)
-    log = tfx("run", "create", "--engine", "local", "--pipeline_name", "cli_e2e")
+    return env, tmp_path, tfx("run", "create", "--engine", "local", "--pipeline_name", "cli_e2e")
+
+
+def test_tfx_cli_creates_and_runs_the_local_pipeline(cli_run):
+    _, tmp_path, log = cli_run
     # What the user reads: every component's progress, and no error or download in a run that
     # succeeded (TensorFlow's cuInit error on a machine without a GPU, Beam's Prism download).
     assert "pipeline: [9/9] Pusher done in " in log, log[-3000:]
@@ -115,3 +122,38 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(
     [pushed] = store.get_artifacts_by_type("PushedModel")
     assert pushed.custom_properties["pushed"].int_value == 0
     assert not (tmp_path / "serving").exists()
+
+
+# What a seed decides: the exporter's accuracies, sparsities, file and TFLite Micro sizes and
+# agreement, and each trainer's accuracy. Not its timings, nor LiteRT's heap (`memory_bytes_*`),
+# which the allocator decides.
+SEEDED_FIGURES = re.compile("^(?!memory_bytes).*(accuracy|bytes|sparsity|agreement)")
+
+
+def _executions_figures(store, pipeline_name: str, output: nodes.Output) -> list[dict]:
+    """The seeded figures of `output` from each execution of its node, oldest first."""
+    found = []
+    for execution in metadata.node_executions(store, pipeline_name)[output.node]:
+        [event] = [e for e in store.get_events_by_execution_ids([execution.id])
+                   if e.type == e.OUTPUT and metadata.output_key(e) == output.key]
+        [artifact] = store.get_artifacts_by_id([event.artifact_id])
+        found.append({key: value for key, value in metadata.scalar_properties(artifact).items()
+                      if SEEDED_FIGURES.search(key)})
+    return found
+
+
+def test_a_second_run_with_the_same_seed_repeats_every_figure(cli_run):
+    """The same options again in a new process, the cache off: the seed reaches every random
+    source (weights, shuffling, augmentation, dropout, calibration), so both trainers and the
+    exporter record the same figures as the first run's."""
+    env, tmp_path, _ = cli_run
+    done = subprocess.run([sys.executable, "-m", "pipelines.local_runner"],
+                          env={**env, "ENABLE_CACHE": "false"}, capture_output=True, text=True,
+                          timeout=600, cwd=configs.PROJECT_ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    store = metadata.open_sqlite(str(tmp_path / "root" / "metadata.sqlite"))
+    for output in (nodes.BASELINE_MODEL, nodes.PRUNED_MODEL, nodes.COMPRESSED):
+        first, second = _executions_figures(store, "cli_e2e", output)
+        assert any("accuracy" in key for key in first), first
+        assert second == first, output.node
