@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
@@ -53,13 +55,48 @@ def fashion_mnist_manual_dir() -> Path:
 def prepared_data_dir(mnist_manual_dir: Path, fashion_mnist_manual_dir: Path,
                       tmp_path_factory) -> str:
     """One TFDS data_dir with MNIST, then Fashion-MNIST, prepared from the real files, once per
-    test session: the order in which the second dataset once got the first one's images."""
+    test session (the first worker to need it prepares it, the others wait and share it): the
+    order in which the second dataset once got the first one's images."""
     from components.tfds_example_gen import tfds_source
 
-    data_dir = str(tmp_path_factory.mktemp("tfds_data"))
-    tfds_source.prepare_dataset("mnist", data_dir, str(mnist_manual_dir))
-    tfds_source.prepare_dataset("fashion_mnist", data_dir, str(fashion_mnist_manual_dir))
-    return data_dir
+    shared = session_root(tmp_path_factory)
+    data_dir = shared / "tfds_data"
+    with open(shared / "tfds_data.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "tfds_data.done").exists():
+            tfds_source.prepare_dataset("mnist", str(data_dir), str(mnist_manual_dir))
+            tfds_source.prepare_dataset("fashion_mnist", str(data_dir),
+                                        str(fashion_mnist_manual_dir))
+            (shared / "tfds_data.done").touch()
+    return str(data_dir)
+
+
+def session_root(tmp_path_factory) -> Path:
+    """A directory every worker of this test session shares (pytest-xdist gives each worker its
+    own base temporary directory, under this one)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+# Tests that share a session fixture too costly, or too stateful, to have twice run on one
+# worker: pytest-xdist's `--dist loadgroup` keeps each group together.
+XDIST_GROUPS = {
+    "gated_runs": "gated_runs",  # three whole pipelines
+    "cli_run": "cli_run",  # the tfx CLI's run
+    "docker_daemon": "docker",  # one daemon: started and stopped by the worker that owns it
+    "compiled": "docker",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        groups = {XDIST_GROUPS[name] for name in item.fixturenames if name in XDIST_GROUPS}
+        if item.path.is_relative_to(Path(__file__).parent / "kubeflow"):
+            groups.add("docker")
+        if len(groups) > 1:
+            raise pytest.UsageError(f"{item.nodeid} needs groups {sorted(groups)}: merge them")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups.pop()))
 
 
 @pytest.fixture

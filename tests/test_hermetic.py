@@ -27,9 +27,12 @@ def test_every_option_variable_is_cleared_and_reported():
 
 def test_the_environment_readers_pass_with_every_option_exported():
     hostile = {name: "exported-by-the-user" for name in OPTION_VARIABLES}
+    # One process (`-n 0`), not a worker of this session's pytest-xdist.
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith("PYTEST_XDIST")}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *READERS],
-        env={**os.environ, **hostile}, cwd=configs.PROJECT_ROOT, capture_output=True,
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", *READERS],
+        env={**environ, **hostile}, cwd=configs.PROJECT_ROOT, capture_output=True,
         text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "option variables cleared for the tests: " + ", ".join(sorted(hostile)) in done.stdout
