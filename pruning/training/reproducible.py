@@ -4,7 +4,8 @@
 augmentation and dropout draw from it. TensorFlow's op determinism makes the rest repeatable:
 without it, the same seed gave different weights once TensorBoard logged the run (two processes
 running the PruneTrainer; two baselines trained in one process), with it bit-identical ones, at
-no measured cost per epoch on this project's CPUs. Op determinism is process-wide and stays on.
+no measured cost per epoch (docs/benchmarks.md, "Several seeds"). Op determinism is process-wide
+and stays on.
 """
 
 from __future__ import annotations
