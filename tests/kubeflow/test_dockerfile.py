@@ -29,7 +29,7 @@ def _of(keyword: str) -> list[str]:
 
 def test_base_image_is_an_argument_defaulting_to_python_3_11_on_trixie():
     assert _of("ARG")[0] == "BASE_IMAGE=python:3.11-slim-trixie"  # Debian 13: glibc 2.41
-    assert [base.split()[0] for base in _of("FROM")] == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    assert _of("FROM") == ["${BASE_IMAGE}"]  # one stage: no venv copied between stages
 
 
 def test_the_lock_is_installed_hash_checked_by_its_own_uv_and_then_the_project():
@@ -44,7 +44,25 @@ def test_the_lock_is_installed_hash_checked_by_its_own_uv_and_then_the_project()
         "uv pip install --quiet --no-cache --no-deps --compile-bytecode .",
     ]
     assert _of("COPY")[0] == "requirements/lock.txt /tmp/lock.txt"  # before the project
-    assert "--from=venv /opt/venv /opt/venv" in _of("COPY")  # only the venv leaves stage 1
+
+
+def test_the_compiler_is_purged_in_the_layer_that_needs_it():
+    [venv] = [run for run in _of("RUN") if " sync " in run]
+    steps = [step.strip() for step in venv.split("&&")]
+    [install] = [i for i, step in enumerate(steps) if "apt-get install" in step]
+    [sync] = [i for i, step in enumerate(steps) if " sync " in step]
+    [purge] = [i for i, step in enumerate(steps) if "apt-get purge" in step]
+    assert install < sync < purge  # a later layer could not take the compiler's bytes back
+    assert _packages(steps[install], "install") == _packages(steps[purge], "purge") == {
+        "g++", "libc6-dev", "libc-dev-bin", "$dev"}
+
+
+def _packages(command: str, verb: str) -> set[str]:
+    words = command.split()
+    words = words[words.index(verb) + 1:]
+    values = {i + 1 for i, word in enumerate(words) if word == "-o"}  # -o NAME=VALUE
+    return {word.strip('"').split("=")[0] for i, word in enumerate(words)
+            if i not in values and not word.startswith(("-", ">"))}
 
 
 def test_uv_is_taken_from_the_lock_with_its_hashes():

@@ -149,6 +149,15 @@ def test_the_tflite_files_are_the_ones_the_report_measured(kfp_run):
         "raw_bytes_pruned_int8_tflite"]
 
 
+def test_the_step_image_keeps_what_the_compiler_built_and_not_the_compiler(step_image,
+                                                                          docker_daemon):
+    script = ("import farmhash, shutil; print(farmhash.hash64('mnist'), "
+              "[tool for tool in ('g++', 'gcc', 'cc') if shutil.which(tool)])")
+    out = docker_daemon.containers.run(step_image, ["python", "-c", script], remove=True,
+                                       network_mode="none").decode().split(" ", 1)
+    assert int(out[0]) > 0 and out[1].strip() == "[]"
+
+
 def test_an_image_not_built_is_named_with_the_command_that_builds_it(docker_daemon, tmp_path):
     environ = clean_environ(KFP_IMAGE="tfx-pruning-pipeline:not-built",
                             TFDS_MANUAL_DIR=str(tmp_path), PIPELINE_ROOT=str(tmp_path / "r"))
