@@ -19,14 +19,14 @@ from tfx import types
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from pruning import architecture, data
+from pruning import data
 
 SCHEMA_FILE = "schema.pbtxt"
 # The features pruning.data parses: name -> (schema type, shape).
 EXPECTED = {data.IMAGE_KEY: (schema_pb2.INT, [28 * 28]), data.LABEL_KEY: (schema_pb2.INT, [1])}
 # The values each feature may take: 8-bit pixels, one of the model's classes.
 VALUE_RANGES = {data.IMAGE_KEY: data.PIXEL_RANGE,
-                data.LABEL_KEY: (0, architecture.NUM_CLASSES - 1)}
+                data.LABEL_KEY: (0, data.NUM_CLASSES - 1)}
 
 
 def constrain_schema(schema: schema_pb2.Schema) -> schema_pb2.Schema:

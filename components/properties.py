@@ -26,7 +26,12 @@ NUM_EVAL_EXAMPLES = "num_eval_examples"
 NUM_PARAMETERS = "num_parameters"
 EPOCHS = "epochs"
 TRAIN_SECONDS = "train_seconds"
-KERAS_API = "keras_api"
+KERAS_API = "keras_api"  # the project's CNN only
+# Baseline Model (Trainer): where the model came from. A model module's name and the SHA-256 of
+# the source the Trainer ran, or the URI of the trained model the Importer brought in.
+MODEL_MODULE = "model_module"
+MODEL_MODULE_SHA256 = "model_module_sha256"
+IMPORTED_FROM = "imported_from"
 # Pruned Model (PruneTrainer) in addition.
 SPARSITY = "sparsity"  # zeros over all weights of the pruned kernels
 CLUSTERS = "clusters"

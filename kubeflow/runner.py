@@ -69,6 +69,9 @@ def check_for_kubeflow(config: configs.PipelineConfig, name: str) -> None:
             "PRUNE_WARM_START=true needs a Resolver with a custom strategy, which TFX's Kubeflow "
             "v2 compiler does not support (only LatestArtifactStrategy and "
             "LatestBlessedModelStrategy): run warm starts locally")
+    if config.base_model and not config.base_model.startswith(REMOTE_SCHEMES):
+        problems.append(f"BASE_MODEL={config.base_model}: the Importer runs in a pod, so the "
+                        f"model must be a {' or '.join(REMOTE_SCHEMES)} URI")
     bad = remote_uri_problems({option: config.given_value(option) for option in STORAGE_OPTIONS})
     if bad:
         problems.append(
@@ -166,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = entrypoint.load_config_or_exit(
         prog, argv, "Compile the pipeline for Kubeflow Pipelines v2.")
     name = kfp_pipeline_name(config)
+    entrypoint.check_model_or_exit(prog, config)
     try:
         check_for_kubeflow(config, name)
         path = compile_pipeline(config)

@@ -3,6 +3,8 @@
     python -m pipelines.bench            # fresh root, full run, unchanged rerun -> results.json
     python -m pipelines.bench --seeds 3  # and the same recipe with 2 more seeds -> seeds.png
     python -m pipelines.bench --sweep    # one pruned model per target sparsity -> Pareto plot
+    python -m pipelines.bench --model resnet8 ds_cnn cnn  # each model against TFMOT's weight
+                                         # pruning alone (pipelines/model_bench.py)
 
 Each run is `python -m pipelines.local_runner` in a subprocess, so the wall times include what a
 user waits for (imports included). The figures are the ones the CompressExporter recorded in ML
@@ -26,6 +28,7 @@ from pathlib import Path
 from components import properties
 from pipelines import configs, entrypoint, nodes, seeds, stores
 from pruning.compression import report
+from pruning.model import modules
 
 BENCH_DIR = configs.BUILD_DIR / "bench"
 DEFAULT_SWEEP = (0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995)
@@ -159,18 +162,21 @@ def control_accuracy(config: configs.PipelineConfig) -> tuple[float, str]:
     if not kept:
         baseline = exporter_figures(config.metadata_store, config.pipeline_name)
         return baseline[report.FIGURE.baseline_accuracy], "the baseline (same shape)"
+    from components import model_artifact
     from pruning import data
     from pruning.training.baseline import make_control
 
     examples = metadata.newest_output(store, config.pipeline_name, nodes.EXAMPLES).uri
+    pruned_model = model_artifact.load_model(
+        metadata.newest_output(store, config.pipeline_name, nodes.PRUNED_MODEL).uri)
     epochs = config.training_params.epochs
-    result, shape = make_control(
-        config.model_params, {name: int(width) for name, width in kept.items()},
-        config.training_params, data.read_split(examples, "train"),
+    result = make_control(
+        pruned_model, config.training_params, data.read_split(examples, "train"),
         data.read_split(examples, "eval"),
         on_epoch_end=lambda epoch, loss: print(
             f"  control: epoch {epoch + 1}/{epochs} done, loss {loss:.4f}", flush=True))
-    return result.metrics.accuracy, f"filters {shape.filters}, {shape.dense_units} units"
+    widths = ", ".join(f"{name} {width}" for name, width in kept.items())
+    return result.metrics.accuracy, f"the pruned model's shape ({widths})"
 
 
 def bench(env: dict[str, str]) -> dict:
@@ -412,7 +418,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, metavar="N", default=1,
                         help=f"train the recipe with N seeds (N >= {seeds.MIN_SEEDS}) from SEED "
                              "on and judge the accuracy goals on their means (default: one run)")
+    parser.add_argument("--model", nargs="+", metavar="MODEL",
+                        help="structured pruning of each model (a shipped name: "
+                             f"{', '.join(modules.SHIPPED)}, or a model module) against TFMOT's "
+                             "weight pruning alone -> build/bench/models/")
     args = parser.parse_args(argv)
+    if args.model and (args.seeds != 1 or args.sweep is not None):
+        entrypoint.fail("bench", "--model is a benchmark of its own: give it without --seeds "
+                                 "and --sweep")
+    for name in args.model or ():
+        try:
+            modules.read_source(name)
+        except modules.ModelModuleError as error:
+            entrypoint.fail("bench", f"--model {name}: {error}")
     if args.seeds != 1 and args.seeds < seeds.MIN_SEEDS:
         entrypoint.fail("bench", f"--seeds must be 1 or at least {seeds.MIN_SEEDS}, got "
                                  f"{args.seeds}: fewer runs give no usable spread")
@@ -427,6 +445,11 @@ def main(argv: list[str] | None = None) -> None:
                           f"TFDS_MANUAL_DIR or put them in ../shared/data/{config.dataset_name}")
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    if args.model:
+        from pipelines import model_bench
+
+        model_bench.main(env, args.model)
+        return
     if args.sweep is not None:
         rows = sweep(env, args.sweep or list(DEFAULT_SWEEP))
         (BENCH_DIR / "sweep.json").write_text(json.dumps(rows, indent=2))

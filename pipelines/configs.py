@@ -41,6 +41,7 @@ from pipelines.options import (
     Section,
     SettingsError,
     comma_list,
+    fractions_codec,
     int_pair_codec,
     pairs_codec,
 )
@@ -50,7 +51,10 @@ from pruning.architecture import (
     NARROW_FILTER_SPARSITY,
     NARROW_LAYER_SPARSITY,
 )
+from pruning.model import modules
 from pruning.params import (
+    ANY_MODEL_FILTER_SPARSITY,
+    ANY_MODEL_FINAL_SPARSITY,
     NARROW_CLUSTERS,
     NARROW_PRUNE_EPOCHS,
     PRUNE_TRAINING,
@@ -84,7 +88,7 @@ BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 LOCAL_BEAM_RUNNER = "FnApiRunner"
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DATASET = re.compile(r"^[a-z0-9_]+(:\d+\.\d+\.\d+)?$")
-FILTER_FRACTIONS = pairs_codec("'layer:fraction' ('conv2:0.5')")
+FILTER_FRACTIONS = fractions_codec("'layer:fraction' ('conv2:0.5')")
 LAYER_SPARSITIES = pairs_codec("'layer:sparsity' ('dense1:0.98')")
 __all__ = ["SettingsError", "comma_list"]  # re-exported: what the entry points catch and use
 
@@ -92,6 +96,29 @@ __all__ = ["SettingsError", "comma_list"]  # re-exported: what the entry points 
 
 def _dataset_name(dataset: str) -> str:
     return dataset.split(":", 1)[0]
+
+
+def _project_cnn(values: Mapping[str, Any]) -> bool:
+    """Whether these options train the project's CNN (its own defaults and fast checks)."""
+    return (not values["base_model"]
+            and modules.SHIPPED.get(values["model_module"], values["model_module"])
+            == modules.DEFAULT_MODULE)
+
+
+def _for_the_cnn(cnn: Any, any_model: Any, codec: Codec | None = None,
+                 structured: Any = None) -> Derived:
+    """One default for the project's CNN, another for any other model. `structured`: the
+    CNN's default with structured pruning on, when `cnn` is its default without."""
+    if codec is not None:  # the option holds text
+        cnn, any_model = codec.show(cnn), codec.show(any_model)
+        structured = None if structured is None else codec.show(structured)
+    if structured is None:
+        words = f"{cnn} for the project's CNN, else {any_model}"
+        return Derived(words, lambda v: cnn if _project_cnn(v) else any_model)
+    words = (f"{structured} for the project's CNN after structured pruning ({cnn} without), "
+             f"else {any_model}")
+    return Derived(words, lambda v: (any_model if not _project_cnn(v) else
+                                     structured if _structured(v) else cnn))
 
 
 def _structured(values: Mapping[str, Any]) -> bool:
@@ -121,7 +148,7 @@ def _manual_dir(values: Mapping[str, Any]) -> str | None:
 
 DATA = Section("Data and storage", PARAM_GROUPS)
 BEAM = Section("Beam and caching", PARAM_GROUPS)
-MODEL = Section("The model (pruning/architecture.py)", PARAM_GROUPS)
+MODEL = Section("The model (pruning/model/)", PARAM_GROUPS)
 TRAINER = Section("Baseline training (Trainer)", PARAM_GROUPS)
 FILTERS = Section("Structured pruning (PruneTrainer, first)", PARAM_GROUPS)
 PRUNING = Section("Weight pruning (PruneTrainer): the Keras pruning API", PARAM_GROUPS)
@@ -131,8 +158,11 @@ GATE = Section("The gate (Evaluator, TFMA): the pruned model is blessed only if 
 EXPORT = Section("CompressExporter", PARAM_GROUPS)
 DEPLOY = Section("Pusher and Kubeflow", PARAM_GROUPS)
 
-_WHY_FILTERS = ("the library's FilterParams() is off: structured pruning rebuilds the model to "
-                "this CNN's layer names, which a notebook's own model may not have")
+_WHY_FILTERS = ("the library's FilterParams() is off, so that a notebook narrows a model only "
+                "when asked; the CNN's own fractions were measured layer by layer "
+                "(docs/design.md, \"The micro shape\")")
+CNN_OPTIONS = ("keras_api", "model_width", "dense_units", "dropout")
+_CNN_ONLY = "applies to the project's CNN only (MODEL_MODULE unset or cnn, no BASE_MODEL)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,14 +234,24 @@ class PipelineConfig:
         "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp'.",
         default="")
 
+    model_module: str = MODEL.option(
+        "MODEL_MODULE", "The model the Trainer builds and trains: a Python file or an importable "
+        "module defining build_model(input_shape, num_classes) -> tf_keras.Model, or a shipped "
+        f"one: {', '.join(modules.SHIPPED)} (pruning/model/).", default="cnn")
+    base_model: str | None = MODEL.option(
+        "BASE_MODEL", "A model already trained (a .keras or .h5 file, or a SavedModel written by "
+        "tf-keras; any URI TensorFlow reads), brought in with TFX's Importer: the Trainer does "
+        "not train, and pruning starts from it.", default=None)
     keras_api: str = MODEL.option(
-        "KERAS_API", "The Keras API that builds the model: functional or sequential (same "
-        "layers; TFMOT wraps the two differently).", sets=("model.keras_api",))
-    model_width: int = MODEL.option("MODEL_WIDTH", "Filters of conv1; conv2 has twice as many.",
-                                    sets=("model.width",))
-    dense_units: int = MODEL.option("DENSE_UNITS", "Units of the ScaledDense layer dense1.",
-                                    sets=("model.dense_units",))
-    dropout: float = MODEL.option("DROPOUT", "Dropout rate before the classifier.",
+        "KERAS_API", "The project's CNN: the Keras API that builds it, functional or sequential "
+        "(same layers; TFMOT wraps the two differently).", sets=("model.keras_api",))
+    model_width: int = MODEL.option(
+        "MODEL_WIDTH", "The project's CNN: filters of conv1; conv2 has twice as many.",
+        sets=("model.width",))
+    dense_units: int = MODEL.option(
+        "DENSE_UNITS", "The project's CNN: units of the ScaledDense layer dense1.",
+        sets=("model.dense_units",))
+    dropout: float = MODEL.option("DROPOUT", "The project's CNN: dropout before the classifier.",
                                   sets=("model.dropout",))
 
     train_epochs: int = TRAINER.option("TRAIN_EPOCHS", "Baseline training epochs.",
@@ -233,13 +273,15 @@ class PipelineConfig:
         sets=("training.seed", "prune_training.seed"))
 
     prune_filter_sparsity: str = FILTERS.option(
-        "PRUNE_FILTER_SPARSITY", "The fraction of filters (conv1, conv2, conv3) or units "
-        "(dense1) each layer loses, 'name:fraction,...'; the model is then rebuilt without them. "
-        "'none' keeps the baseline's shape (weight pruning only).",
-        default=FILTER_FRACTIONS.show(NARROW_FILTER_SPARSITY), sets=("filters.filter_sparsity",),
-        codec=FILTER_FRACTIONS, why=_WHY_FILTERS)
+        "PRUNE_FILTER_SPARSITY", "The fraction of channels each coupled channel group of the "
+        "model loses (one number for every group that can), or 'name:fraction,...' for the "
+        "groups holding those layers' outputs; the model is then rebuilt without them. 'none' "
+        "keeps the baseline's shape (weight pruning only).",
+        default=_for_the_cnn(FILTER_FRACTIONS.show(NARROW_FILTER_SPARSITY),
+                             FILTER_FRACTIONS.show(ANY_MODEL_FILTER_SPARSITY)),
+        sets=("filters.filter_sparsity",), codec=FILTER_FRACTIONS, why=_WHY_FILTERS)
     prune_filter_epochs: int = FILTERS.option(
-        "PRUNE_FILTER_EPOCHS", "Fine-tuning epochs of the full-width model while its filters "
+        "PRUNE_FILTER_EPOCHS", "Fine-tuning epochs of the full-width model while its channels "
         "are removed.", sets=("filters.epochs",))
     prune_filter_learning_rate: float = FILTERS.option(
         "PRUNE_FILTER_LEARNING_RATE", "Their peak learning rate.",
@@ -272,14 +314,17 @@ class PipelineConfig:
     prune_final_sparsity: float = PRUNING.option(
         "PRUNE_FINAL_SPARSITY", "Target sparsity of every pruned layer not in "
         "PRUNE_LAYER_SPARSITY (ConstantSparsity's target_sparsity).",
-        sets=("pruning.final_sparsity",))
+        default=_for_the_cnn(PruningParams().final_sparsity, ANY_MODEL_FINAL_SPARSITY),
+        sets=("pruning.final_sparsity",),
+        why="a model without measured per-layer targets gets one moderate target for every "
+        "layer (docs/design.md, \"Any model's defaults\")")
     prune_layer_sparsity: str = PRUNING.option(
         "PRUNE_LAYER_SPARSITY", "Per-layer targets, 'name:sparsity,...'; 'none' gives every "
         "layer PRUNE_FINAL_SPARSITY.",
-        default=_after_structured(NARROW_LAYER_SPARSITY, DEFAULT_LAYER_SPARSITY,
-                                  LAYER_SPARSITIES),
+        default=_for_the_cnn(DEFAULT_LAYER_SPARSITY, (), LAYER_SPARSITIES,
+                             structured=NARROW_LAYER_SPARSITY),
         sets=("pruning.layer_sparsity",), codec=LAYER_SPARSITIES,
-        why="the library's PruningParams() has none (every layer at final_sparsity); this CNN's "
+        why="the library's PruningParams() has none (every layer at final_sparsity); the CNN's "
         "layers were measured one by one (docs/design.md)")
     prune_begin_step: int = PRUNING.option("PRUNE_BEGIN_STEP", "Step at which pruning starts.",
                                            sets=("pruning.begin_step",))
@@ -428,6 +473,16 @@ class PipelineConfig:
         return from_options({name: value for name, value in given.items() if value is not None})
 
     @property
+    def project_cnn(self) -> bool:
+        """Whether the model is the project's CNN (`MODEL_MODULE` cnn, no `BASE_MODEL`)."""
+        return _project_cnn({"base_model": self.base_model, "model_module": self.model_module})
+
+    @property
+    def model_source(self) -> modules.ModuleSource:
+        """The model module's source, as it travels with the pipeline."""
+        return modules.read_source(self.model_module)
+
+    @property
     def metadata_store(self) -> stores.Store:
         """The MySQL server when MLMD_MYSQL_HOST is set, else the SQLite file."""
         if self.mlmd_mysql_host:
@@ -532,15 +587,39 @@ def validate(config: PipelineConfig) -> None:
                            f"must split like a shell command line: {error}") from None
     for group in PARAM_GROUPS:  # each parameter object checks its own values (pruning/params.py)
         config.params(group)
+    _validate_model(config)
+
+
+def _validate_model(config: PipelineConfig) -> None:
+    """The model options. The project's CNN: the pruning options against its layer table, here
+    (no TensorFlow). Any other model: its module or file must be there; the pruning options
+    are checked on the built or loaded model before any training (`pipelines/model_check.py`)."""
+    if config.base_model:
+        _check(config.is_set("base_model") and not config.is_set("model_module"), config,
+               "model_module", "cannot be set with BASE_MODEL: the imported model is trained")
+        _check("://" in config.base_model or os.path.exists(config.base_model), config,
+               "base_model", "must be a .keras or .h5 file or a SavedModel directory; there is "
+               "nothing at that path")
+    else:
+        try:
+            config.model_source  # noqa: B018 (reads the module's source: is it there?)
+        except modules.ModelModuleError as error:
+            raise option_error("model_module", config.model_module, str(error)) from None
+    if not config.project_cnn:
+        for name in CNN_OPTIONS:
+            _check(not config.is_set(name), config, name, _CNN_ONLY)
+        return
     model = config.model_params
     name = architecture.model_name(model)
-    try:
-        narrow = architecture.narrow(model, config.filter_params, name)
-    except InvalidParam as error:
-        raise config.explain(error, "filters") from None
+    layers = architecture.prunable_layers(model)
+    if config.filter_params.enabled:
+        try:
+            layers = architecture.narrowed_layers(layers, config.filter_params.filter_sparsity,
+                                                  name)
+        except InvalidParam as error:
+            raise config.explain(error, "filters") from None
     try:  # weight pruning applies to the model structured pruning leaves
-        architecture.select_layers(architecture.prunable_layers(narrow), config.pruning_params,
-                                   name)
+        architecture.select_layers(layers, config.pruning_params, name)
     except InvalidParam as error:
         raise config.explain(error) from None
 

@@ -1,19 +1,22 @@
 """What every entry point shares: parse the options, build the pipeline, run it, say how it went.
 
 The options are parsed and checked before TensorFlow and TFX are imported, the pruning options
-against the model's layers too, so a bad one costs well under a second: one line naming it, exit
-status 2, no traceback. A run that fails keeps TFX's record (the failed execution in ML Metadata,
-TFX's log) and ends with one line naming the failed component, the cause and what to do; exit
-status 1.
+against the project's CNN's layers too, so a bad one costs well under a second: one line naming
+it, exit status 2, no traceback. Any other model is built or loaded and checked before the
+pipeline starts, with the same line and status (`pipelines.model_check`). A run that fails keeps
+TFX's record (the failed execution in ML Metadata, TFX's log) and ends with one line naming the
+failed component, the cause and what to do; exit status 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NoReturn, Protocol
 
 from pipelines import configs, stores
@@ -50,6 +53,7 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
           f"gate: accuracy >= {config.gate_params.min_accuracy} and at most "
           f"{config.gate_params.max_accuracy_drop} below the baseline's", flush=True)
     check_store_or_exit(prog, config.metadata_store)
+    check_model_or_exit(prog, config)
     # force: ml_metadata's first log call (in the MySQL check) set up Python's default handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         force=True)
@@ -74,6 +78,39 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
         return
     print(f"\nPipeline {config.pipeline_name} finished in {time.monotonic() - started:.0f} s.")
     print(outputs.format_summary(config.metadata_store, config.pipeline_name))
+
+
+def check_model_or_exit(prog: str, config: configs.PipelineConfig) -> None:
+    """A model other than the project's CNN is built (or loaded) and checked against the
+    options before the pipeline starts (`pipelines.model_check`): one line, exit status 2."""
+    if config.project_cnn:
+        return
+    from pipelines import model_check
+
+    with native_stderr_silenced():
+        # TensorFlow's native libraries log a few INFO lines to stderr as they load, before any
+        # option can set their level (absl's "before InitializeLog"): not around an error line.
+        import tensorflow  # noqa: F401
+        import tf_keras  # noqa: F401
+    try:
+        model_check.check_model(config)
+    except configs.SettingsError as error:
+        fail(prog, str(error))
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null inside (what native code writes); Python's own
+    exceptions still reach the caller."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def check_store_or_exit(prog: str, store: stores.Store) -> None:

@@ -16,6 +16,7 @@ SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 TRAINER = "Trainer"
 WARM_START_RESOLVER = "latest_pruning_checkpoint"
+BASE_MODEL_IMPORTER = "BaseModelImporter"  # with BASE_MODEL: TFX's Importer of the user's file
 PRUNE_TRAINER = "PruneTrainer"
 EVALUATOR = "Evaluator"
 COMPRESS_EXPORTER = "CompressExporter"
@@ -34,6 +35,7 @@ class Output:
 
 
 EXAMPLES = Output(EXAMPLE_GEN, "examples", "Examples")
+IMPORTED_MODEL = Output(BASE_MODEL_IMPORTER, "result", "Model")
 BASELINE_MODEL = Output(TRAINER, "model", "Model")
 PRUNED_MODEL = Output(PRUNE_TRAINER, "model", "Model")
 CHECKPOINT = Output(PRUNE_TRAINER, "checkpoint", "components.PruningCheckpoint")

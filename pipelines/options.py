@@ -138,6 +138,21 @@ def pairs_codec(form: str) -> Codec:
     return Codec(parse, lambda pairs: ",".join(f"{n}:{v}" for n, v in pairs) or "none")
 
 
+def fractions_codec(form: str) -> Codec:
+    """One number for every item ('0.5'), 'name:number,...' as ((name, number), ...), or 'none'
+    as (); `form` shows one item."""
+    pairs = pairs_codec(form)
+
+    def parse(text: str):
+        try:
+            return float(text)
+        except ValueError:
+            return pairs.parse(text)
+
+    return Codec(parse, lambda value: (str(value) if isinstance(value, int | float)
+                                       else pairs.show(value)))
+
+
 def int_pair_codec(separator: str, empty_is_none: bool = False) -> Codec:
     """'a<separator>b' as (a, b) of integers; '' as None where `empty_is_none`."""
 

@@ -12,11 +12,12 @@ import dataclasses
 # The modules behind `tfx.v1`, imported directly: `tfx.v1` also imports its Google Cloud
 # extensions (Vertex AI client libraries), seconds of every run's start-up, cached reruns too.
 from tfx.components import ExampleValidator, Pusher
+from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import metadata as tfx_metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import trainer_pb2
-from tfx.types import Channel
+from tfx.types import Channel, standard_artifacts
 
 from components import baseline_trainer
 from components.compress_exporter import CompressExporter
@@ -28,6 +29,7 @@ from pipelines import metadata, nodes, stores
 from pipelines.configs import PipelineConfig
 from pipelines.gate import make_eval_config
 from pipelines.storage import Storage
+from pruning import image_data
 
 
 def create_components(config: PipelineConfig, storage: Storage | None = None) -> list:
@@ -58,6 +60,15 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id(nodes.EXAMPLE_VALIDATOR)
+    components = [example_gen, statistics_gen, schema_gen, example_validator]
+    imported = None
+    if config.base_model:
+        # The user's trained model, registered in ML Metadata with its own URI: the lineage of
+        # every model after it leads back to that file.
+        importer = Importer(source_uri=config.base_model, artifact_type=standard_artifacts.Model
+                            ).with_id(nodes.BASE_MODEL_IMPORTER)
+        components.append(importer)
+        imported = importer.outputs[nodes.IMPORTED_MODEL.key]
     # Trains only after the validation, and by default only when it found no anomalies.
     trainer = baseline_trainer.BaselineTrainer(
         run_fn=baseline_trainer.RUN_FN,
@@ -67,13 +78,11 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
         stop_on_anomalies=config.stop_on_anomalies,
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
-        custom_config={
-            "model": dataclasses.asdict(config.model_params),
-            "training": dataclasses.asdict(config.training_params),
-        },
+        custom_config=trainer_config(config),
+        base_model=imported,
     ).with_id(nodes.TRAINER)
     baseline_model = trainer.outputs[nodes.BASELINE_MODEL.key]
-    components = [example_gen, statistics_gen, schema_gen, example_validator, trainer]
+    components.append(trainer)
     warmup_checkpoint = None
     if config.prune_warm_start:
         latest_checkpoint = Resolver(
@@ -116,6 +125,22 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
     ).with_id(nodes.PUSHER)
     components += [prune_trainer, evaluator, compress_exporter, pusher]
     return components
+
+
+def trainer_config(config: PipelineConfig) -> dict:
+    """The Trainer's custom_config (components/baseline_trainer/module.py): the model module's
+    source, which travels with the pipeline as TFX's module_file does (none with BASE_MODEL),
+    the project's CNN's shape, the training options, the data's image shape and classes."""
+    values = {
+        baseline_trainer.TRAINING_CONFIG_KEY: dataclasses.asdict(config.training_params),
+        baseline_trainer.IMAGE_SHAPE_KEY: list(image_data.IMAGE_SHAPE),
+        baseline_trainer.NUM_CLASSES_KEY: image_data.NUM_CLASSES,
+    }
+    if not config.base_model:
+        values[baseline_trainer.MODULE_CONFIG_KEY] = config.model_source.to_dict()
+    if config.project_cnn:
+        values[baseline_trainer.MODEL_CONFIG_KEY] = dataclasses.asdict(config.model_params)
+    return values
 
 
 def create_pipeline(

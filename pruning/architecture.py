@@ -2,9 +2,10 @@
 
 `model.cnn.build_model` builds the Keras model from `conv_blocks` and `dense_layers`, and
 `select_layers` checks pruning parameters against the same table: a layer name the model lacks,
-an m:n pattern its input channels cannot take, a block that does not divide a kernel. The
-pipeline's settings run that check in milliseconds, before TensorFlow is imported; the
-PruneTrainer runs it again on the Keras model it was given (`sparsity.wrap.select_layers`).
+an m:n pattern its input channels cannot take, a block that does not divide a kernel;
+`narrowed_layers` gives the table structured pruning leaves. The pipeline's settings run those
+checks on the project's CNN in milliseconds, before TensorFlow is imported; any model is checked
+on its built Keras layers (`sparsity.wrap.select_layers`, `pruning.structured`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+from pruning.image_data import IMAGE_SHAPE, NUM_CLASSES
 from pruning.params import (
     PRUNABLE_LAYER_TYPES,
-    FilterParams,
     InvalidParam,
     ModelParams,
     PruningParams,
+    kept_count,
 )
 
-IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
 # The pipeline's per-layer pruning targets for this CNN: the wide dense1 takes the most, the
 # first convolution (every feature depends on it) the least.
 DEFAULT_LAYER_SPARSITY = (("dense1", 0.97), ("conv3", 0.9), ("conv2", 0.85), ("conv1", 0.5),
@@ -77,7 +77,7 @@ def model_name(params: ModelParams) -> str:
 def conv_blocks(params: ModelParams) -> tuple[ConvBlock, ...]:
     """Strided convolutions instead of full-resolution ones and max-pooling: on a 2-core CPU an
     epoch takes a quarter of the time (docs/design.md)."""
-    conv1, conv2, conv3 = params.conv_filters  # by default width, 2 width, 2 width
+    conv1, conv2, conv3 = params.width, 2 * params.width, 2 * params.width
     return (
         ConvBlock("conv1", conv1, 5, 2, "same"),  # 14 x 14
         ConvBlock("conv2", conv2, 3, 2, "same"),  # 7 x 7
@@ -86,15 +86,16 @@ def conv_blocks(params: ModelParams) -> tuple[ConvBlock, ...]:
     )
 
 
-def dense_layers(params: ModelParams) -> tuple[LayerSpec, ...]:
+def dense_layers(params: ModelParams, image_shape: Sequence[int] = IMAGE_SHAPE,
+                 num_classes: int = NUM_CLASSES) -> tuple[LayerSpec, ...]:
     """dense1 (the custom ScaledDense) on the flattened features, then the logits."""
-    side_h, side_w = IMAGE_SHAPE
+    side_h, side_w = image_shape[:2]
     for block in conv_blocks(params):
         side_h, side_w = (_output_side(side, block) for side in (side_h, side_w))
     features = side_h * side_w * conv_blocks(params)[-1].filters
     return (
         LayerSpec("dense1", "ScaledDense", (features, params.dense_units)),
-        LayerSpec("logits", "Dense", (params.dense_units, NUM_CLASSES)),
+        LayerSpec("logits", "Dense", (params.dense_units, num_classes)),
     )
 
 
@@ -104,15 +105,16 @@ def _output_side(side: int, block: ConvBlock) -> int:
     return math.ceil(side / block.strides)
 
 
-def prunable_layers(params: ModelParams) -> tuple[LayerSpec, ...]:
+def prunable_layers(params: ModelParams, image_shape: Sequence[int] = IMAGE_SHAPE,
+                    num_classes: int = NUM_CLASSES) -> tuple[LayerSpec, ...]:
     """Every layer with a kernel, in model order."""
-    channels = 1
+    channels = image_shape[2]
     convolutions = []
     for block in conv_blocks(params):
         convolutions.append(LayerSpec(block.name, "Conv2D",
                                       (block.size, block.size, channels, block.filters)))
         channels = block.filters
-    return (*convolutions, *dense_layers(params))
+    return (*convolutions, *dense_layers(params, image_shape, num_classes))
 
 
 def select_layers(layers: Sequence[LayerSpec], params: PruningParams,
@@ -157,44 +159,37 @@ def _check_shape(layer: LayerSpec, params: PruningParams) -> None:
                            f"must divide the kernel {shape} of layer {layer.name!r}")
 
 
-def shrinkable_layers(params: ModelParams) -> dict[str, int]:
-    """{layer: its filters or units} of the layers structured pruning can narrow: the
-    convolutions and dense1. The logits are the classes: they cannot shrink."""
-    dense1 = dense_layers(params)[0]
-    return {**{block.name: block.filters for block in conv_blocks(params)},
-            dense1.name: dense1.kernel_shape[1]}
-
-
-def kept_channels(params: ModelParams, filters: FilterParams,
-                  model: str = "the model") -> dict[str, int]:
-    """{layer: filters or units it keeps} after `filters` removes its fractions; InvalidParam
-    naming a layer that cannot shrink or that would lose every filter."""
-    widths = shrinkable_layers(params)
-    kept = dict(widths)
-    for name, fraction in filters.filter_sparsity:
-        if name not in widths:
-            known = [spec.name for spec in prunable_layers(params)]
-            why = ("cannot shrink: its units are the classes" if name in known
-                   else "is not a layer")
+def narrowed_layers(layers: Sequence[LayerSpec],
+                    sparsity: float | Sequence[tuple[str, float]],
+                    model: str = "the model") -> list[LayerSpec]:
+    """The layer table of a chain of kernel layers (each one's outputs are the next one's
+    inputs, through per-channel layers and a Flatten: this CNN) after structured pruning with
+    `sparsity` (`FilterParams.filter_sparsity`): the same channel counts
+    `pruning.structured.narrow` leaves in the built model (tests/pruning/test_architecture.py).
+    The last layer's outputs are the classes: they never narrow. InvalidParam names a layer
+    that is not there or cannot narrow."""
+    narrowable = [spec.name for spec in layers[:-1]]
+    if isinstance(sparsity, float | int):
+        fractions = dict.fromkeys(narrowable, float(sparsity))
+    else:
+        fractions = dict(sparsity)
+    for name, fraction in fractions.items():
+        if name not in narrowable:
+            why = ("a layer whose outputs are the model's own: they cannot lose channels"
+                   if name in [spec.name for spec in layers] else "not a layer")
             raise InvalidParam("filter_sparsity", f"{name}:{fraction}",
-                               f"names {name!r}, which {why} of model {model!r}; layers that "
-                               f"can shrink: {', '.join(widths)}")
-        kept[name] = widths[name] - round(widths[name] * fraction)
-        if kept[name] < 1:
-            raise InvalidParam("filter_sparsity", f"{name}:{fraction}",
-                               f"would remove every one of the {widths[name]} filters of layer "
-                               f"{name!r}")
-    return kept
-
-
-def narrowed(params: ModelParams, kept: dict[str, int]) -> ModelParams:
-    """The shape of `params`' model with `kept` filters and units (`kept_channels`)."""
-    conv = tuple(kept[block.name] for block in conv_blocks(params))
-    return dataclasses.replace(params, filters=conv,
-                               dense_units=kept[dense_layers(params)[0].name])
-
-
-def narrow(params: ModelParams, filters: FilterParams, model: str = "the model") -> ModelParams:
-    """The shape structured pruning with `filters` leaves of `params`' model: decided once, before
-    any training, and carried as this one value (InvalidParam as `kept_channels` raises it)."""
-    return narrowed(params, kept_channels(params, filters, model))
+                               f"names {name!r}, {why} (model {model!r}); layers that can lose "
+                               f"channels: {', '.join(narrowable)}")
+    narrowed, kept_inputs = [], None
+    for spec in layers:
+        shape = list(spec.kernel_shape)
+        axis = kernel_input_axis(len(shape))
+        if kept_inputs is not None:
+            before, after = kept_inputs
+            shape[axis] = shape[axis] // before * after  # a Flatten repeats them per position
+        outputs = shape[-1]
+        if spec.name in fractions:
+            shape[-1] = kept_count(outputs, fractions[spec.name])
+        kept_inputs = (outputs, shape[-1])
+        narrowed.append(dataclasses.replace(spec, kernel_shape=tuple(shape)))
+    return narrowed

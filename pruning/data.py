@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
+from pruning.image_data import IMAGE_SHAPE, NUM_CLASSES, PIXEL_RANGE  # noqa: F401 (the data's)
+
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
-PIXEL_RANGE = (0, 255)  # 8-bit grayscale
 
 logger = logging.getLogger(__name__)
 FEATURE_SPEC = {
@@ -29,6 +30,19 @@ FEATURE_SPEC = {
 def scale_pixels(pixels: tf.Tensor) -> tf.Tensor:
     """[N, 784] integer pixels (0-255) -> [N, 28, 28] float32 in [0, 1]."""
     return tf.reshape(tf.cast(pixels, tf.float32) / 255.0, [-1, 28, 28])
+
+
+def model_inputs(images: np.ndarray, input_shape) -> np.ndarray:
+    """`images` in a model's own input shape (`model.input_shape`, batch first): the same values
+    in another layout, as a 28x28 image is 28x28x1; ValueError when they do not hold as many
+    values per image."""
+    shape = tuple(int(d) for d in tuple(input_shape)[1:])
+    if tuple(images.shape[1:]) == shape:
+        return images
+    if int(np.prod(images.shape[1:])) != int(np.prod(shape)):
+        raise ValueError(f"The model takes inputs of shape {shape}, which do not hold the "
+                         f"{'x'.join(map(str, images.shape[1:]))} values of an image")
+    return images.reshape((len(images), *shape))
 
 
 def parse_examples(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -199,7 +213,10 @@ def augment_images(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.
     One random offset per batch (a single crop of the padded batch): cheap on a CPU, and what
     the measured accuracies in docs/benchmarks.md used.
     """
+    if images.shape.rank == 4:  # [N, height, width, channels]
+        padded = tf.pad(images, [[0, 0], [MAX_SHIFT, MAX_SHIFT], [MAX_SHIFT, MAX_SHIFT], [0, 0]])
+        return tf.image.random_crop(padded, tf.shape(images)), labels
     padded = tf.pad(images, [[0, 0], [MAX_SHIFT, MAX_SHIFT], [MAX_SHIFT, MAX_SHIFT]])
-    batch = tf.shape(images)[0]
-    crops = tf.image.random_crop(padded[..., None], tf.stack([batch, 28, 28, 1]))
+    batch, height, width = tf.unstack(tf.shape(images))
+    crops = tf.image.random_crop(padded[..., None], tf.stack([batch, height, width, 1]))
     return tf.squeeze(crops, -1), labels

@@ -79,9 +79,6 @@ class ModelParams(_JsonParams):
     width: int = 32  # filters of conv1; conv2 and conv3 have twice as many
     dense_units: int = 256  # units of dense1, the custom ScaledDense layer
     dropout: float = 0.3
-    # Filters of conv1, conv2, conv3 when they are not (width, 2 width, 2 width): the shape of a
-    # model whose filters structured pruning removed.
-    filters: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         _check(self.keras_api in KERAS_APIS, "keras_api", self.keras_api,
@@ -89,14 +86,6 @@ class ModelParams(_JsonParams):
         _check(self.width >= 1, "width", self.width, "must be >= 1")
         _check(self.dense_units >= 1, "dense_units", self.dense_units, "must be >= 1")
         _check(0 <= self.dropout < 1, "dropout", self.dropout, "must be in [0, 1)")
-        if self.filters is not None:
-            _check(len(self.filters) == 3 and min(self.filters) >= 1, "filters", self.filters,
-                   "must be three integers >= 1 (conv1, conv2, conv3)")
-
-    @property
-    def conv_filters(self) -> tuple[int, int, int]:
-        return tuple(self.filters) if self.filters else (self.width, 2 * self.width,
-                                                         2 * self.width)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,13 +238,21 @@ class PruningParams(_JsonParams):
         }
 
 
+def kept_count(width: int, fraction: float) -> int:
+    """Channels a group of `width` keeps when structured pruning removes `fraction` of them
+    (rounded): at least one."""
+    return max(width - round(width * fraction), 1)
+
+
 @dataclasses.dataclass(frozen=True)
 class FilterParams(_JsonParams):
-    """Structured pruning: the fraction of each named layer's filters (a convolution) or units
-    (dense1) removed, chosen by magnitude on a schedule while fine-tuning; then the model is
-    rebuilt without them. `filter_sparsity=()` turns it off."""
+    """Structured pruning (`pruning.structured`): the fraction of channels removed from each
+    coupled channel group of the model (a float: every group that can lose channels) or from
+    the groups holding the named layers' outputs (("conv2", 0.5), ...), chosen by magnitude on a
+    schedule while fine-tuning; then the model is rebuilt without them. `filter_sparsity=()`
+    turns it off."""
 
-    filter_sparsity: tuple[tuple[str, float], ...] = ()
+    filter_sparsity: float | tuple[tuple[str, float], ...] = ()
     epochs: int = 2  # fine-tuning of the full-width model while its channels are masked
     learning_rate: float = 2e-3  # peak of the warm-up + cosine schedule
     frequency: int = 50  # steps between mask updates
@@ -266,12 +263,16 @@ class FilterParams(_JsonParams):
     teacher_weight: float = 0.8
 
     def __post_init__(self) -> None:
-        for name, value in self.filter_sparsity:
-            _check(0 < value < 1, "filter_sparsity", f"{name}:{value}",
-                   "needs each removed fraction in (0, 1)")
-        names = [name for name, _ in self.filter_sparsity]
-        _check(len(set(names)) == len(names), "filter_sparsity", ",".join(names),
-               "must name each layer once")
+        if isinstance(self.filter_sparsity, int | float):
+            _check(0 < self.filter_sparsity < 1, "filter_sparsity", self.filter_sparsity,
+                   "needs the removed fraction in (0, 1)")
+        else:
+            for name, value in self.filter_sparsity:
+                _check(0 < value < 1, "filter_sparsity", f"{name}:{value}",
+                       "needs each removed fraction in (0, 1)")
+            names = [name for name, _ in self.filter_sparsity]
+            _check(len(set(names)) == len(names), "filter_sparsity", ",".join(names),
+                   "must name each layer once")
         _check(self.epochs >= 1, "epochs", self.epochs, "must be >= 1")
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
         _check(self.frequency >= 1, "frequency", self.frequency, "must be >= 1")
@@ -281,6 +282,13 @@ class FilterParams(_JsonParams):
     @property
     def enabled(self) -> bool:
         return bool(self.filter_sparsity)
+
+    @property
+    def sparsity(self) -> float | dict[str, float]:
+        """`filter_sparsity` as `pruning.structured.narrow` takes it."""
+        if isinstance(self.filter_sparsity, int | float):
+            return float(self.filter_sparsity)
+        return dict(self.filter_sparsity)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,6 +312,13 @@ class ClusteringParams(_JsonParams):
     def enabled(self) -> bool:
         return self.clusters > 0
 
+
+# The recipe of a model without per-layer tables of its own (any model but the project's CNN,
+# whose tables live in `pruning/architecture.py`): every channel group loses this fraction, then
+# every prunable layer's weights are pruned to this sparsity (docs/design.md, "Any model's
+# defaults").
+ANY_MODEL_FILTER_SPARSITY = 0.5
+ANY_MODEL_FINAL_SPARSITY = 0.5
 
 # Clustering after structured pruning: a narrowed kernel has fewer weights to share each value,
 # and 8 values cost it about 0.1 pp of accuracy more than 16 (docs/design.md, "Clustering").

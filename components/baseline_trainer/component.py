@@ -28,6 +28,8 @@ class BaselineTrainer(base_component.BaseComponent):
       anomalies: the ExampleValidator's output for those examples.
       stop_on_anomalies: fail before training when `anomalies` holds any; False logs them.
       train_args, eval_args, custom_config: as TFX's Trainer.
+      base_model: optional Model of a model already trained (TFX's Importer of the user's file):
+        the Trainer does not train it, it measures it and writes it as this project's Model.
     """
 
     SPEC_CLASS = BaselineTrainerSpec
@@ -43,11 +45,13 @@ class BaselineTrainer(base_component.BaseComponent):
         train_args: trainer_pb2.TrainArgs | None = None,
         eval_args: trainer_pb2.EvalArgs | None = None,
         custom_config: dict | None = None,
+        base_model: Channel | None = None,
     ):
         super().__init__(spec=BaselineTrainerSpec(
             run_fn=run_fn,
             examples=examples,
             schema=schema,
+            base_model=base_model,
             anomalies=anomalies,
             stop_on_anomalies=int(stop_on_anomalies),
             train_args=train_args or trainer_pb2.TrainArgs(),

@@ -4,6 +4,10 @@ Before `run_fn` reads an example, the ExampleValidator's anomalies are checked
 (`components/anomalies.py`). `run_fn` can only write files; afterwards this executor reads the
 `metrics.json` it wrote into the Model artifact and records `test_accuracy`, `test_loss`,
 `num_parameters` (and the rest) on the artifact.
+
+With a `base_model` (the Importer's Model of a file the user trained), `run_fn` gets that file's
+own URI in `custom_config` (`BASE_MODEL_URI_KEY`): TFX's `fn_args.base_model` points inside a
+Model artifact of TFX's layout, which a user's `.keras` file is not.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from typing import Any
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import json_utils
 
 from components import anomalies, model_artifact, properties
-from components.baseline_trainer.spec import ANOMALIES_KEY, STOP_ON_ANOMALIES_KEY
+from components.baseline_trainer.spec import (
+    ANOMALIES_KEY,
+    BASE_MODEL_URI_KEY,
+    STOP_ON_ANOMALIES_KEY,
+)
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -30,6 +39,12 @@ class Executor(trainer_executor.GenericExecutor):
                              "its examples: it trains only on validated data")
         anomalies.check_examples(input_dict[ANOMALIES_KEY],
                                  stop=bool(exec_properties[STOP_ON_ANOMALIES_KEY]))
+        base_model = input_dict.get(standard_component_specs.BASE_MODEL_KEY)
+        if base_model:
+            key = standard_component_specs.CUSTOM_CONFIG_KEY
+            config = json_utils.loads(exec_properties.get(key) or "{}")
+            config[BASE_MODEL_URI_KEY] = artifact_utils.get_single_uri(base_model)
+            exec_properties = {**exec_properties, key: json_utils.dumps(config)}
         result = super().Do(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
         properties.record(model, model_artifact.read_metrics(model.uri))

@@ -7,6 +7,15 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 ANOMALIES_KEY = standard_component_specs.ANOMALIES_KEY  # "anomalies", as the validator names it
 # Parameters
 STOP_ON_ANOMALIES_KEY = "stop_on_anomalies"  # 1 = fail when anomalies were found, 0 = warn
+# The keys of `custom_config` (components/baseline_trainer/module.py says what each holds).
+MODULE_CONFIG_KEY = "model_module"
+MODEL_CONFIG_KEY = "model"
+TRAINING_CONFIG_KEY = "training"
+IMAGE_SHAPE_KEY = "image_shape"
+NUM_CLASSES_KEY = "num_classes"
+BASE_MODEL_URI_KEY = "base_model_uri"  # set by the executor, from the Importer's Model
+CONFIG_KEYS = (MODULE_CONFIG_KEY, MODEL_CONFIG_KEY, TRAINING_CONFIG_KEY, IMAGE_SHAPE_KEY,
+               NUM_CLASSES_KEY, BASE_MODEL_URI_KEY)
 
 
 class BaselineTrainerSpec(standard_component_specs.TrainerSpec):

@@ -51,9 +51,9 @@ class PruneTrainer(base_component.BaseComponent):
         (fewer distinct weights, so the compressed files shrink further); clusters 0 = off.
       warmup_checkpoint: optional PruningCheckpoint of an earlier run (e.g. from a Resolver) to
         continue from instead of starting over.
-      model: optional shape of `base_model`; when given, `filters`' layers and `pruning`'s layer
-        names, types and kernel shapes are checked against it now (`pruning.architecture`, no
-        TensorFlow), rather than after the baseline has trained.
+      model: optional shape of `base_model` when it is the project's CNN; when given, `filters`'
+        layers and `pruning`'s layer names, types and kernel shapes are checked against it now
+        (`pruning.architecture`, no TensorFlow), rather than after the baseline has trained.
     """
 
     SPEC_CLASS = PruneTrainerSpec
@@ -81,8 +81,10 @@ class PruneTrainer(base_component.BaseComponent):
                 raise TypeError(f"Expected a {kind.__name__}, got {value!r}")
         if model is not None:
             name = architecture.model_name(model)
-            narrow = architecture.narrow(model, filters, name)
-            architecture.select_layers(architecture.prunable_layers(narrow), pruning, name)
+            layers = architecture.prunable_layers(model)
+            if filters.enabled:
+                layers = architecture.narrowed_layers(layers, filters.filter_sparsity, name)
+            architecture.select_layers(layers, pruning, name)
         super().__init__(
             spec=PruneTrainerSpec(
                 examples=examples,

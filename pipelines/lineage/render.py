@@ -13,7 +13,9 @@ from pruning.compression import report
 # the graph, pruning/compression/report.py); --json prints every one.
 HIGHLIGHTS = tuple(dict.fromkeys((
     properties.TFDS_DATASET, properties.TFDS_VERSION, properties.num_examples("train"),
-    properties.num_examples("eval"), properties.TEST_ACCURACY, properties.SPARSITY,
+    properties.num_examples("eval"), properties.MODEL_MODULE, properties.MODEL_MODULE_SHA256,
+    properties.IMPORTED_FROM, properties.TEST_ACCURACY, properties.KEPT_CHANNELS,
+    properties.SPARSITY,
     properties.CLUSTERS, properties.BLESSED, *report.shown_in("graph"), properties.PUSHED,
     properties.PUSHED_DESTINATION)))
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import tf_keras as keras
 
+from pruning import data
 from pruning.compression import files, qat
 from pruning.compression.report import CompressionReport
 from pruning.params import CompressionParams, TrainingParams
@@ -37,6 +38,8 @@ def compress_models(
     PQAT (`params.pqat_epochs` > 0) trains on all of them, with `training`'s batch size and seed.
     """
     training = training or TrainingParams()
+    eval_images = data.model_inputs(eval_images, pruned.input_shape)
+    train_images = data.model_inputs(train_images, pruned.input_shape)
     pqat_model = None
     if params.pqat_epochs:
         progress(f"pruning-preserving QAT of the pruned model, {params.pqat_epochs} epoch(s) "

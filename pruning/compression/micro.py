@@ -105,8 +105,9 @@ def smallest_arena(path: str, limit: int = ARENA_LIMIT) -> int:
 
 
 def run(path: str, images: np.ndarray, arena: int, latency_runs: int = 0) -> MicroRun:
-    """The file's class for each [28, 28] float image in [0, 1] (quantized with the input
-    tensor's own scale and zero point), and with `latency_runs` its median invoke() time."""
+    """The file's class for each float image in [0, 1] (in any layout of the file input's
+    values; quantized with the input tensor's own scale and zero point), and with
+    `latency_runs` its median invoke() time."""
     with tempfile.TemporaryDirectory() as scratch:
         inputs, outputs = os.path.join(scratch, "images.npy"), os.path.join(scratch, "out.npy")
         np.save(inputs, np.asarray(images, np.float32))
@@ -164,7 +165,9 @@ def _run(path: str, arena: int, inputs: str, outputs: str, latency_runs: int) ->
     import time
 
     interpreter = _interpreter(path, arena)
-    images = _quantized(interpreter, np.load(inputs))
+    shape = tuple(interpreter.get_input_details(0)["shape"][1:])
+    loaded = np.load(inputs)
+    images = _quantized(interpreter, loaded.reshape((len(loaded), *shape)))
     predictions = np.empty(len(images), np.int64)
     for index, image in enumerate(images):
         interpreter.set_input(image[None], 0)

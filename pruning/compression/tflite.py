@@ -3,9 +3,10 @@
 Runs the files with LiteRT (`ai_edge_litert`), the runtime that ships to devices
 (`tf.lite.Interpreter` is deprecated in TF 2.21); the converter stays `tf.lite.TFLiteConverter`.
 
-The contract of every file: input one image, float32 [1, 28, 28] scaled to [0, 1] (full-integer
-files: int8, that value quantized with the input tensor's own scale and zero point); output the
-10 class probabilities (softmax), float32 or, for full-integer files, int8.
+The contract of every file: input one image in the model's own input shape with a batch of 1
+(the CNN's [1, 28, 28]), float32 scaled to [0, 1] (full-integer files: int8, that value quantized
+with the input tensor's own scale and zero point); output the class probabilities (the model's
+softmax, or one added to its logits), float32 or, for full-integer files, int8.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ import tensorflow as tf
 import tf_keras as keras
 from ai_edge_litert import schema_py_generated as schema
 
+from pruning import data
 from pruning.compression import litert, sizes, space_to_depth
 from pruning.compression.report import StoredTensor
+from pruning.model import outputs
 from pruning.training.metrics import Metrics
 
 MODES = ("float", "dynamic_int8", "full_int8")
-INPUT_SHAPE = (1, 28, 28)
+
+
+def input_shape(model: keras.Model) -> tuple[int, ...]:
+    """The shape of every file's input: the model's own, batch 1."""
+    return (1, *(int(d) for d in model.input_shape[1:]))
 
 
 def convert(
@@ -35,7 +42,8 @@ def convert(
     sparse: bool = False,
     rearrange: bool = True,
 ) -> bytes:
-    """A TFLite flatbuffer of `model` + softmax, batch 1, without tensor names (`strip_names`).
+    """A TFLite flatbuffer of `model`'s class probabilities, batch 1, without tensor names
+    (`strip_names`).
 
     `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `full_int8`: int8
     weights, activations, input and output, calibrated on `representative_images`; its first
@@ -53,9 +61,9 @@ def convert(
     if mode == "full_int8" and rearrange:
         model = space_to_depth.rewrite_strided_convs(model)
 
-    @tf.function(input_signature=[tf.TensorSpec(INPUT_SHAPE, tf.float32, name="image")])
+    @tf.function(input_signature=[tf.TensorSpec(input_shape(model), tf.float32, name="image")])
     def scores(image):
-        return tf.nn.softmax(model(image, training=False))
+        return outputs.probabilities(model, model(image, training=False))
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [scores.get_concrete_function()], model
@@ -69,7 +77,8 @@ def convert(
         optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
     converter.optimizations = optimizations
     if mode == "full_int8":
-        images = np.asarray(representative_images, np.float32)
+        images = data.model_inputs(np.asarray(representative_images, np.float32),
+                                   model.input_shape)
 
         def calibration() -> Iterator[list[np.ndarray]]:
             for image in images:
@@ -131,16 +140,18 @@ class TfliteModel:
                                           litert.load(content, num_threads=num_threads))
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
-        if tuple(self._input["shape"]) != INPUT_SHAPE:
-            raise ValueError(f"Expected input shape {INPUT_SHAPE}, got {self._input['shape']}")
+        if self._input["shape"][0] != 1:
+            raise ValueError(f"Expected a file of batch 1, got input shape "
+                             f"{self._input['shape']}")
 
     @property
     def input_dtype(self) -> np.dtype:
         return self._input["dtype"]
 
     def scores(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities of one [28, 28] float image in [0, 1]."""
-        value = np.asarray(image, np.float32)[None]
+        """Class probabilities of one float image in [0, 1] (any layout of the file input's
+        values: a [28, 28] image feeds a [1, 28, 28, 1] input)."""
+        value = np.asarray(image, np.float32).reshape(self._input["shape"])
         if self.input_dtype == np.int8:
             scale, zero_point = self._input["quantization"]
             value = np.clip(np.round(value / scale + zero_point), -128, 127).astype(np.int8)

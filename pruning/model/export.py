@@ -8,6 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from pruning import data
+from pruning.model import outputs
 from pruning.model.layers import ScaledDense
 
 SERVING_SIGNATURE = "serving_default"
@@ -16,15 +17,17 @@ SERVING_SIGNATURE = "serving_default"
 def export_saved_model(model: keras.Model, export_dir: str) -> None:
     """SavedModel whose `serving_default` takes serialized tf.Examples and returns class scores.
 
-    Scores are softmax probabilities (`scores`, [N, 10]); the label feature may be absent.
+    Scores are probabilities (`scores`, [N, classes]); the label feature may be absent. The
+    images reach the model in its own input shape.
     """
+    shape = [-1, *(int(d) for d in model.input_shape[1:])]
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
         image_spec = {data.IMAGE_KEY: data.FEATURE_SPEC[data.IMAGE_KEY]}
         pixels = tf.io.parse_example(serialized, image_spec)[data.IMAGE_KEY]
-        logits = model(data.scale_pixels(pixels), training=False)
-        return {"scores": tf.nn.softmax(logits)}
+        images = tf.reshape(data.scale_pixels(pixels), shape)
+        return {"scores": outputs.probabilities(model, model(images, training=False))}
 
     tf.saved_model.save(model, export_dir, signatures={SERVING_SIGNATURE: serve_examples})
 

@@ -1,15 +1,17 @@
-"""Structured pruning: whole convolution filters and dense units, by magnitude, on a schedule.
+"""Structured pruning while fine-tuning: whole channel groups masked on a schedule, then narrowed.
 
 TFMOT prunes single weights: the zeros stay in dense kernels, so a pruned model is as big in
-memory and as slow as the baseline. This prunes whole channels instead, and `shrink` then rebuilds
-a narrower model without them. A channel is pruned by zeroing its filter and its batch-norm scale
-and shift (a convolution block), or its kernel column and bias (dense1): its output is then
-exactly zero, whatever the input, so dropping it, with the next layer's matching input channels,
-leaves the model's outputs unchanged.
+memory and as slow as the baseline. This removes whole channels instead, by the coupled channel
+groups of the model's graph (`pruning.structured`), and then rebuilds a narrower model without
+them (`structured.narrowed_model`). One mechanism for both halves: a removed channel is masked by
+zeroing the input rows of every kernel that reads it, which is exactly the model the narrowed one
+computes (the contract of `pruning.structured.narrow`), so the masked run and the narrowed model
+agree by construction.
 
-Like TFMOT's pruning: the removed fraction of each layer follows a schedule (`FilterParams`), the
-masks are chosen every `frequency` steps by magnitude (the norm of each filter after batch norm is
-folded in, as the deployed file computes it) and re-applied after every training step.
+Like TFMOT's pruning: the removed fraction of each group follows a schedule (`FilterSchedule`),
+the masks are chosen every `frequency` steps by magnitude (`structured.folded_norm`: each
+filter's norm with batch norm folded in, as the deployed file computes it, summed over the
+group) and re-applied after every training step.
 """
 
 from __future__ import annotations
@@ -17,111 +19,114 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pruning import architecture
-from pruning.model import cnn, export
-from pruning.params import FilterParams, ModelParams, TrainingParams
+from pruning import structured
+from pruning.model import export
+from pruning.params import FilterParams, TrainingParams
+from pruning.structured import rules
 from pruning.training import checkpoint
 from pruning.training.baseline import compile_model, train_dataset
 from pruning.training.reproducible import seed_everything
 from pruning.training.schedule import make_optimizer
 
 log = logging.getLogger(__name__)
-NARROW_FILE = "narrow.keras"  # the shrunk model, once the masked run has finished
-
-
-def _channel_names() -> tuple[list[str], str]:
-    """(the convolution blocks, dense1): the layers that can shrink, whatever their widths."""
-    names = list(architecture.shrinkable_layers(ModelParams()))
-    return names[:-1], names[-1]
+NARROW_FILE = "narrow.keras"  # the narrowed model, once the masked run has finished
 
 
 class ChannelMasks:
-    """A 0/1 mask over the output channels of each layer that can shrink, as variables (they are
-    checkpointed with the model), and the weights each one zeroes."""
+    """A 0/1 mask over the channels of each group structured pruning narrows (`fractions`:
+    {group index: target fraction}), as variables (they are checkpointed with the model), and
+    the kernel rows each one zeroes: every kernel that reads a channel of a masked group."""
 
-    def __init__(self, model: keras.Model):
-        self.model = model
-        convs, dense = _channel_names()
-        self.layers = [*convs, dense]
-        self.masks = {name: tf.Variable(tf.ones(self._width(name)), trainable=False,
-                                        name=f"{name}_channel_mask") for name in self.layers}
+    def __init__(self, graph: structured.ChannelGraph, fractions: Mapping[int, float]):
+        self.graph = graph
+        self.groups = [graph.groups[index] for index in sorted(fractions)]
+        self.masks = {group.index: tf.Variable(tf.ones(group.width), trainable=False,
+                                               name=f"channel_mask_{_key(group)}")
+                      for group in self.groups}
+        # Each masked channel's place in the masks laid end to end; every other channel
+        # points past the end, at a constant 1.
+        channels = int(graph.channel_of.max()) + 1
+        offset = 0
+        self._place = np.full(channels, sum(group.width for group in self.groups), np.int64)
+        for group in self.groups:
+            self._place[group.channels] = offset + np.arange(group.width)
+            offset += group.width
+        self._readers = []  # (kernel variable, its input axis, the place of each input row)
+        for record in graph.records.values():
+            if not isinstance(record.rule, rules.Kernel):
+                continue
+            places = self._place[graph.channels(record.inputs[0])]
+            if (places < offset).any():
+                kernel = record.layer.kernel
+                self._readers.append((kernel, len(kernel.shape) - 2,
+                                      tf.constant(places, tf.int64)))
 
-    def _width(self, name: str) -> int:
-        return int(self.model.get_layer(name).kernel.shape[-1])
+    def checkpointed(self) -> dict[str, tf.Variable]:
+        """The mask variables under stable names, for `TrainingCheckpoint(extra=...)`."""
+        return {f"mask_{_key(group)}": self.masks[group.index] for group in self.groups}
 
-    def _masked_weights(self, name: str) -> list[tuple[tf.Variable, int]]:
-        """(variable, axis of the channels) of every weight the channel's output depends on."""
-        layer = self.model.get_layer(name)
-        if name == self.layers[-1]:
-            return [(layer.kernel, 1), (layer.bias, 0)]
-        norm = self.model.get_layer(f"{name}_bn")
-        return [(layer.kernel, 3), (norm.gamma, 0), (norm.beta, 0)]
-
-    def scores(self, name: str) -> np.ndarray:
-        """Each channel's magnitude: the L2 norm of its filter or kernel column, scaled as the
-        deployed file computes it (batch norm folded in; dense1's learned output scale)."""
-        layer = self.model.get_layer(name)
-        kernel = layer.kernel.numpy()
-        norms = np.sqrt(np.sum(kernel.reshape(-1, kernel.shape[-1]) ** 2, axis=0))
-        if name == self.layers[-1]:
-            return norms * np.abs(layer.scale.numpy())
-        norm = self.model.get_layer(f"{name}_bn")
-        return norms * np.abs(norm.gamma.numpy()) / np.sqrt(norm.moving_variance.numpy()
-                                                            + norm.epsilon)
-
-    def update(self, removed: dict[str, float]) -> None:
-        """Keeps the channels of largest magnitude; `removed` gives each layer's fraction."""
-        for name, fraction in removed.items():
-            width = self._width(name)
-            keep = width - round(width * fraction)
-            order = np.argsort(-self.scores(name), kind="stable")
-            mask = np.zeros(width, np.float32)
-            mask[order[:keep]] = 1.0
-            self.masks[name].assign(mask * self.masks[name].numpy())  # pruned stays pruned
+    def update(self, removed: Mapping[int, float]) -> None:
+        """Keeps the channels of largest magnitude; `removed` gives each group's fraction. A
+        channel removed earlier stays removed."""
+        allowed = self.keep()
+        keep = structured.keep_channels(self.graph, removed, structured.folded_norm(self.graph),
+                                        allowed)
+        for group in self.groups:
+            self.masks[group.index].assign(keep[group.channels].astype(np.float32))
 
     def apply(self) -> None:
-        for name in self.layers:
-            mask = self.masks[name]
-            for variable, axis in self._masked_weights(name):
-                shape = [1] * len(variable.shape)
-                shape[axis] = -1
-                variable.assign(variable * tf.reshape(mask, shape))
+        """Zeroes the rows of every kernel that reads a masked channel."""
+        every = tf.concat([*(self.masks[group.index] for group in self.groups), [1.0]], 0)
+        for kernel, axis, places in self._readers:
+            shape = [1] * len(kernel.shape)
+            shape[axis] = -1
+            kernel.assign(kernel * tf.reshape(tf.gather(every, places), shape))
 
-    def kept(self) -> dict[str, np.ndarray]:
-        """The indices of the channels each layer keeps."""
-        return {name: np.flatnonzero(self.masks[name].numpy()) for name in self.layers}
+    def keep(self) -> np.ndarray:
+        """A boolean per channel id: False for the channels the masks remove."""
+        keep = np.ones(len(self._place), bool)
+        for group in self.groups:
+            keep[group.channels] = self.masks[group.index].numpy() > 0
+        return keep
+
+
+def _key(group: structured.Group) -> str:
+    """A group's name in variables and checkpoints: its first producer's."""
+    return (group.producers or group.layers)[0].replace("/", "_")
 
 
 @dataclasses.dataclass(frozen=True)
 class FilterSchedule:
-    """Each layer's removed fraction at a training step: 0 until `begin`, the target from `end`,
+    """Each group's removed fraction at a training step: 0 until `begin`, the target from `end`,
     a cubic in between (TFMOT's PolynomialDecay, power 3); masks change every `frequency`
     steps."""
 
-    targets: dict[str, float]
+    targets: dict[int, float]  # {group index: fraction removed at the end}
     begin: int
     end: int
     frequency: int
 
-    def removed(self, step: int) -> dict[str, float]:
+    def removed(self, step: int) -> dict[int, float]:
         progress = min(max((step - self.begin) / max(self.end - self.begin, 1), 0.0), 1.0)
-        return {name: target * (1 - (1 - progress) ** 3) for name, target in self.targets.items()}
+        return {group: target * (1 - (1 - progress) ** 3)
+                for group, target in self.targets.items()}
 
     def update_due(self, step: int) -> bool:
         return self.begin <= step <= self.end and (
             (step - self.begin) % self.frequency == 0 or step == self.end)
 
     @classmethod
-    def for_run(cls, params: FilterParams, steps_per_epoch: int, epochs: int) -> FilterSchedule:
+    def for_run(cls, targets: Mapping[int, float], frequency: int, steps_per_epoch: int,
+                epochs: int) -> FilterSchedule:
         total = steps_per_epoch * epochs
         end = total - steps_per_epoch if epochs > 1 else max(total // 2, 1)
-        return cls(dict(params.filter_sparsity), 0, end, params.frequency)
+        return cls(dict(targets), 0, end, frequency)
 
 
 class UpdateChannelMasks(keras.callbacks.Callback):
@@ -141,60 +146,44 @@ class UpdateChannelMasks(keras.callbacks.Callback):
         self._masks.apply()
 
 
-def shrink(model: keras.Model, kept: dict[str, np.ndarray],
-           shape: ModelParams | None = None) -> keras.Model:
-    """The narrower model without the channels `kept` leaves out, holding the same weights for
-    the others: the same outputs as `model` when the left-out channels output zero. `shape`: the
-    narrowed shape when the caller has it (`architecture.narrow`), else read off `model`."""
-    convs, dense = _channel_names()
-    widths = {name: len(indices) for name, indices in kept.items()}
-    shape = shape or architecture.narrowed(cnn.model_params(model), widths)
-    if architecture.shrinkable_layers(shape) != widths:
-        raise ValueError(f"The masks keep {widths}, the shape {shape} has "
-                         f"{architecture.shrinkable_layers(shape)}")
-    narrow = cnn.build_model(shape)
-
-    def copy(name: str, *weights: np.ndarray) -> None:
-        narrow.get_layer(name).set_weights(list(weights))
-
-    inputs = np.arange(1)  # conv1 reads the one image channel
-    for name in convs:
-        keep = kept[name]
-        copy(name, model.get_layer(name).kernel.numpy()[:, :, inputs][..., keep])
-        copy(f"{name}_bn", *(w[keep] for w in model.get_layer(f"{name}_bn").get_weights()))
-        inputs = keep
-    # dense1 reads conv3's output flattened: position-major, channels fastest.
-    dense1 = model.get_layer(dense)
-    positions = dense1.kernel.shape[0] // model.get_layer(convs[-1]).kernel.shape[-1]
-    channels = model.get_layer(convs[-1]).kernel.shape[-1]
-    rows = (np.arange(positions)[:, None] * channels + inputs[None, :]).ravel()
-    keep = kept[dense]
-    kernel, bias, scale = dense1.get_weights()
-    copy(dense, kernel[rows][:, keep], bias[keep], scale[keep])
-    logits = architecture.dense_layers(shape)[1].name
-    kernel, bias = model.get_layer(logits).get_weights()
-    copy(logits, kernel[keep], bias)
-    return narrow
-
-
 @dataclasses.dataclass
 class FilterResult:
     model: keras.Model  # the narrower model
-    shape: ModelParams  # its shape (`architecture.narrow`)
+    # The channel indices it kept (`structured.Narrowed`); None when the model was reloaded
+    # (an earlier attempt had finished the run) or built untrained (`untrained`).
+    narrowed: structured.Narrowed | None
+    kept: dict[str, int]  # output channels of each kernel layer that lost some
     # "trained" (this call ran the masked fine-tuning), "reloaded" (an earlier attempt had
-    # finished it; its shrunk model was loaded) or "shape" (`untrained`).
+    # finished it; its narrowed model was loaded) or "shape" (`untrained`).
     source: str
 
-    @property
-    def kept(self) -> dict[str, int]:
-        """Filters or units each layer kept."""
-        return architecture.shrinkable_layers(self.shape)
-
     @classmethod
-    def untrained(cls, shape: ModelParams) -> FilterResult:
-        """The narrower model, untrained: for weights restored from elsewhere (a checkpoint of an
-        earlier run on the narrowed model)."""
-        return cls(cnn.build_model(shape), shape, "shape")
+    def untrained(cls, base_model: keras.Model, params: FilterParams) -> FilterResult:
+        """The narrower model, its weights the base model's first channels: for weights restored
+        from elsewhere (a checkpoint of an earlier run on the narrowed model)."""
+        narrow = structured.narrow(base_model, params.sparsity)
+        return cls(narrow.model, None, kept_widths(base_model, narrow.model), "shape")
+
+
+def kept_widths(base_model: keras.Model, narrow: keras.Model) -> dict[str, int]:
+    """{layer: output channels} of each kernel layer of `narrow` narrower than in `base_model`
+    (read off the models, so a reloaded narrowed model gives them too)."""
+    widths = {}
+    for name, layer in _kernel_layers(narrow).items():
+        before = _kernel_layers(base_model).get(name)
+        if before is not None and layer.kernel.shape[-1] < before.kernel.shape[-1]:
+            widths[name] = int(layer.kernel.shape[-1])
+    return widths
+
+
+def _kernel_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    found = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.update(_kernel_layers(layer))
+        elif getattr(layer, "kernel", None) is not None:
+            found[layer.name] = layer
+    return found
 
 
 def prune_filters(
@@ -205,28 +194,28 @@ def prune_filters(
     labels: np.ndarray,
     *,
     checkpoint_dir: str,
-    shape: ModelParams | None = None,
     on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> FilterResult:
-    """Fine-tunes `base_model` (trained, in place) for `params.epochs` while its channels are
-    masked on the schedule, then shrinks it. Resumable like `prune.prune_and_fine_tune`: every
-    epoch is checkpointed (model, optimizer, masks) in `checkpoint_dir`, and the shrunk model is
-    kept there once the run has finished. `shape`: the narrowed shape (`architecture.narrow`)
-    when the caller has decided it, else decided here from `base_model`."""
-    shape = shape or architecture.narrow(cnn.model_params(base_model), params, base_model.name)
+    """Fine-tunes `base_model` (trained, in place) for `params.epochs` while its channel groups
+    are masked on the schedule, then narrows it. Resumable like `prune.prune_and_fine_tune`:
+    every epoch is checkpointed (model, optimizer, masks) in `checkpoint_dir`, and the narrowed
+    model is kept there once the run has finished. A sparsity the model cannot take raises
+    `structured.SparsityError` before any training."""
+    graph = structured.analyze(base_model)
+    fractions = structured.group_fractions(graph, params.sparsity)
     narrow_path = os.path.join(checkpoint_dir, NARROW_FILE)
     if tf.io.gfile.exists(narrow_path):
-        return FilterResult(export.load_keras(narrow_path), shape, "reloaded")
+        narrow = export.load_keras(narrow_path)
+        return FilterResult(narrow, None, kept_widths(base_model, narrow), "reloaded")
     steps = training.steps_per_epoch(len(images))
-    schedule = FilterSchedule.for_run(params, steps, params.epochs)
+    schedule = FilterSchedule.for_run(fractions, params.frequency, steps, params.epochs)
     seed_everything(training.seed)
-    masks = ChannelMasks(base_model)
+    masks = ChannelMasks(graph, fractions)
     optimizer = make_optimizer(params.learning_rate, steps * params.epochs,
                                training.warmup_fraction)
     compile_model(base_model, optimizer, soft_targets=labels.ndim == 2)
-    saver = checkpoint.TrainingCheckpoint(
-        os.path.join(checkpoint_dir, "masked"), base_model, optimizer,
-        extra={f"mask_{name}": mask for name, mask in masks.masks.items()})
+    saver = checkpoint.TrainingCheckpoint(os.path.join(checkpoint_dir, "masked"), base_model,
+                                          optimizer, extra=masks.checkpointed())
     done = saver.restore_latest()
     if done:
         log.info("Resuming the masked run after epoch %d of %d", done, params.epochs)
@@ -237,6 +226,7 @@ def prune_filters(
                    checkpoint.EpochHook(on_epoch_end)])
     masks.update(schedule.removed(schedule.end))  # the targets, whatever the run's length
     masks.apply()
-    narrow = shrink(base_model, masks.kept(), shape)
-    export.save_keras(narrow, narrow_path)
-    return FilterResult(narrow, shape, "trained")
+    narrowed = structured.narrowed_model(graph, masks.keep())
+    export.save_keras(narrowed.model, narrow_path)
+    return FilterResult(narrowed.model, narrowed, kept_widths(base_model, narrowed.model),
+                        "trained")

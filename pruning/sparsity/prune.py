@@ -28,9 +28,14 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pruning import architecture, data
-from pruning.model import cnn
-from pruning.params import ClusteringParams, FilterParams, PruningParams, TrainingParams
+from pruning import data, structured
+from pruning.params import (
+    ClusteringParams,
+    FilterParams,
+    InvalidParam,
+    PruningParams,
+    TrainingParams,
+)
 from pruning.sparsity import clustering, loops, measure, wrap
 from pruning.sparsity import filters as filters_lib
 from pruning.training import checkpoint, distillation
@@ -143,7 +148,7 @@ def prune_and_fine_tune(
             epochs=training.epochs,
             steps_per_epoch=steps,
             initial_epoch=first_epoch,
-            loss_fn=loss_for(soft),
+            loss_fn=loss_for(model, soft),
             on_epoch_end=after_epoch,
         )
 
@@ -191,6 +196,22 @@ class PrunedModel:
         return record
 
 
+def check_model(model: keras.Model, params: PruningParams,
+                filter_params: FilterParams | None = None) -> None:
+    """`prune_model`'s parameters against `model`, before any training: InvalidParam naming the
+    parameter when structured pruning cannot take `filter_params` (a layer that is not there,
+    a group that cannot lose channels, a graph it refuses) or weight pruning cannot take
+    `params` in the model structured pruning leaves (a layer name, an m:n pattern, a block)."""
+    narrowed = model
+    if filter_params is not None and filter_params.enabled:
+        try:
+            narrowed = structured.narrow(model, filter_params.sparsity).model
+        except structured.UnsupportedGraphError as error:
+            raise InvalidParam("filter_sparsity", filter_params.filter_sparsity,
+                               str(error)) from None
+    wrap.select_layers(narrowed, params)
+
+
 # Where each phase keeps its per-epoch checkpoints under the step's checkpoint directory.
 FILTERS_DIR, WEIGHTS_DIR = "filters", "weights"
 
@@ -230,21 +251,20 @@ def prune_model(
         return lambda epoch, loss: on_epoch_end(phase, epoch + 1, epochs, loss)
 
     started = time.monotonic()
-    images, targets = train
+    images, targets = data.model_inputs(train[0], base_model.input_shape), train[1]
+    eval_data = data.model_inputs(eval_data[0], base_model.input_shape), eval_data[1]
     narrowed = None
     if filter_params is not None and filter_params.enabled:
-        # The narrowed shape, decided once from the model given and carried from here on.
-        shape = architecture.narrow(cnn.model_params(base_model), filter_params, base_model.name)
         if filter_params.teacher_weight:
             targets = distillation.soft_targets(base_model, images, targets,
                                                 filter_params.teacher_weight)
         if warm_start:
             # The checkpoint holds the narrowed model's weights: its shape is enough.
-            narrowed = filters_lib.FilterResult.untrained(shape)
+            narrowed = filters_lib.FilterResult.untrained(base_model, filter_params)
         else:
             narrowed = filters_lib.prune_filters(
                 base_model, filter_params, training, images, targets,
-                checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR), shape=shape,
+                checkpoint_dir=os.path.join(checkpoint_dir, FILTERS_DIR),
                 on_epoch_end=hook(FILTERS_DIR, filter_params.epochs))
         log.info("Narrowed to %s", narrowed.kept)
         base_model = narrowed.model

@@ -5,15 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tf_keras as keras
 
 from pruning import data
-from pruning.architecture import narrowed
-from pruning.model import cnn
-from pruning.params import ModelParams, TrainingParams
+from pruning.model.outputs import gives_probabilities
+from pruning.params import TrainingParams
 from pruning.training.checkpoint import EpochHook
 from pruning.training.metrics import Metrics, evaluate
 from pruning.training.reproducible import seed_everything
@@ -31,17 +30,19 @@ def train_dataset(params: TrainingParams, images: np.ndarray, labels: np.ndarray
 
 def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer,
                   soft_targets: bool = False) -> None:
-    """Cross-entropy on the logits: against class ids, or against probabilities per class
-    (`soft_targets`, e.g. `distillation.soft_targets`)."""
-    model.compile(optimizer=optimizer, loss=loss_for(soft_targets), metrics=[
+    """Cross-entropy of the model's outputs (logits, or probabilities where the model ends in a
+    softmax): against class ids, or against probabilities per class (`soft_targets`, e.g.
+    `distillation.soft_targets`)."""
+    model.compile(optimizer=optimizer, loss=loss_for(model, soft_targets), metrics=[
         keras.metrics.CategoricalAccuracy(name="accuracy") if soft_targets
         else keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
-def loss_for(soft_targets: bool) -> keras.losses.Loss:
+def loss_for(model: keras.Model, soft_targets: bool) -> keras.losses.Loss:
+    logits = not gives_probabilities(model)
     if soft_targets:
-        return keras.losses.CategoricalCrossentropy(from_logits=True)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return keras.losses.CategoricalCrossentropy(from_logits=logits)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
 
 
 def train_baseline(
@@ -80,7 +81,7 @@ class BaselineResult:
 
 
 def make_baseline(
-    model_params: ModelParams,
+    build: Callable[[], keras.Model],
     training: TrainingParams,
     train: tuple[np.ndarray, np.ndarray],
     eval_data: tuple[np.ndarray, np.ndarray],
@@ -88,35 +89,37 @@ def make_baseline(
     log_dir: str | None = None,
     on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> BaselineResult:
-    """The Trainer's step: builds the CNN of `model_params`, trains it from scratch on `train`
-    (images, labels) and measures it on `eval_data`. The same call trains a control model: a
-    narrowed shape (`ModelParams.filters`) from scratch with the baseline's recipe.
+    """The Trainer's step: the model `build()` returns (untrained: a model module's
+    `build_model(input_shape, num_classes)`), trained from scratch on `train` (images, labels,
+    fed in the model's own input shape) and measured on `eval_data`. The same call trains a
+    control model (`make_control`).
 
     `on_epoch_end(epoch, loss)` is called after each epoch (counted from 0) with its mean
     training loss."""
     seed_everything(training.seed)  # the initial weights too, not only `fit`'s
-    model = cnn.build_model(model_params)
+    model = build()
     started = time.monotonic()
     callbacks = [EpochHook(on_epoch_end)] if on_epoch_end else []
-    train_baseline(model, *train, training, log_dir=log_dir, callbacks=callbacks)
+    images = data.model_inputs(train[0], model.input_shape)
+    train_baseline(model, images, train[1], training, log_dir=log_dir, callbacks=callbacks)
     seconds = time.monotonic() - started
-    metrics = evaluate(model, data.in_memory_dataset(*eval_data, 1000))
+    metrics = evaluate(model, data.in_memory_dataset(
+        data.model_inputs(eval_data[0], model.input_shape), eval_data[1], 1000))
     log.info("Baseline: test accuracy %.4f, loss %.4f after %d epochs (%.0f s)",
              metrics.accuracy, metrics.loss, training.epochs, seconds)
     return BaselineResult(model, metrics, seconds)
 
 
 def make_control(
-    model_params: ModelParams,
-    kept_channels: Mapping[str, int],
+    pruned: keras.Model,
     training: TrainingParams,
     train: tuple[np.ndarray, np.ndarray],
     eval_data: tuple[np.ndarray, np.ndarray],
     *,
     on_epoch_end: Callable[[int, float], None] | None = None,
-) -> tuple[BaselineResult, ModelParams]:
-    """The control a pruned model must beat: its own shape (`kept_channels` of the full model,
-    as structured pruning left them) trained from scratch with the baseline's recipe. Returns
-    the result and that shape; `on_epoch_end` as `make_baseline`'s."""
-    shape = narrowed(model_params, kept_channels)
-    return make_baseline(shape, training, train, eval_data, on_epoch_end=on_epoch_end), shape
+) -> BaselineResult:
+    """The control a pruned model must beat: its own shape (the narrowed model, its layers
+    initialized afresh) trained from scratch with the baseline's recipe; `on_epoch_end` as
+    `make_baseline`'s."""
+    return make_baseline(lambda: keras.models.clone_model(pruned), training, train, eval_data,
+                         on_epoch_end=on_epoch_end)

@@ -1,4 +1,4 @@
-"""Accuracy and loss of a logits model over a whole split: what the trainers report."""
+"""Accuracy and loss of a model over a whole split: what the trainers report."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import dataclasses
 
 import tensorflow as tf
 import tf_keras as keras
+
+from pruning.model.outputs import gives_probabilities
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +19,8 @@ class Metrics:
 
 def evaluate(model: keras.Model, dataset: tf.data.Dataset) -> Metrics:
     """Mean accuracy and cross-entropy over every (images, labels) batch, in inference mode."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=not gives_probabilities(model), reduction="sum")
     correct, loss, count = 0, 0.0, 0
     for images, labels in dataset:
         logits = model(images, training=False)

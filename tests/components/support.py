@@ -105,5 +105,6 @@ def write_base_model(directory: Path) -> standard_artifacts.Model:
     model = standard_artifacts.Model()
     model.uri = str(directory)
     keras.utils.set_random_seed(0)
-    model_artifact.write_model(model.uri, cnn.build_model(TINY_MODEL), Metrics(0.1, 2.3, 32), {})
+    model_artifact.write_model(model.uri, cnn.build_model(params=TINY_MODEL),
+                               Metrics(0.1, 2.3, 32), {})
     return model

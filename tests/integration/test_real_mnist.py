@@ -111,7 +111,9 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(cli_run):
     # filters, dense1 24 units), weight-pruned to the narrowed model's default targets
     # (44.4 % of its prunable weights).
     default = configs.load_config([], environ={})
-    kept = architecture.kept_channels(default.model_params, default.filter_params)
+    narrowed = architecture.narrowed_layers(architecture.prunable_layers(default.model_params),
+                                            default.filter_params.filter_sparsity)
+    kept = {spec.name: spec.kernel_shape[-1] for spec in narrowed[:-1]}
     assert kept == {"conv1": 8, "conv2": 32, "conv3": 8, "dense1": 24}
     assert pruned[0].custom_properties["kept_channels"].string_value == ",".join(
         f"{name}:{width}" for name, width in kept.items())

@@ -156,3 +156,34 @@ def test_every_problem_is_named_in_one_line(capsys):
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("kfp-compile: error: PIPELINE_NAME='Bad_Name': Kubeflow Pipelines v2")
     assert line.endswith("PIPELINE_ROOT=/tmp/r, TFDS_MANUAL_DIR=hdfs://nn/m")
+
+
+def test_a_model_module_travels_inside_the_compiled_pipeline(tmp_path):
+    """The module's source is a parameter of the Trainer in the spec, as TFX's module_file
+    travels with a pipeline: a pod runs it without the developer's file."""
+    import hashlib
+
+    module = tmp_path / "my_model.py"
+    module.write_text("import tf_keras as keras\n\n\ndef build_model(input_shape, num_classes):\n"
+                      "    i = keras.Input(input_shape)\n"
+                      "    return keras.Model(i, keras.layers.Dense(num_classes)("
+                      "keras.layers.Flatten()(i)))\n")
+    overrides = dict.fromkeys(("MODEL_WIDTH", "DENSE_UNITS", "PRUNE_FILTER_SPARSITY"), "")
+    path = runner.compile_pipeline(kfp_config(MODEL_MODULE=str(module), **overrides), tmp_path)
+    with open(path) as f:
+        tasks = json.load(f)["pipelineSpec"]["root"]["dag"]["tasks"]
+    config = json.loads(
+        tasks["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constant"])
+    travelled = config["model_module"]
+    assert travelled["source"] == module.read_text()
+    assert travelled["sha256"] == hashlib.sha256(module.read_bytes()).hexdigest()
+    assert "model" not in config  # the project's CNN's shape: not this model's
+
+
+def test_a_base_model_must_be_a_uri_the_pods_can_read(tmp_path):
+    trained = tmp_path / "model.keras"
+    trained.write_text("")
+    with pytest.raises(configs.SettingsError, match=r"BASE_MODEL=.*model.keras: the Importer "
+                                                    r"runs in a pod, so the model must be a gs://"):
+        runner.compile_pipeline(kfp_config(BASE_MODEL=str(trained), MODEL_WIDTH="",
+                                           DENSE_UNITS="", PRUNE_FILTER_SPARSITY=""), tmp_path)

@@ -272,6 +272,6 @@ def test_bench_control_trains_the_pruned_shape_from_scratch(gated_runs):
     accuracy, shape = bench.control_accuracy(gated_runs.config)
     # The narrowed width-8 model (2, 6, 6 filters, 6 units), trained with the baseline's recipe
     # (2 epochs) on the run's own 600 examples: better than chance, measured on all 600.
-    assert shape == "filters (2, 6, 6), 6 units"
+    assert shape == "the pruned model's shape (conv1 2, conv2 6, conv3 6, dense1 6)"
     assert 0.1 < accuracy <= 1
     assert accuracy * EXAMPLE_LIMIT == pytest.approx(round(accuracy * EXAMPLE_LIMIT), abs=1e-3)

@@ -16,7 +16,8 @@ ALL_PRUNABLE = ["conv1", "conv2", "conv3", "dense1", "logits"]
 
 def tiny_model(keras_api: str = "functional") -> keras.Model:
     keras.utils.set_random_seed(0)
-    return cnn.build_model(ModelParams(keras_api, width=8, dense_units=16, dropout=0.0))
+    return cnn.build_model(params=ModelParams(keras_api, width=8, dense_units=16,
+                                              dropout=0.0))
 
 
 def tiny_data() -> tf.data.Dataset:

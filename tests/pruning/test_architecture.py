@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pruning import architecture
+from pruning import architecture, structured
 from pruning.model import cnn
-from pruning.params import FilterParams, InvalidParam, ModelParams, PruningParams
+from pruning.params import InvalidParam, ModelParams, PruningParams
 from pruning.sparsity import wrap
 
 
@@ -14,7 +14,7 @@ from pruning.sparsity import wrap
     ModelParams(), ModelParams("sequential", width=8, dense_units=16),
     ModelParams(width=3, dense_units=5)])
 def test_the_table_describes_the_built_model(params):
-    model = cnn.build_model(params)
+    model = cnn.build_model(params=params)
     assert model.name == architecture.model_name(params)
     assert list(architecture.prunable_layers(params)) == wrap.layer_specs(model)
     # The kernels' sizes add up to the parameters the model counts (less BN, biases, scales).
@@ -35,7 +35,7 @@ def test_the_selection_on_the_table_is_the_selection_on_the_model():
     params = PruningParams(layer_names=("conv2",), layer_types=("Dense",))
     model_params = ModelParams(width=8, dense_units=16)
     on_table = architecture.select_layers(architecture.prunable_layers(model_params), params)
-    on_model = wrap.select_layers(cnn.build_model(model_params), params)
+    on_model = wrap.select_layers(cnn.build_model(params=model_params), params)
     assert [spec.name for spec in on_table] == [layer.name for layer in on_model] == [
         "conv2", "logits"]
 
@@ -53,21 +53,22 @@ def test_what_does_not_fit_is_named_without_tensorflow(params, param, message):
     assert raised.value.param == param
 
 
-def test_the_narrowed_shape_is_the_shape_shrink_builds():
-    import numpy as np
+@pytest.mark.parametrize("sparsity", [(("conv1", 0.5), ("dense1", 0.75)), 0.6,
+                                      architecture.NARROW_FILTER_SPARSITY])
+@pytest.mark.parametrize("keras_api", ["functional", "sequential"])
+def test_the_narrowed_table_is_what_structured_pruning_builds(sparsity, keras_api):
+    params = ModelParams(keras_api, width=8, dense_units=16)
+    table = architecture.narrowed_layers(architecture.prunable_layers(params), sparsity)
+    narrowed = structured.narrow(cnn.build_model(params=params),
+                                 sparsity if isinstance(sparsity, float) else dict(sparsity))
+    assert wrap.layer_specs(narrowed.model) == table
 
-    from pruning.sparsity import filters
 
-    params, fractions = ModelParams(width=8, dense_units=16), FilterParams(
-        filter_sparsity=(("conv1", 0.5), ("dense1", 0.75)))
-    shape = architecture.narrow(params, fractions)
-    assert architecture.shrinkable_layers(shape) == {"conv1": 4, "conv2": 16, "conv3": 16,
-                                                     "dense1": 4}
-    model = cnn.build_model(params)
-    kept = {name: np.arange(width) for name, width in
-            architecture.shrinkable_layers(shape).items()}
-    narrow = filters.shrink(model, kept, shape)
-    assert wrap.layer_specs(narrow) == list(architecture.prunable_layers(shape))
-    wider = {**kept, "dense1": np.arange(5)}
-    with pytest.raises(ValueError, match="The masks keep"):
-        filters.shrink(model, wider, shape)
+@pytest.mark.parametrize(("sparsity", "message"), [
+    ((("logits", 0.5),), "names 'logits', a layer whose outputs are the model's own: they "
+                         "cannot lose channels"),
+    ((("conv9", 0.5),), r"names 'conv9', not a layer \(model 'the model'\)"),
+])
+def test_the_table_refuses_a_layer_that_cannot_narrow(sparsity, message):
+    with pytest.raises(InvalidParam, match=message):
+        architecture.narrowed_layers(architecture.prunable_layers(ModelParams()), sparsity)

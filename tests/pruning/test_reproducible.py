@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from pruning.model import cnn
 from pruning.params import ModelParams, TrainingParams
 from pruning.training.baseline import make_baseline
 from pruning.training.reproducible import seed_everything
@@ -23,8 +24,8 @@ def _data(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _train(tmp_path, name: str, training: TrainingParams) -> list[np.ndarray]:
-    result = make_baseline(SHAPE, training, _data(320, 0), _data(64, 1),
-                           log_dir=str(tmp_path / name))
+    result = make_baseline(lambda: cnn.build_model(params=SHAPE), training, _data(320, 0),
+                           _data(64, 1), log_dir=str(tmp_path / name))
     return result.model.get_weights()
 
 

@@ -136,7 +136,7 @@ def test_a_model_whose_layers_other_graphs_share_is_rewritten_too():
 @pytest.mark.parametrize("filters, max_phased_filters", [(16, 8), (8, 0)])
 def test_a_wide_first_convolution_gets_the_2x2_form_alone(filters, max_phased_filters):
     keras.utils.set_random_seed(0)
-    model = cnn.build_model(ModelParams(width=filters, dense_units=16, dropout=0.0))
+    model = cnn.build_model(params=ModelParams(width=filters, dense_units=16, dropout=0.0))
     _randomize_batch_norms(model)
     rewritten = space_to_depth.rewrite_strided_convs(model, max_phased_filters)
     images = _images(16)

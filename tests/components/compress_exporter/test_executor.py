@@ -42,7 +42,7 @@ def write_pruned_model(directory) -> standard_artifacts.Model:
     import tf_keras as keras
 
     keras.utils.set_random_seed(1)
-    model = cnn.build_model(TINY_MODEL)
+    model = cnn.build_model(params=TINY_MODEL)
     for layer in model.layers:
         if hasattr(layer, "kernel"):
             kernel = layer.kernel.numpy()

@@ -49,18 +49,17 @@ from tests.components.prune_trainer.helpers import PRUNING, TRAINING, make_compo
          "PRUNE_BLOCK_SIZE=3x1 (--prune-block-size): must divide the kernel (1600, 256) of "
          "layer 'dense1'"),
         ({"PRUNE_FILTER_SPARSITY": "logits:0.5"},
-         "PRUNE_FILTER_SPARSITY=logits:0.5 (--prune-filter-sparsity): names 'logits', which "
-         "cannot shrink: its units are the classes of model 'cnn_functional'; layers that can "
-         "shrink: conv1, conv2, conv3, dense1"),
+         "PRUNE_FILTER_SPARSITY=logits:0.5 (--prune-filter-sparsity): names 'logits', a layer "
+         "whose outputs are the model's own: they cannot lose channels (model 'cnn_functional'); "
+         "layers that can lose channels: conv1, conv2, conv3, dense1"),
         ({"PRUNE_FILTER_SPARSITY": "conv2:0.5,flatten:0.5"},
          "PRUNE_FILTER_SPARSITY=conv2:0.5,flatten:0.5 (--prune-filter-sparsity): names "
-         "'flatten', which is not a layer of model 'cnn_functional'"),
-        ({"PRUNE_FILTER_SPARSITY": "conv1:0.99"},
-         "PRUNE_FILTER_SPARSITY=conv1:0.99 (--prune-filter-sparsity): would remove every one "
-         "of the 32 filters of layer 'conv1'"),
-        ({"MODEL_WIDTH": "2", "PRUNE_FILTER_SPARSITY": "conv1:0.75,dense1:0.5"},
-         "PRUNE_FILTER_SPARSITY=conv1:0.75,dense1:0.5 "
-         "(--prune-filter-sparsity): would remove every one of the 2 filters of layer 'conv1'"),
+         "'flatten', not a layer (model 'cnn_functional')"),
+        ({"PRUNE_FILTER_SPARSITY": "1.2"},
+         "PRUNE_FILTER_SPARSITY=1.2 (--prune-filter-sparsity): needs the removed fraction in "
+         "(0, 1)"),
+        ({"MODEL_MODULE": "resnet8", "KERAS_API": "sequential"},
+         "KERAS_API=sequential (--keras-api): applies to the project's CNN only"),
         ({"PRUNE_FILTER_SPARSITY": "conv1:1"},
          "PRUNE_FILTER_SPARSITY=conv1:1 (--prune-filter-sparsity): needs each removed fraction "
          "in (0, 1)"),
@@ -107,7 +106,8 @@ def test_the_model_shape_catches_layers_the_architecture_lacks():
 
 
 def test_the_model_shape_catches_a_layer_that_cannot_shrink():
-    with pytest.raises(InvalidParam, match=r"names 'logits', which cannot shrink"):
+    with pytest.raises(InvalidParam, match=r"names 'logits', a layer whose outputs are the "
+                                           r"model's own"):
         make_component(filters=FilterParams((("logits", 0.5),)),
                        model=ModelParams(width=8, dense_units=16))
 
