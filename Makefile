@@ -20,10 +20,12 @@ BENCH_ARGS ?=
 
 help:
 	@echo "make run    - run the pipeline locally (LocalDagRunner) on MNIST"
+	@echo "              (MODEL_MODULE=my_model.py or resnet8: your model; BASE_MODEL=model.keras: one trained)"
 	@echo "make test   - lint and run the test suite"
 	@echo "make bench  - full pipeline on real MNIST + unchanged rerun -> build/bench/results.json"
 	@echo "              (BENCH_ARGS=--sweep: one model per target sparsity -> sweep.png)"
 	@echo "              (BENCH_ARGS=\"--seeds 3\": the recipe with 3 seeds, goals on the means -> seeds.png)"
+	@echo "              (BENCH_ARGS=\"--model resnet8 ds_cnn\": each model against TFMOT's weight pruning)"
 	@echo "make faults - SIGKILL a small real run in each long component, rerun -> build/faults/"
 	@echo "make kfp-compile - compile for Kubeflow Pipelines v2 -> kubeflow/build/<name>.json"
 	@echo "make kfp-deploy ENDPOINT=... [NAMESPACE=...] [EXPERIMENT=...] - upload it and start a run"

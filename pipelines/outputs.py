@@ -11,10 +11,12 @@ from components import properties
 from pipelines import metadata, stores
 from pruning.compression import report
 
-# Custom properties worth a glance at the end of a run, in this order: the trainers' and the
-# exporter's figures shown in the run's summary (pruning/compression/report.py), the push.
+# Custom properties worth a glance at the end of a run, in this order: where the baseline came
+# from, the trainers' and the exporter's figures shown in the run's summary
+# (pruning/compression/report.py), the push.
 FIGURES = tuple(dict.fromkeys((
-    properties.TEST_ACCURACY, properties.TEST_LOSS, properties.SPARSITY, properties.CLUSTERS,
+    properties.MODEL_MODULE, properties.IMPORTED_FROM, properties.TEST_ACCURACY,
+    properties.TEST_LOSS, properties.KEPT_CHANNELS, properties.SPARSITY, properties.CLUSTERS,
     properties.NUM_PARAMETERS, properties.RESUMED_FROM_EPOCH, properties.BLESSED,
     *report.shown_in("run"), properties.PUSHED)))
 
@@ -55,7 +57,8 @@ def newest_outputs(where: stores.Store | str, pipeline_name: str) -> list[NodeOu
             found = metadata.scalar_properties(artifact)
             rows.append(NodeOutput(node, state, seconds, metadata.output_key(event) or "-",
                                    types[artifact.type_id], artifact.uri,
-                                   {name: found[name] for name in FIGURES if name in found}))
+                                   {name: found[name] for name in FIGURES
+                                    if found.get(name, "") != ""}))
     return rows
 
 

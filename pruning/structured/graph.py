@@ -78,7 +78,7 @@ class ChannelGraph:
         self.records: dict[int, LayerRecord] = {}  # id(layer) -> record, in call order
         self._parent: list[int] = []
         self._fixed: list[tuple[Atoms, str]] = []
-        self._made: list[tuple[Atoms, str | None]] = []  # atoms a layer made together
+        self._made: list[Atoms] = []  # the atoms each layer (or the input) made together
         self.output_atoms: list[Atoms] = []
 
     # -- the Tracer the rules use -------------------------------------------------------
@@ -88,7 +88,7 @@ class ChannelGraph:
         self._parent.extend(range(start, start + count))
         if fixed:
             self._fixed.append((atoms, fixed))
-        self._made.append((atoms, None))
+        self._made.append(atoms)
         return atoms
 
     def couple(self, first: Atoms, second: Atoms) -> None:
@@ -127,7 +127,7 @@ class ChannelGraph:
                 c = group_parent[c]
             return c
 
-        for atoms, _ in self._made:
+        for atoms in self._made:
             ids = np.unique(self.channel_of[atoms])
             first = find(int(ids[0])) if len(ids) else None
             for channel in ids[1:].tolist():

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from pruning import structured
-from pruning.model import cnn
+from pruning.model import cnn, ds_cnn, resnet8
 from pruning.model.layers import ScaledDense
 from pruning.params import ModelParams
 
@@ -243,7 +243,9 @@ def mobilenet_v2() -> keras.Model:
 SHAPES = {"sequential_cnn": sequential_cnn, "functional_cnn": functional_cnn,
           "residual": residual_model, "depthwise": depthwise_model, "concat": concat_model,
           "flatten": flatten_model, "squeeze_excite": squeeze_excite_model,
-          "nested": nested_model, "mobilenet_v2": mobilenet_v2}
+          "nested": nested_model, "mobilenet_v2": mobilenet_v2,
+          "resnet8": lambda: resnet8.build_model((16, 16, 3), 10),
+          "ds_cnn": lambda: ds_cnn.build_model((16, 16, 1), 10)}
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
