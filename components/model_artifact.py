@@ -5,6 +5,9 @@ A Model artifact of this project holds:
     Format-Keras/model.keras   the Keras model (the next step loads it)
     metrics.json      accuracy and loss on the eval split, parameter count, ...
     sparsity.json     pruned models only: sparsity per pruned layer and overall
+    model_module.json the model module it was built from (name, source, SHA-256), when one was:
+                      run before the Keras file is loaded, so the module's own layers and
+                      structured-pruning rules are registered in whichever process reads it
 
 Every path goes through `tf.io.gfile`, so the artifact may live in a bucket. The Keras code
 (`pruning.model.export`, which needs TensorFlow Model Optimization for the custom layer) loads
@@ -26,6 +29,7 @@ KERAS_DIR = "Format-Keras"
 KERAS_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 SPARSITY_FILE = "sparsity.json"
+MODULE_FILE = "model_module.json"
 
 
 def serving_dir(model_uri: str) -> str:
@@ -37,9 +41,13 @@ def keras_path(model_uri: str) -> str:
 
 
 def load_model(model_uri: str):
-    """The Keras model of a Model artifact; a clear error when it has none."""
-    from pruning.model import export
+    """The Keras model of a Model artifact, its model module run first when it has one; a clear
+    error when it has no Keras file."""
+    from pruning.model import export, modules
 
+    module = module_of(model_uri)
+    if module is not None:
+        modules.load(module)  # registers the module's layers and rules in this process
     path = keras_path(model_uri)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(
@@ -49,13 +57,28 @@ def load_model(model_uri: str):
     return export.load_keras(path)
 
 
-def write_model(model_uri: str, model, metrics, extra: Mapping) -> dict:
-    """SavedModel + Keras file + metrics.json (`metrics`: a pruning Metrics); returns what
+def module_of(model_uri: str):
+    """The model module (`pruning.model.modules.ModuleSource`) a Model artifact was built from,
+    or None."""
+    from pruning.model import modules
+
+    path = os.path.join(model_uri, MODULE_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return modules.ModuleSource.from_dict(json.load(f))
+
+
+def write_model(model_uri: str, model, metrics, extra: Mapping, module=None) -> dict:
+    """SavedModel + Keras file + metrics.json (`metrics`: a pruning Metrics) and, given the
+    model module it was built from (a `ModuleSource`), model_module.json; returns what
     metrics.json holds, under the ML Metadata property names."""
     from pruning.model import export
 
     export.export_saved_model(model, serving_dir(model_uri))
     export.save_keras(model, keras_path(model_uri))
+    if module is not None:
+        write_json(os.path.join(model_uri, MODULE_FILE), module.to_dict())
     summary = {
         properties.TEST_ACCURACY: metrics.accuracy,
         properties.TEST_LOSS: metrics.loss,

@@ -87,27 +87,27 @@ def check_model_or_exit(prog: str, config: configs.PipelineConfig) -> None:
         return
     from pipelines import model_check
 
-    with native_stderr_silenced():
-        # TensorFlow's native libraries log a few INFO lines to stderr as they load, before any
-        # option can set their level (absl's "before InitializeLog"): not around an error line.
-        import tensorflow  # noqa: F401
-        import tf_keras  # noqa: F401
     try:
-        model_check.check_model(config)
+        # What the check prints is not the run's: TensorFlow's native libraries log INFO lines
+        # as they load (before any option sets their level), Keras and AutoGraph warn about the
+        # model being built. The run itself shows what matters of it; here, only the verdict.
+        with native_stderr_silenced():
+            model_check.check_model(config)
     except configs.SettingsError as error:
         fail(prog, str(error))
 
 
 @contextlib.contextmanager
 def native_stderr_silenced() -> Iterator[None]:
-    """File descriptor 2 pointed at /dev/null inside (what native code writes); Python's own
-    exceptions still reach the caller."""
+    """File descriptor 2 pointed at /dev/null inside (what native code and Python write to
+    stderr); exceptions still reach the caller."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
         yield
     finally:
+        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)

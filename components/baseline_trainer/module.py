@@ -103,7 +103,7 @@ def run_fn(fn_args: FnArgs) -> None:
              properties.MODEL_MODULE: module.name, properties.MODEL_MODULE_SHA256: module.sha256}
     if model_params is not None:
         extra[properties.KERAS_API] = model_params.keras_api
-    model_artifact.write_model(model_uri, result.model, result.metrics, extra)
+    model_artifact.write_model(model_uri, result.model, result.metrics, extra, module=module)
 
 
 def measure_imported(model, eval_data):

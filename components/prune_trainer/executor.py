@@ -78,8 +78,8 @@ class Executor(base_executor.BaseExecutor):
         examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
         train = data.read_split(examples_uri, exec_properties[spec.TRAIN_SPLIT_KEY])
         eval_data = data.read_split(examples_uri, exec_properties[spec.EVAL_SPLIT_KEY])
-        base_model = model_artifact.load_model(
-            artifact_utils.get_single_uri(input_dict[spec.BASE_MODEL_KEY]))
+        base_uri = artifact_utils.get_single_uri(input_dict[spec.BASE_MODEL_KEY])
+        base_model = model_artifact.load_model(base_uri)
         model = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
         checkpoint_artifact = artifact_utils.get_single_instance(output_dict[spec.CHECKPOINT_KEY])
         warm_start = warm_start_path(input_dict)
@@ -115,7 +115,7 @@ class Executor(base_executor.BaseExecutor):
             properties.RESUMED_FROM_EPOCH: pruning_run.resumed_from_epoch,
             properties.WARM_STARTED: int(warm_start is not None),
             properties.TRAIN_SECONDS: round(result.seconds, 1),
-        }))
+        }, module=model_artifact.module_of(base_uri)))
         saved = pruning_run.saver.export(checkpoint_artifact.uri)
         properties.record(checkpoint_artifact, {
             properties.EPOCHS_DONE: pruning_run.epochs,

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
+import sys
 import tempfile
 import types
 from collections.abc import Sequence
@@ -97,19 +98,29 @@ def read_source(reference: str) -> ModuleSource:
 
 
 def load(module: ModuleSource) -> types.ModuleType:
-    """The module, run from its source text (not from whatever the name imports here)."""
+    """The module, run from its source text (not from whatever the name imports here). The text
+    is kept in a file named by its SHA-256 for as long as the process may read it: AutoGraph
+    reads a layer's source to convert its `call`."""
     stem = os.path.splitext(os.path.basename(module.name))[0].replace(".", "_")
-    with tempfile.TemporaryDirectory() as scratch:
-        path = os.path.join(scratch, f"{stem}.py")
-        with open(path, "w") as f:
+    name = f"model_module_{stem}_{module.sha256[:16]}"
+    if name in sys.modules:  # this text already ran in this process: its layers are registered
+        return sys.modules[name]
+    directory = os.path.join(tempfile.gettempdir(), "model_modules")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{stem}_{module.sha256[:16]}.py")
+    if not os.path.exists(path):
+        with tempfile.NamedTemporaryFile("w", dir=directory, suffix=".py", delete=False) as f:
             f.write(module.source)
-        spec = importlib.util.spec_from_file_location(f"model_module_{stem}", path)
-        loaded = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(loaded)
-        except Exception as error:
-            raise ModelModuleError(f"Model module {module.name!r} failed to load: "
-                                   f"{type(error).__name__}: {error}") from error
+        os.replace(f.name, path)  # whole or not at all, whichever process wrote it
+    spec = importlib.util.spec_from_file_location(name, path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded  # as an import would: inspect and pickling find its classes
+    try:
+        spec.loader.exec_module(loaded)
+    except Exception as error:
+        del sys.modules[name]
+        raise ModelModuleError(f"Model module {module.name!r} failed to load: "
+                               f"{type(error).__name__}: {error}") from error
     if not callable(getattr(loaded, BUILD_FUNCTION, None)):
         raise ModelModuleError(f"Model module {module.name!r} defines no "
                                f"{BUILD_FUNCTION}(input_shape, num_classes)")

@@ -31,17 +31,35 @@ from tests.support import idx_arrays, litert_correct, read_split
 pytestmark = pytest.mark.e2e
 
 # A graph the CNN's code was never written for: a residual addition around a depthwise block,
-# a concatenation, global pooling; its input takes the images as 28x28x1.
+# a concatenation, global pooling, a layer of the module's own with its structured-pruning rule
+# registered in the module; its input takes the images as 28x28x1.
 MODULE = textwrap.dedent('''
     import tf_keras as keras
 
+    from pruning import structured
+
     L = keras.layers
+
+
+    @keras.utils.register_keras_serializable(package="user_net")
+    class ChannelScale(L.Layer):
+        """A learned scale per channel: a layer of the user's own."""
+
+        def build(self, input_shape):
+            self.scale = self.add_weight("scale", (input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.scale
+
+
+    structured.register_rule(ChannelScale, structured.PerChannel())
 
 
     def build_model(input_shape, num_classes):
         inputs = keras.Input(input_shape)
         x = L.Conv2D(8, 3, strides=2, padding="same", name="stem")(inputs)
-        x = L.ReLU(name="stem_relu")(L.BatchNormalization(name="stem_bn")(x))
+        x = ChannelScale(name="scale")(L.BatchNormalization(name="stem_bn")(x))
+        x = L.ReLU(name="stem_relu")(x)
         y = L.DepthwiseConv2D(3, padding="same", name="dw")(x)
         y = L.Conv2D(8, 1, name="pw")(L.ReLU()(L.BatchNormalization(name="dw_bn")(y)))
         x = L.Add(name="residual")([x, L.BatchNormalization(name="pw_bn")(y)])
