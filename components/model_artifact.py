@@ -69,13 +69,16 @@ def module_of(model_uri: str):
         return modules.ModuleSource.from_dict(json.load(f))
 
 
-def write_model(model_uri: str, model, metrics, extra: Mapping, module=None) -> dict:
-    """SavedModel + Keras file + metrics.json (`metrics`: a pruning Metrics) and, given the
-    model module it was built from (a `ModuleSource`), model_module.json; returns what
-    metrics.json holds, under the ML Metadata property names."""
+def write_model(model_uri: str, model, metrics, extra: Mapping, module=None,
+                image_format=None) -> dict:
+    """SavedModel (serving tf.Examples in `image_format`, the data's; MNIST's by default) +
+    Keras file + metrics.json (`metrics`: a pruning Metrics) and, given the model module it was
+    built from (a `ModuleSource`), model_module.json; returns what metrics.json holds, under the
+    ML Metadata property names."""
+    from pruning import data
     from pruning.model import export
 
-    export.export_saved_model(model, serving_dir(model_uri))
+    export.export_saved_model(model, serving_dir(model_uri), image_format or data.MNIST)
     export.save_keras(model, keras_path(model_uri))
     if module is not None:
         write_json(os.path.join(model_uri, MODULE_FILE), module.to_dict())

@@ -169,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = entrypoint.load_config_or_exit(
         prog, argv, "Compile the pipeline for Kubeflow Pipelines v2.")
     name = kfp_pipeline_name(config)
-    entrypoint.check_model_or_exit(prog, config)
+    # The TFDS files are the cluster's to have (the ExampleGen checks them there).
+    entrypoint.check_data_and_model_or_exit(prog, config, available=False)
     try:
         check_for_kubeflow(config, name)
         path = compile_pipeline(config)

@@ -83,7 +83,11 @@ PARAM_GROUPS = {
 # so its floor is lower and its drop limit wider (docs/design.md has the figures behind them).
 DATASET_GATES = {"mnist": GateParams(),
                  "fashion_mnist": GateParams(min_accuracy=0.88, max_accuracy_drop=0.015)}
-TFDS_SPLITS = ("train", "test")  # the splits both supported datasets have
+# Any other data (another TFDS dataset, EXAMPLES_DIR): no floor, because nothing says what
+# accuracy the data allows; at most one point below the baseline, wider than MNIST's half point
+# as for the harder Fashion-MNIST (docs/design.md, "The gate").
+OTHER_DATA_GATE = GateParams(min_accuracy=0.0, max_accuracy_drop=0.01)
+TFDS_SPLITS = ("train", "test")  # the splits MNIST and Fashion-MNIST have
 BEAM_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 LOCAL_BEAM_RUNNER = "FnApiRunner"
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -134,16 +138,29 @@ def _after_structured(narrowed: Any, full_width: Any, codec: Codec | None = None
                    lambda v: narrowed if _structured(v) else full_width)
 
 
+def _gate_of(values: Mapping[str, Any]) -> GateParams:
+    if values["examples_dir"]:
+        return OTHER_DATA_GATE
+    return DATASET_GATES.get(_dataset_name(values["dataset"]), OTHER_DATA_GATE)
+
+
 def _per_dataset(param: str) -> Derived:
-    return Derived("per dataset: " + ", ".join(f"{name} {getattr(gate, param)}"
-                                               for name, gate in DATASET_GATES.items()),
-                   lambda v: getattr(DATASET_GATES.get(_dataset_name(v["dataset"]), GateParams()),
-                                     param))
+    known = ", ".join(f"{name} {getattr(gate, param)}" for name, gate in DATASET_GATES.items())
+    return Derived(f"per dataset: {known}; any other data {getattr(OTHER_DATA_GATE, param)}",
+                   lambda v: getattr(_gate_of(v), param))
 
 
 def _manual_dir(values: Mapping[str, Any]) -> str | None:
     shared = SHARED_DATA_DIR / _dataset_name(values["dataset"])
     return str(shared) if shared.is_dir() else None
+
+
+def _data_name(values: Mapping[str, Any]) -> str:
+    """What names the data: the TFDS dataset, or the last part of EXAMPLES_DIR."""
+    if values["examples_dir"]:
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", values["examples_dir"].rstrip("/").rsplit("/")[-1])
+        return name.lstrip("._-") or "examples"
+    return _dataset_name(values["dataset"])
 
 
 DATA = Section("Data and storage", PARAM_GROUPS)
@@ -171,12 +188,26 @@ class PipelineConfig:
     (or `with_options`), which validates it; `given` names the options the user set."""
 
     dataset: str = DATA.option(
-        "DATASET", "TFDS dataset: mnist or fashion_mnist, optionally name:version.",
-        default="mnist")
+        "DATASET", "TFDS image classification dataset (an Image and a ClassLabel feature), "
+        "optionally name:version: mnist, fashion_mnist, cifar10, ...", default="mnist")
+    examples_dir: str | None = DATA.option(
+        "EXAMPLES_DIR", "The user's own data instead of TFDS: a directory (local or a bucket "
+        "URI) with train/ and eval/ subdirectories of TFRecord files of tf.Example, gzipped or "
+        "not, read with TFX's ImportExampleGen.", default=None)
+    image_feature: str = DATA.option(
+        "IMAGE_FEATURE", "With EXAMPLES_DIR: the feature holding each image, PNG or JPEG bytes, "
+        "or raw pixels (uint8 bytes or an int64 list, with IMAGE_SHAPE); e.g. image/encoded.",
+        default="image")
+    label_feature: str = DATA.option(
+        "LABEL_FEATURE", "With EXAMPLES_DIR: the int64 feature holding each class, counted "
+        "from 0; e.g. image/class/label.", default="label")
+    image_shape: str = DATA.option(
+        "IMAGE_SHAPE", "With EXAMPLES_DIR and raw pixels: height,width,channels, e.g. 32,32,3 "
+        "(encoded images say their own).", default="")
     pipeline_name: str = DATA.option(
         "PIPELINE_NAME", "TFX pipeline name; for Kubeflow an unset name becomes mnist-pruning.",
-        default=Derived("<dataset>_pruning (mnist_pruning)",
-                        lambda v: f"{_dataset_name(v['dataset'])}_pruning"))
+        default=Derived("<dataset or EXAMPLES_DIR's last part>_pruning (mnist_pruning)",
+                        lambda v: f"{_data_name(v)}_pruning"))
     pipeline_root: str = DATA.option(
         "PIPELINE_ROOT", "Where artifacts go.",
         default=Derived("build/pipelines/<pipeline_name>",
@@ -201,7 +232,8 @@ class PipelineConfig:
         default=Derived("build/tensorflow_datasets",
                         lambda v: str(BUILD_DIR / "tensorflow_datasets")))
     tfds_manual_dir: str | None = DATA.option(
-        "TFDS_MANUAL_DIR", "Directory with the dataset's four original files.",
+        "TFDS_MANUAL_DIR", "Directory with the dataset's original files (TFDS's manual_dir); "
+        "unset or empty, TFDS downloads them where the machine reaches their hosts.",
         default=Derived("../shared/data/<dataset> when it exists", _manual_dir))
     train_split: str = DATA.option("TRAIN_SPLIT", "TFDS split expression for 'train'.",
                                    default=DEFAULT_SPLITS["train"])
@@ -372,11 +404,14 @@ class PipelineConfig:
     eval_min_accuracy: float = GATE.option(
         "EVAL_MIN_ACCURACY", "Lowest pruned-model accuracy on the eval split that blesses.",
         default=_per_dataset("min_accuracy"), sets=("gate.min_accuracy",),
-        why="the library's GateParams() is MNIST's")
+        why="the library's GateParams() is MNIST's; other data has no floor, since nothing "
+        "says what accuracy it allows, and is gated by the drop alone")
     eval_max_accuracy_drop: float = GATE.option(
         "EVAL_MAX_ACCURACY_DROP", "Largest accuracy drop against the baseline that blesses "
         "(0.005 = 0.5 percentage points).", default=_per_dataset("max_accuracy_drop"),
-        sets=("gate.max_accuracy_drop",), why="the library's GateParams() is MNIST's")
+        sets=("gate.max_accuracy_drop",),
+        why="the library's GateParams() is MNIST's; other data gets one point, between "
+        "MNIST's half point and the harder Fashion-MNIST's 1.5")
 
     representative_examples: int = EXPORT.option(
         "REPRESENTATIVE_EXAMPLES", "Train examples that calibrate full-integer quantization.",
@@ -473,6 +508,24 @@ class PipelineConfig:
         return from_options({name: value for name, value in given.items() if value is not None})
 
     @property
+    def label_key(self) -> str:
+        """The Examples' label feature: LABEL_FEATURE with EXAMPLES_DIR, else TfdsExampleGen's."""
+        return self.label_feature if self.examples_dir else "label"
+
+    @property
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        """IMAGE_SHAPE as (height, width, channels); None when unset."""
+        if not self.image_shape.strip():
+            return None
+        parts = self.image_shape.replace(" ", "").split(",")
+        if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+            raise ValueError("must be height,width,channels, three positive integers "
+                             "(e.g. 32,32,3)")
+        if int(parts[2]) not in (1, 3, 4):
+            raise ValueError("must have 1, 3 or 4 channels")
+        return tuple(int(part) for part in parts)
+
+    @property
     def project_cnn(self) -> bool:
         """Whether the model is the project's CNN (`MODEL_MODULE` cnn, no `BASE_MODEL`)."""
         return _project_cnn({"base_model": self.base_model, "model_module": self.model_module})
@@ -548,10 +601,6 @@ def _check(condition: bool, config: PipelineConfig, name: str, rule: str) -> Non
 def validate(config: PipelineConfig) -> None:
     """Every rule an option's value must keep, in one place: SettingsError naming the first
     option that breaks one. The pruning options are checked against the model's layers too."""
-    if config.dataset_name not in DATASET_GATES:
-        raise option_error("dataset", config.dataset,
-                           f"must be one of {', '.join(DATASET_GATES)} (optionally with "
-                           ":version): the model reads 28x28 grayscale images of 10 classes")
     _check(_DATASET.match(config.dataset) is not None, config, "dataset",
            "must be a TFDS name, optionally with ':<major>.<minor>.<patch>' "
            "('fashion_mnist:3.0.1')")
@@ -571,9 +620,11 @@ def validate(config: PipelineConfig) -> None:
             names = splits.split_names(getattr(config, name))
         except ValueError as error:
             raise option_error(name, getattr(config, name), str(error)) from None
-        unknown = [n for n in names if n not in TFDS_SPLITS]
-        _check(not unknown, config, name, f"{config.dataset_name} has no split "
-               f"{', '.join(unknown)}; its splits: {', '.join(TFDS_SPLITS)}")
+        if config.dataset_name in DATASET_GATES:  # another dataset's splits: its builder's
+            unknown = [n for n in names if n not in TFDS_SPLITS]
+            _check(not unknown, config, name, f"{config.dataset_name} has no split "
+                   f"{', '.join(unknown)}; its splits: {', '.join(TFDS_SPLITS)}")
+    _validate_data(config)
     buckets = config.hash_bucket_map
     if buckets:
         try:
@@ -588,6 +639,35 @@ def validate(config: PipelineConfig) -> None:
     for group in PARAM_GROUPS:  # each parameter object checks its own values (pruning/params.py)
         config.params(group)
     _validate_model(config)
+
+
+DATA_OPTIONS = ("image_feature", "label_feature", "image_shape")  # EXAMPLES_DIR's own
+TFDS_OPTIONS = ("dataset", "tfds_manual_dir", "train_split", "eval_split", "hash_buckets",
+                "example_limit", "num_shards")
+
+
+def _validate_data(config: PipelineConfig) -> None:
+    """EXAMPLES_DIR and the options that describe it, or a TFDS dataset: one or the other."""
+    if not config.examples_dir:
+        for name in DATA_OPTIONS:
+            _check(not config.is_set(name), config, name, "applies with EXAMPLES_DIR only")
+        return
+    for name in TFDS_OPTIONS:
+        _check(not config.is_set(name), config, name,
+               "applies to a TFDS dataset, not with EXAMPLES_DIR (its train/ and eval/ "
+               "directories are the splits)")
+    _check("://" in config.examples_dir or os.path.isdir(config.examples_dir), config,
+           "examples_dir", "must be a directory with train/ and eval/ subdirectories; there is "
+           "none at that path")
+    for name in ("image_feature", "label_feature"):
+        _check(bool(getattr(config, name).strip()), config, name, "must name a feature")
+    _check(config.image_feature != config.label_feature, config, "label_feature",
+           "must differ from IMAGE_FEATURE")
+    if config.image_shape:
+        try:
+            config.declared_image_shape  # noqa: B018 (parses it)
+        except ValueError as error:
+            raise option_error("image_shape", config.image_shape, str(error)) from None
 
 
 def _validate_model(config: PipelineConfig) -> None:

@@ -2,8 +2,10 @@
 
 The options are parsed and checked before TensorFlow and TFX are imported, the pruning options
 against the project's CNN's layers too, so a bad one costs well under a second: one line naming
-it, exit status 2, no traceback. Any other model is built or loaded and checked before the
-pipeline starts, with the same line and status (`pipelines.model_check`). A run that fails keeps
+it, exit status 2, no traceback. The data is checked next, by its first records or its TFDS
+info (`pipelines.data_check`), and any other model is built or loaded for the data's shape and
+checked (`pipelines.model_check`), in seconds, before the pipeline starts, with the same line and
+status. A run that fails keeps
 TFX's record (the failed execution in ML Metadata, TFX's log) and ends with one line naming the
 failed component, the cause and what to do; exit status 1.
 """
@@ -53,7 +55,7 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
           f"gate: accuracy >= {config.gate_params.min_accuracy} and at most "
           f"{config.gate_params.max_accuracy_drop} below the baseline's", flush=True)
     check_store_or_exit(prog, config.metadata_store)
-    check_model_or_exit(prog, config)
+    check_data_and_model_or_exit(prog, config)
     # force: ml_metadata's first log call (in the MySQL check) set up Python's default handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         force=True)
@@ -80,19 +82,21 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
     print(outputs.format_summary(config.metadata_store, config.pipeline_name))
 
 
-def check_model_or_exit(prog: str, config: configs.PipelineConfig) -> None:
-    """A model other than the project's CNN is built (or loaded) and checked against the
-    options before the pipeline starts (`pipelines.model_check`): one line, exit status 2."""
-    if config.project_cnn:
-        return
-    from pipelines import model_check
+def check_data_and_model_or_exit(prog: str, config: configs.PipelineConfig,
+                                 available: bool = True) -> None:
+    """The data, by its first records or its TFDS info (`pipelines.data_check`; with
+    `available`, also that a TFDS dataset's files can be had here), then a model other than the
+    project's CNN, built or loaded for the data's shape (`pipelines.model_check`), before the
+    pipeline starts: one line, exit status 2."""
+    from pipelines import data_check, model_check
 
     try:
-        # What the check prints is not the run's: TensorFlow's native libraries log INFO lines
+        # What the checks print is not the run's: TensorFlow's native libraries log INFO lines
         # as they load (before any option sets their level), Keras and AutoGraph warn about the
         # model being built. The run itself shows what matters of it; here, only the verdict.
         with native_stderr_silenced():
-            model_check.check_model(config)
+            shape = data_check.check_data(config, available)
+            model_check.check_model(config, shape)
     except configs.SettingsError as error:
         fail(prog, str(error))
 

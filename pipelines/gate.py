@@ -21,8 +21,10 @@ BASELINE = "baseline"
 OVERALL = config_pb2.SlicingSpec()  # the whole eval split
 
 
-def make_eval_config(gate: GateParams) -> config_pb2.EvalConfig:
-    model_spec = {"signature_name": "serving_default", "label_key": data.LABEL_KEY,
+def make_eval_config(gate: GateParams, label_key: str = data.LABEL_KEY
+                     ) -> config_pb2.EvalConfig:
+    """The gate on the Examples' label feature `label_key` (the data's)."""
+    model_spec = {"signature_name": "serving_default", "label_key": label_key,
                   "prediction_key": "scores"}
     gate = config_pb2.MetricThreshold(
         value_threshold=config_pb2.GenericValueThreshold(
@@ -42,7 +44,7 @@ def make_eval_config(gate: GateParams) -> config_pb2.EvalConfig:
             config_pb2.ModelSpec(name=CANDIDATE, **model_spec),
             config_pb2.ModelSpec(name=BASELINE, is_baseline=True, **model_spec),
         ],
-        slicing_specs=[OVERALL, config_pb2.SlicingSpec(feature_keys=[data.LABEL_KEY])],
+        slicing_specs=[OVERALL, config_pb2.SlicingSpec(feature_keys=[label_key])],
         metrics_specs=[
             config_pb2.MetricsSpec(metrics=[
                 accuracy,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 EXAMPLE_GEN = "TfdsExampleGen"
+IMPORT_EXAMPLE_GEN = "ImportExampleGen"  # with EXAMPLES_DIR, in EXAMPLE_GEN's place
 STATISTICS_GEN = "StatisticsGen"
 SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
@@ -35,6 +36,7 @@ class Output:
 
 
 EXAMPLES = Output(EXAMPLE_GEN, "examples", "Examples")
+IMPORTED_EXAMPLES = Output(IMPORT_EXAMPLE_GEN, "examples", "Examples")
 IMPORTED_MODEL = Output(BASE_MODEL_IMPORTER, "result", "Model")
 BASELINE_MODEL = Output(TRAINER, "model", "Model")
 PRUNED_MODEL = Output(PRUNE_TRAINER, "model", "Model")

@@ -11,7 +11,7 @@ import dataclasses
 
 # The modules behind `tfx.v1`, imported directly: `tfx.v1` also imports its Google Cloud
 # extensions (Vertex AI client libraries), seconds of every run's start-up, cached reruns too.
-from tfx.components import ExampleValidator, Pusher
+from tfx.components import Pusher
 from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import metadata as tfx_metadata
@@ -21,15 +21,15 @@ from tfx.types import Channel, standard_artifacts
 
 from components import baseline_trainer
 from components.compress_exporter import CompressExporter
+from components.import_example_gen import ImportExampleGen
 from components.prune_trainer import PruneTrainer, PruningCheckpoint
 from components.prune_trainer.resolver import LatestCheckpointIfAny
-from components.standard import Evaluator, SchemaGen, StatisticsGen
+from components.standard import Evaluator, ExampleValidator, SchemaGen, StatisticsGen
 from components.tfds_example_gen import TfdsExampleGen
 from pipelines import metadata, nodes, stores
 from pipelines.configs import PipelineConfig
 from pipelines.gate import make_eval_config
 from pipelines.storage import Storage
-from pruning import image_data
 
 
 def create_components(config: PipelineConfig, storage: Storage | None = None) -> list:
@@ -39,18 +39,11 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
     layers too (pipelines/configs.py).
     """
     storage = storage or Storage.local(config)
-    example_gen = TfdsExampleGen(
-        dataset=config.dataset,
-        data_dir=storage.tfds_data_dir,
-        manual_dir=storage.tfds_manual_dir,
-        splits=config.splits,
-        hash_buckets=config.hash_bucket_map,
-        example_limit=config.example_limit,
-        num_shards=config.num_shards,
-    ).with_id(nodes.EXAMPLE_GEN)
-    examples = example_gen.outputs[nodes.EXAMPLES.key]
-    # TFX's StatisticsGen, SchemaGen and Evaluator with executors that name a corrupt Examples
-    # file and add the model's requirements to the inferred Schema (components/standard.py).
+    example_gen = make_example_gen(config, storage)
+    examples = example_gen.outputs["examples"]
+    # TFX's StatisticsGen, SchemaGen, ExampleValidator and Evaluator with executors that name a
+    # corrupt Examples file, add the model's requirements to the inferred Schema and check every
+    # image's size (components/standard.py).
     statistics_gen = StatisticsGen(examples=examples).with_id(nodes.STATISTICS_GEN)
     # infer_feature_shape gives the fixed-length `image` list the shape [784] in the Schema, the
     # shape the trainers check it has.
@@ -106,7 +99,7 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
         examples=examples,
         model=pruned_model,
         baseline_model=baseline_model,
-        eval_config=make_eval_config(config.gate_params),
+        eval_config=make_eval_config(config.gate_params, config.label_key),
     ).with_id(nodes.EVALUATOR)
     blessing = evaluator.outputs[nodes.BLESSING.key]
     compress_exporter = CompressExporter(
@@ -127,15 +120,30 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
     return components
 
 
+def make_example_gen(config: PipelineConfig, storage: Storage):
+    """The user's TFRecords of EXAMPLES_DIR through TFX's ImportExampleGen, or the TFDS dataset."""
+    if config.examples_dir:
+        return ImportExampleGen(
+            examples_dir=config.examples_dir, image_feature=config.image_feature,
+            label_feature=config.label_feature, image_shape=config.declared_image_shape,
+        ).with_id(nodes.IMPORT_EXAMPLE_GEN)
+    return TfdsExampleGen(
+        dataset=config.dataset,
+        data_dir=storage.tfds_data_dir,
+        manual_dir=storage.tfds_manual_dir,
+        splits=config.splits,
+        hash_buckets=config.hash_bucket_map,
+        example_limit=config.example_limit,
+        num_shards=config.num_shards,
+    ).with_id(nodes.EXAMPLE_GEN)
+
+
 def trainer_config(config: PipelineConfig) -> dict:
     """The Trainer's custom_config (components/baseline_trainer/module.py): the model module's
     source, which travels with the pipeline as TFX's module_file does (none with BASE_MODEL),
-    the project's CNN's shape, the training options, the data's image shape and classes."""
-    values = {
-        baseline_trainer.TRAINING_CONFIG_KEY: dataclasses.asdict(config.training_params),
-        baseline_trainer.IMAGE_SHAPE_KEY: list(image_data.IMAGE_SHAPE),
-        baseline_trainer.NUM_CLASSES_KEY: image_data.NUM_CLASSES,
-    }
+    the project's CNN's shape and the training options. The data's image format and classes
+    its executor adds when it runs."""
+    values = {baseline_trainer.TRAINING_CONFIG_KEY: dataclasses.asdict(config.training_params)}
     if not config.base_model:
         values[baseline_trainer.MODULE_CONFIG_KEY] = config.model_source.to_dict()
     if config.project_cnn:

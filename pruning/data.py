@@ -1,7 +1,8 @@
-"""From serialized tf.Examples (TfdsExampleGen's format) to model inputs.
+"""From serialized tf.Examples (any ExampleGen's, in an `ImageFormat`) to model inputs.
 
 One parsing function for training, evaluation and the serving signature, so the model sees the
-same scaling everywhere: `image` (784 int64 pixels, 0-255) -> float32 [28, 28] in [0, 1].
+same images everywhere: the image feature, as the format stores it (an int64 list of pixels,
+raw bytes, or PNG/JPEG), -> float32 [N, height, width, channels] in [0, 1]; the label -> int64.
 """
 
 from __future__ import annotations
@@ -15,21 +16,45 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from pruning.image_data import IMAGE_SHAPE, NUM_CLASSES, PIXEL_RANGE  # noqa: F401 (the data's)
+from pruning.image_data import (  # noqa: F401 (the data's, re-exported)
+    IMAGE_SHAPE,
+    MNIST,
+    NUM_CLASSES,
+    PIXEL_RANGE,
+    ImageFormat,
+)
 
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
+IMAGE_KEY = MNIST.image_key
+LABEL_KEY = MNIST.label_key
 
 logger = logging.getLogger(__name__)
-FEATURE_SPEC = {
-    IMAGE_KEY: tf.io.FixedLenFeature([28 * 28], tf.int64),
-    LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64),
-}
 
 
-def scale_pixels(pixels: tf.Tensor) -> tf.Tensor:
-    """[N, 784] integer pixels (0-255) -> [N, 28, 28] float32 in [0, 1]."""
-    return tf.reshape(tf.cast(pixels, tf.float32) / 255.0, [-1, 28, 28])
+def feature_spec(image_format: ImageFormat = MNIST) -> dict[str, tf.io.FixedLenFeature]:
+    """What `tf.io.parse_example` reads of the format's image and label."""
+    image = (tf.io.FixedLenFeature([image_format.pixels], tf.int64)
+             if image_format.encoding == "int64" else tf.io.FixedLenFeature([], tf.string))
+    return {image_format.image_key: image,
+            image_format.label_key: tf.io.FixedLenFeature([1], tf.int64)}
+
+
+def decode_images(values: tf.Tensor, image_format: ImageFormat = MNIST) -> tf.Tensor:
+    """The image feature of a batch, as parsed -> float32 [N, height, width, channels] in
+    [0, 1]. An encoded image must decode to the format's shape (InvalidArgumentError)."""
+    shape = list(image_format.shape)
+    if image_format.encoding == "int64":
+        pixels = tf.cast(values, tf.float32)
+    elif image_format.encoding == "raw":
+        pixels = tf.cast(tf.io.decode_raw(values, tf.uint8), tf.float32)
+    else:
+        channels = image_format.shape[2]
+
+        def decode(encoded):
+            image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+            return tf.ensure_shape(image, shape)
+
+        pixels = tf.cast(tf.map_fn(decode, values, fn_output_signature=tf.uint8), tf.float32)
+    return tf.reshape(pixels / 255.0, [-1, *shape])
 
 
 def model_inputs(images: np.ndarray, input_shape) -> np.ndarray:
@@ -45,15 +70,19 @@ def model_inputs(images: np.ndarray, input_shape) -> np.ndarray:
     return images.reshape((len(images), *shape))
 
 
-def parse_examples(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """A batch of serialized tf.Examples -> (images [N, 28, 28] in [0, 1], labels [N])."""
-    return features_to_inputs(tf.io.parse_example(serialized, FEATURE_SPEC))
+def parse_examples(serialized: tf.Tensor, image_format: ImageFormat = MNIST
+                   ) -> tuple[tf.Tensor, tf.Tensor]:
+    """A batch of serialized tf.Examples -> (images [N, height, width, channels] in [0, 1],
+    labels [N])."""
+    return features_to_inputs(tf.io.parse_example(serialized, feature_spec(image_format)),
+                              image_format)
 
 
-def features_to_inputs(features: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+def features_to_inputs(features: dict[str, tf.Tensor], image_format: ImageFormat = MNIST
+                       ) -> tuple[tf.Tensor, tf.Tensor]:
     """Parsed features (as `parse_example` or TFX's data accessor give them) -> model inputs."""
-    labels = tf.reshape(features[LABEL_KEY], [-1])
-    return scale_pixels(features[IMAGE_KEY]), labels
+    labels = tf.reshape(features[image_format.label_key], [-1])
+    return decode_images(features[image_format.image_key], image_format), labels
 
 
 def to_arrays(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -100,14 +129,15 @@ def split_files(examples_uri: str, split: str) -> list[str]:
     return files
 
 
-def read_files(patterns: list[str], limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(images, labels) of the gzipped TFRecord files matching `patterns`, in file order; only
-    the first `limit` when given. A file that cannot be read to its end raises
-    `CorruptRecordsError` naming it."""
+def read_files(patterns: list[str], limit: int | None = None,
+               image_format: ImageFormat = MNIST) -> tuple[np.ndarray, np.ndarray]:
+    """(images [N, height, width, channels], labels) of the gzipped TFRecord files matching
+    `patterns`, in file order; only the first `limit` when given. A file that cannot be read to
+    its end raises `CorruptRecordsError` naming it."""
     files = sorted({f for pattern in patterns for f in tf.io.gfile.glob(pattern)})
     if not files:
         raise FileNotFoundError(f"No files match {patterns}")
-    dataset = make_dataset(files, limit or 4096)
+    dataset = make_dataset(files, limit or 4096, image_format=image_format)
     with naming_corrupt_files(files):
         return to_arrays(dataset.take(1) if limit else dataset)
 
@@ -130,7 +160,7 @@ def find_corrupt_files(files: list[str]) -> dict[str, str]:
             for _ in tf.data.TFRecordDataset(path, compression_type="GZIP").batch(4096):
                 pass
         except tf.errors.DataLossError as error:
-            corrupt[path] = _reason(error.message)
+            corrupt[path] = error_text(error.message)
     return corrupt
 
 
@@ -157,7 +187,7 @@ def naming_corrupt_files(files: Iterable[str]) -> Iterator[None]:
             "again.") from error
 
 
-def _reason(message: str) -> str:
+def error_text(message: str) -> str:
     """TensorFlow's read error without its op and function decorations."""
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
     message = re.sub(r"\s*\[Op:[^\]]*\].*$", "", message, flags=re.S)
@@ -165,11 +195,11 @@ def _reason(message: str) -> str:
 
 
 def read_split(
-    examples_uri: str, split: str, limit: int | None = None
+    examples_uri: str, split: str, limit: int | None = None, image_format: ImageFormat = MNIST
 ) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of one split of an Examples artifact directory, in file order; only
     the first `limit` when given."""
-    return read_files(split_files(examples_uri, split), limit)
+    return read_files(split_files(examples_uri, split), limit, image_format)
 
 
 def make_dataset(
@@ -179,6 +209,7 @@ def make_dataset(
     shuffle: bool = False,
     augment: bool = False,
     seed: int = 0,
+    image_format: ImageFormat = MNIST,
 ) -> tf.data.Dataset:
     """Batches of (images, labels) from gzipped TFRecords; one pass (add .repeat() to loop)."""
     if batch_size < 1:
@@ -186,7 +217,8 @@ def make_dataset(
     records = tf.data.TFRecordDataset(files, compression_type="GZIP")
     if shuffle:
         records = records.shuffle(60_000, seed=seed, reshuffle_each_iteration=True)
-    batches = records.batch(batch_size).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
+    batches = records.batch(batch_size).map(lambda batch: parse_examples(batch, image_format),
+                                            num_parallel_calls=tf.data.AUTOTUNE)
     return _finish(batches, augment)
 
 

@@ -5,9 +5,11 @@ Before `run_fn` reads an example, the ExampleValidator's anomalies are checked
 `metrics.json` it wrote into the Model artifact and records `test_accuracy`, `test_loss`,
 `num_parameters` (and the rest) on the artifact.
 
-With a `base_model` (the Importer's Model of a file the user trained), `run_fn` gets that file's
-own URI in `custom_config` (`BASE_MODEL_URI_KEY`): TFX's `fn_args.base_model` points inside a
-Model artifact of TFX's layout, which a user's `.keras` file is not.
+What `run_fn` cannot read from its `fn_args` the executor adds to `custom_config`: the Examples'
+image format (`IMAGE_FORMAT_KEY`) and the Schema's number of classes (`NUM_CLASSES_KEY`), the
+data's own; and with a `base_model` (the Importer's Model of a file the user trained), that
+file's own URI (`BASE_MODEL_URI_KEY`): TFX's `fn_args.base_model` points inside a Model artifact
+of TFX's layout, which a user's `.keras` file is not.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils
 
-from components import anomalies, model_artifact, properties
+from components import anomalies, examples, model_artifact, properties
 from components.baseline_trainer.spec import (
     ANOMALIES_KEY,
     BASE_MODEL_URI_KEY,
+    IMAGE_FORMAT_KEY,
+    NUM_CLASSES_KEY,
     STOP_ON_ANOMALIES_KEY,
 )
 
@@ -39,12 +43,19 @@ class Executor(trainer_executor.GenericExecutor):
                              "its examples: it trains only on validated data")
         anomalies.check_examples(input_dict[ANOMALIES_KEY],
                                  stop=bool(exec_properties[STOP_ON_ANOMALIES_KEY]))
+        key = standard_component_specs.CUSTOM_CONFIG_KEY
+        config = json_utils.loads(exec_properties.get(key) or "null") or {}
+        image_format = examples.format_of(
+            artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY]))
+        config[IMAGE_FORMAT_KEY] = image_format.to_json()
+        schema = input_dict.get(standard_component_specs.SCHEMA_KEY)
+        if schema:
+            config[NUM_CLASSES_KEY] = examples.num_classes(
+                artifact_utils.get_single_uri(schema), image_format)
         base_model = input_dict.get(standard_component_specs.BASE_MODEL_KEY)
         if base_model:
-            key = standard_component_specs.CUSTOM_CONFIG_KEY
-            config = json_utils.loads(exec_properties.get(key) or "{}")
             config[BASE_MODEL_URI_KEY] = artifact_utils.get_single_uri(base_model)
-            exec_properties = {**exec_properties, key: json_utils.dumps(config)}
+        exec_properties = {**exec_properties, key: json_utils.dumps(config)}
         result = super().Do(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
         properties.record(model, model_artifact.read_metrics(model.uri))

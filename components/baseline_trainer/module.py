@@ -10,7 +10,8 @@ loads and measures it without training; then writes the Model artifact
     {"model_module": {"name": "pruning.model.cnn", "source": "...", "sha256": "..."},  # or the CNN
      "model": {"keras_api": "functional", "width": 32, ...},   # the project's CNN only
      "training": {"epochs": 5, "batch_size": 256, ...},        # pruning.params.TrainingParams
-     "image_shape": [28, 28, 1], "num_classes": 10}
+     # the data's, added by the executor: the Examples' image format, the Schema's classes
+     "image_format": "{...}", "num_classes": 10}
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from components import examples, model_artifact, progress, properties
 from components.baseline_trainer.spec import (
     BASE_MODEL_URI_KEY,
     CONFIG_KEYS,
-    IMAGE_SHAPE_KEY,
+    IMAGE_FORMAT_KEY,
     MODEL_CONFIG_KEY,
     MODULE_CONFIG_KEY,
     NUM_CLASSES_KEY,
@@ -60,20 +61,22 @@ def run_fn(fn_args: FnArgs) -> None:
         )
     config = fn_args.custom_config or {}
     model_params, training = parse_custom_config(config)
-    image_shape = tuple(config.get(IMAGE_SHAPE_KEY, data.IMAGE_SHAPE))
+    image_format = (data.ImageFormat.from_json(config[IMAGE_FORMAT_KEY])
+                    if IMAGE_FORMAT_KEY in config else data.MNIST)
+    image_shape = image_format.shape
     num_classes = int(config.get(NUM_CLASSES_KEY, data.NUM_CLASSES))
     if fn_args.schema_path:
-        examples.check_schema(os.path.dirname(fn_args.schema_path))
+        examples.check_schema(os.path.dirname(fn_args.schema_path), image_format)
     model_uri = os.path.dirname(fn_args.serving_model_dir)  # <model>/Format-Serving
     imported = config.get(BASE_MODEL_URI_KEY)
     if imported:
         # Loaded and checked before a single example is read.
         model = modules.load_trained(imported)
         modules.check_fits(model, image_shape, num_classes, f"BASE_MODEL {imported}")
-        eval_data = data.read_files(fn_args.eval_files)
+        eval_data = data.read_files(fn_args.eval_files, image_format=image_format)
         result = measure_imported(model, eval_data)
         model_artifact.write_model(model_uri, model, result, {
-            properties.IMPORTED_FROM: imported, properties.EPOCHS: 0})
+            properties.IMPORTED_FROM: imported, properties.EPOCHS: 0}, image_format=image_format)
         return
     module = (modules.ModuleSource.from_dict(config[MODULE_CONFIG_KEY])
               if MODULE_CONFIG_KEY in config else modules.read_source(modules.DEFAULT_MODULE))
@@ -85,8 +88,8 @@ def run_fn(fn_args: FnArgs) -> None:
         return model
 
     started = time.monotonic()
-    train_images, train_labels = data.read_files(fn_args.train_files)
-    eval_images, eval_labels = data.read_files(fn_args.eval_files)
+    train_images, train_labels = data.read_files(fn_args.train_files, image_format=image_format)
+    eval_images, eval_labels = data.read_files(fn_args.eval_files, image_format=image_format)
     log.info("Read %d train and %d eval examples in %.1f s", len(train_images),
              len(eval_images), time.monotonic() - started)
 
@@ -103,7 +106,8 @@ def run_fn(fn_args: FnArgs) -> None:
              properties.MODEL_MODULE: module.name, properties.MODEL_MODULE_SHA256: module.sha256}
     if model_params is not None:
         extra[properties.KERAS_API] = model_params.keras_api
-    model_artifact.write_model(model_uri, result.model, result.metrics, extra, module=module)
+    model_artifact.write_model(model_uri, result.model, result.metrics, extra, module=module,
+                               image_format=image_format)
 
 
 def measure_imported(model, eval_data):

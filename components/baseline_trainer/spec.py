@@ -11,10 +11,12 @@ STOP_ON_ANOMALIES_KEY = "stop_on_anomalies"  # 1 = fail when anomalies were foun
 MODULE_CONFIG_KEY = "model_module"
 MODEL_CONFIG_KEY = "model"
 TRAINING_CONFIG_KEY = "training"
-IMAGE_SHAPE_KEY = "image_shape"
+# Set by the executor, from the data: the Examples' image format, the Schema's classes, and the
+# URI of the Importer's Model.
+IMAGE_FORMAT_KEY = "image_format"
 NUM_CLASSES_KEY = "num_classes"
-BASE_MODEL_URI_KEY = "base_model_uri"  # set by the executor, from the Importer's Model
-CONFIG_KEYS = (MODULE_CONFIG_KEY, MODEL_CONFIG_KEY, TRAINING_CONFIG_KEY, IMAGE_SHAPE_KEY,
+BASE_MODEL_URI_KEY = "base_model_uri"
+CONFIG_KEYS = (MODULE_CONFIG_KEY, MODEL_CONFIG_KEY, TRAINING_CONFIG_KEY, IMAGE_FORMAT_KEY,
                NUM_CLASSES_KEY, BASE_MODEL_URI_KEY)
 
 

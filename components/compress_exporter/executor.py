@@ -15,7 +15,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components import model_artifact, properties
+from components import examples, model_artifact, properties
 from components.compress_exporter import spec
 from pruning.params import CompressionParams
 
@@ -55,13 +55,15 @@ class Executor(base_executor.BaseExecutor):
 
         self._log_startup(input_dict, output_dict, exec_properties)
         params = CompressionParams.from_json(exec_properties[spec.COMPRESSION_KEY])
-        examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
-        eval_images, eval_labels = data.read_split(examples_uri,
-                                                   exec_properties[spec.EVAL_SPLIT_KEY])
+        examples_artifact = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
+        image_format = examples.format_of(examples_artifact)
+        eval_images, eval_labels = data.read_split(
+            examples_artifact.uri, exec_properties[spec.EVAL_SPLIT_KEY],
+            image_format=image_format)
         # PQAT trains on the whole split; otherwise only its head calibrates quantization.
         train_images, train_labels = data.read_split(
-            examples_uri, exec_properties[spec.REPRESENTATIVE_SPLIT_KEY],
-            None if params.pqat_epochs else params.representative_examples)
+            examples_artifact.uri, exec_properties[spec.REPRESENTATIVE_SPLIT_KEY],
+            None if params.pqat_epochs else params.representative_examples, image_format)
         baseline = model_artifact.load_model(
             artifact_utils.get_single_uri(input_dict[spec.BASELINE_MODEL_KEY]))
         pruned = model_artifact.load_model(
@@ -76,7 +78,7 @@ class Executor(base_executor.BaseExecutor):
             local_report = os.path.join(work, "report")
             report = compress_models(
                 baseline, pruned, local_compressed, eval_images, eval_labels, train_images,
-                train_labels, params,
+                train_labels, params, image_format=image_format,
                 progress=lambda message: log.info("CompressExporter: %s", message),
             ).with_blessing(blessing_state(input_dict))
             assemble_serving_dir(local_compressed)

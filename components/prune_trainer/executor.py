@@ -74,10 +74,14 @@ class Executor(base_executor.BaseExecutor):
         pruning = PruningParams.from_json(exec_properties[spec.PRUNING_KEY])
         training = TrainingParams.from_json(exec_properties[spec.TRAINING_KEY])
         clustering = ClusteringParams.from_json(exec_properties[spec.CLUSTERING_KEY])
-        examples.check_schema(artifact_utils.get_single_uri(input_dict[spec.SCHEMA_KEY]))
-        examples_uri = artifact_utils.get_single_uri(input_dict[spec.EXAMPLES_KEY])
-        train = data.read_split(examples_uri, exec_properties[spec.TRAIN_SPLIT_KEY])
-        eval_data = data.read_split(examples_uri, exec_properties[spec.EVAL_SPLIT_KEY])
+        examples_artifact = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
+        image_format = examples.format_of(examples_artifact)
+        examples.check_schema(artifact_utils.get_single_uri(input_dict[spec.SCHEMA_KEY]),
+                              image_format)
+        train = data.read_split(examples_artifact.uri, exec_properties[spec.TRAIN_SPLIT_KEY],
+                                image_format=image_format)
+        eval_data = data.read_split(examples_artifact.uri, exec_properties[spec.EVAL_SPLIT_KEY],
+                                    image_format=image_format)
         base_uri = artifact_utils.get_single_uri(input_dict[spec.BASE_MODEL_KEY])
         base_model = model_artifact.load_model(base_uri)
         model = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
@@ -115,7 +119,7 @@ class Executor(base_executor.BaseExecutor):
             properties.RESUMED_FROM_EPOCH: pruning_run.resumed_from_epoch,
             properties.WARM_STARTED: int(warm_start is not None),
             properties.TRAIN_SECONDS: round(result.seconds, 1),
-        }, module=model_artifact.module_of(base_uri)))
+        }, module=model_artifact.module_of(base_uri), image_format=image_format))
         saved = pruning_run.saver.export(checkpoint_artifact.uri)
         properties.record(checkpoint_artifact, {
             properties.EPOCHS_DONE: pruning_run.epochs,

@@ -15,6 +15,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components import examples as examples_lib
 from components import properties
 from components.tfds_example_gen import tfds_source
 from components.tfds_example_gen.deterministic_write import WriteDeterministicSplit, count_records
@@ -91,6 +92,7 @@ class Executor(BaseExampleGenExecutor):
         )
         for split in input_config.splits:
             tfds_source.check_split(builder, split.pattern)
+        image_format = tfds_source.image_format(builder)
 
         examples_channel = output_dict[standard_component_specs.EXAMPLES_KEY]
         examples = artifact_utils.get_single_instance(examples_channel)
@@ -136,6 +138,7 @@ class Executor(BaseExampleGenExecutor):
             # What was read, also where no driver ran (Kubeflow): lineage tells data apart.
             properties.INPUT_FINGERPRINT: tfds_source.fingerprint(builder),
         })
+        examples_lib.record_format(examples, image_format, tfds_source.num_classes(builder))
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)

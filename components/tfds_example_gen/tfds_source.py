@@ -21,11 +21,50 @@ from tensorflow_datasets.core.download.download_manager import NonMatchingChecks
 
 from components.splits import split_names
 from pruning import data
+from pruning.image_data import ImageFormat
 
 _READ_BATCH_SIZE = 512
-TFDS_FEATURES = ("image", "label")  # what the mnist and fashion_mnist builders yield
 
 logger = logging.getLogger(__name__)
+
+
+class NotImageClassificationError(ValueError):
+    """A TFDS dataset whose features are not one image of a fixed shape and one class label."""
+
+
+def image_features(builder: tfds.core.DatasetBuilder) -> tuple[str, str]:
+    """(the builder's Image feature, its ClassLabel feature), by the builder's own info;
+    NotImageClassificationError naming its features otherwise."""
+    features = builder.info.features
+    images = [name for name, feature in features.items()
+              if isinstance(feature, tfds.features.Image)]
+    labels = [name for name, feature in features.items()
+              if isinstance(feature, tfds.features.ClassLabel)]
+    if len(images) != 1 or len(labels) != 1:
+        found = ", ".join(f"{name} ({type(feature).__name__})"
+                          for name, feature in features.items())
+        raise NotImageClassificationError(
+            f"TFDS dataset {builder.name!r} is not an image classification dataset this "
+            f"pipeline reads: it needs one Image and one ClassLabel feature, and has {found}")
+    return images[0], labels[0]
+
+
+def image_format(builder: tfds.core.DatasetBuilder) -> ImageFormat:
+    """The format TfdsExampleGen writes the dataset in: each image an int64 list of its pixels
+    under `image`, its class under `label` (`to_tf_example`)."""
+    image, _ = image_features(builder)
+    shape = tuple(builder.info.features[image].shape)
+    if None in shape:
+        raise NotImageClassificationError(
+            f"TFDS dataset {builder.name!r} has images of varying sizes ({image}: {shape}); "
+            "this pipeline trains on images of one shape: write them resized as TFRecords "
+            "and give their directory as EXAMPLES_DIR")
+    return ImageFormat(shape=tuple(int(d) for d in shape))
+
+
+def num_classes(builder: tfds.core.DatasetBuilder) -> int:
+    """The classes of the builder's ClassLabel."""
+    return int(builder.info.features[image_features(builder)[1]].num_classes)
 
 
 class SourceChecksumError(ValueError):
@@ -35,8 +74,8 @@ class SourceChecksumError(ValueError):
 class ManualDataMissingError(FileNotFoundError):
     """The dataset is not prepared and its source files are not in the manual directory.
 
-    Raised before TFDS is asked for anything, because TFDS would otherwise try the network for
-    minutes before failing on a machine without one.
+    Raised before TFDS is asked for anything where the machine cannot reach the files' hosts
+    (`can_download`), because TFDS would otherwise try the network for minutes before failing.
     """
 
 
@@ -57,13 +96,33 @@ def check_manual_dir(builder: tfds.core.DatasetBuilder, manual_dir: str | None) 
     ]
     if not missing:
         return
-    where = f"manual_dir {manual_dir!r}" if manual_dir else "no manual_dir was given"
+    where = (f"manual_dir {manual_dir!r} lacks {', '.join(missing)}" if manual_dir
+             else "no manual_dir was given")
+    files = f"its {len(expected)} source files" if len(expected) > 1 else "its source file"
     raise ManualDataMissingError(
-        f"TFDS dataset {builder.name!r} is not prepared and {where} lacks {', '.join(missing)}. "
-        f"Put the {len(expected)} source files ({', '.join(expected)}) in one directory and pass "
-        "it as `manual_dir` (TFDS_MANUAL_DIR=... or --tfds-manual-dir ...); this machine is not "
-        "expected to reach the network."
+        f"TFDS dataset {builder.name!r} is not prepared, and {where}. Put {files} "
+        f"({', '.join(expected)}) in one directory and pass it as `manual_dir` "
+        "(TFDS_MANUAL_DIR=... or --tfds-manual-dir ...); this machine cannot download them "
+        "(it reaches none of their hosts)."
     )
+
+
+def can_download(builder: tfds.core.DatasetBuilder, timeout_s: float = 3.0) -> bool:
+    """Whether this machine reaches every host the builder downloads from (a TCP connection
+    each, a few seconds at most): TFDS then downloads and checks the files as it normally does.
+    Offline, the answer comes at once and the missing files are named instead."""
+    import socket
+    from urllib.parse import urlsplit
+
+    hosts = {urlsplit(url).hostname for url in (builder.url_infos or {})}
+    if not hosts or None in hosts:
+        return False
+    for host in hosts:
+        try:
+            socket.create_connection((host, 443), timeout=timeout_s).close()
+        except OSError:
+            return False
+    return True
 
 
 def download_dir(builder: tfds.core.DatasetBuilder) -> str:
@@ -90,12 +149,20 @@ def prepare_dataset(
     into a directory of this dataset version's own (`download_dir`).
     """
     builder = tfds.builder(dataset, data_dir=data_dir)
+    image_format(builder)  # an image classification dataset, or named before any download
     if builder.is_prepared():
         logger.info("TFDS %s %s already prepared in %s", dataset, builder.version, builder.data_dir)
         return builder
-    check_manual_dir(builder, manual_dir)
-    logger.info("Preparing TFDS %s %s from %s into %s", dataset, builder.version, manual_dir,
-                builder.data_dir)
+    try:
+        check_manual_dir(builder, manual_dir)
+    except ManualDataMissingError:
+        if not can_download(builder):
+            raise
+        logger.info("TFDS %s %s: no source files in %s; downloading them (TFDS checks their "
+                    "registered checksums)", dataset, builder.version, manual_dir)
+        manual_dir = None
+    logger.info("Preparing TFDS %s %s from %s into %s", dataset, builder.version,
+                manual_dir or "its download", builder.data_dir)
     try:
         builder.download_and_prepare(
             download_dir=download_dir(builder),
@@ -154,7 +221,8 @@ def check_split(builder: tfds.core.DatasetBuilder, split_expression: str) -> Non
 
 
 def to_tf_example(image: np.ndarray, label: int) -> tf.train.Example:
-    """A tf.Example: `image` = the 28*28 uint8 pixels as a row-major int64 list; `label` int64."""
+    """A tf.Example: `image` = the uint8 pixels (height x width x channels) as a row-major
+    int64 list; `label` int64."""
     pixels = np.asarray(image, dtype=np.int64).reshape(-1).tolist()
     return tf.train.Example(
         features=tf.train.Features(
@@ -176,10 +244,13 @@ def iter_serialized_examples(
     which would make the same example two different records.
     """
     builder = tfds.builder(dataset, data_dir=data_dir)
+    names = image_features(builder)
     ds = builder.as_dataset(split=split_expression, shuffle_files=False)
     if limit is not None:
         ds = ds.take(limit)
+    # Only the image and the label: another feature (an id, a string) would not batch.
+    ds = ds.map(lambda example: tuple(example[name] for name in names))
     # Batches cut the per-element cost of eager iteration about fourfold.
-    for batch in tfds.as_numpy(ds.batch(_READ_BATCH_SIZE)):
-        for image, label in zip(*(batch[name] for name in TFDS_FEATURES), strict=True):
+    for images, labels in tfds.as_numpy(ds.batch(_READ_BATCH_SIZE)):
+        for image, label in zip(images, labels, strict=True):
             yield to_tf_example(image, label).SerializeToString(deterministic=True)

@@ -31,11 +31,13 @@ def compress_models(
     params: CompressionParams,
     training: TrainingParams | None = None,
     progress: Callable[[str], None] = log.info,
+    image_format: data.ImageFormat = data.MNIST,
 ) -> CompressionReport:
     """Both models' files in the local directory `out_dir`, and their report.
 
     The first `params.representative_examples` train images calibrate full-integer quantization;
     PQAT (`params.pqat_epochs` > 0) trains on all of them, with `training`'s batch size and seed.
+    The SavedModels serve tf.Examples in `image_format`, the data's.
     """
     training = training or TrainingParams()
     eval_images = data.model_inputs(eval_images, pruned.input_shape)
@@ -49,4 +51,4 @@ def compress_models(
     return files.write_and_measure(
         baseline, pruned, out_dir, eval_images, eval_labels,
         train_images[:params.representative_examples], latency_runs=params.latency_runs,
-        progress=progress, pqat_model=pqat_model)
+        progress=progress, pqat_model=pqat_model, image_format=image_format)

@@ -1,4 +1,4 @@
-"""The compression report as documents: report.json, report.md, report.html and four plots.
+"""The compression report as documents: report.json, report.md, report.html and five plots.
 
 The plots compare regular (baseline) against pruned: accuracy and loss, compressed (gzip) size,
 quantized TFLite size, and on the device (raw size, latency, LiteRT memory).
@@ -87,6 +87,10 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
         ("Where the bytes of pruned_int8.tflite go (kernels, biggest first)",
          ["Tensor", "Shape", "Type", "Bytes", "Zeros", "Gzip bytes alone"], tensor_rows),
     ]
+    if report.inputs:
+        tables.append(("What each pruned TFLite file takes as input",
+                       ["File", "Input shape", "Type", "Scale", "Zero point",
+                        "Pixel 0 / 255 given as"], input_rows(report)))
     tables.append(("On a microcontroller (TFLite Micro, reference kernels)",
                    ["Figure", "Value"], micro_rows(report)))
     tables.append(("The smallest and the fastest file for each runtime",
@@ -96,6 +100,16 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
         tables.append(("Latency (batch 1, one thread, median)", ["TFLite file", "ms"],
                        [[k, f"{v:.4f}"] for k, v in report.latency_ms.items()]))
     return tables
+
+
+def input_rows(report: CompressionReport) -> list[list[str]]:
+    """Each file's input contract: what a device feeds it, a pixel p as round(p / 255 / scale)
+    + zero point where it is quantized, p / 255 where it is float."""
+    return [[name, "x".join(map(str, contract.shape)), contract.dtype,
+             "" if contract.scale is None else f"{contract.scale:.6g}",
+             "" if contract.zero_point is None else str(contract.zero_point),
+             f"{contract.encode(0):g} / {contract.encode(255):g}"]
+            for name, contract in report.inputs.items()]
 
 
 def micro_rows(report: CompressionReport) -> list[list[str]]:

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 
 def write_model_files(
-    name: str, model: keras.Model, out_dir: str, representative_images: np.ndarray
+    name: str, model: keras.Model, out_dir: str, representative_images: np.ndarray,
+    image_format: data.ImageFormat = data.MNIST,
 ) -> dict[str, str]:
     """`<name>_saved_model/`, `<name>.keras` and `<name>_{float,dynamic_int8,int8}.tflite`.
 
@@ -52,7 +53,7 @@ def write_model_files(
     os.makedirs(out_dir, exist_ok=True)
     paths = {"saved_model": os.path.join(out_dir, f"{name}_saved_model"),
              "keras": os.path.join(out_dir, f"{name}.keras")}
-    export.export_saved_model(model, paths["saved_model"])
+    export.export_saved_model(model, paths["saved_model"], image_format)
     model.save(paths["keras"])
     for suffix, mode in TFLITE_FILES.items():
         paths[f"tflite_{suffix}"] = _write(
@@ -103,7 +104,8 @@ def write_micro_files(model: keras.Model, out_dir: str, representative_images: n
 
     content = tflite.convert(model, "full_int8", representative_images, rearrange=False)
     path = _write(os.path.join(out_dir, f"{name}.tflite"), content)
-    header, source = micro.c_source(content, name, convert_bytes_to_c_source)
+    header, source = micro.c_source(content, name, convert_bytes_to_c_source,
+                                    tflite.input_contract(content))
     for suffix, text in (("h", header), ("cc", source)):
         with open(os.path.join(out_dir, f"{name}.{suffix}"), "w") as f:
             f.write(text)
@@ -184,6 +186,7 @@ def write_and_measure(
     latency_runs: int = 0,
     progress: Callable[[str], None] = log.info,
     pqat_model: keras.Model | None = None,
+    image_format: data.ImageFormat = data.MNIST,
 ) -> CompressionReport:
     """Writes both models' files into the local directory `out_dir`; returns their report.
 
@@ -199,7 +202,7 @@ def write_and_measure(
     for name, model in models.items():
         figures[name] = keras_figures(model, eval_images, eval_labels)
         progress(f"{name}: writing SavedModel, Keras and 3 TFLite files")
-        paths = write_model_files(name, model, out_dir, representative_images)
+        paths = write_model_files(name, model, out_dir, representative_images, image_format)
         progress(f"{name}: measuring sizes and running the TFLite files on "
                  f"{len(eval_images)} eval examples")
         records += measure_files(name, paths, eval_images, eval_labels)
@@ -212,6 +215,9 @@ def write_and_measure(
     micro_figures, micro_error, micro_files = measure_micro(
         baseline, pruned, out_dir, representative_images, eval_images, eval_labels,
         latency_runs, progress)
+    inputs = {name: tflite.input_contract(_read(os.path.join(out_dir, name)))
+              for name in sorted(os.listdir(out_dir))
+              if name.endswith(".tflite") and not name.startswith("baseline")}
     latency, runtime = {}, {}
     if latency_runs:
         progress(f"timing batch-1 inference, {latency_runs} runs per file, files interleaved")
@@ -229,6 +235,7 @@ def write_and_measure(
         runtime_memory=runtime,
         micro_error=micro_error,
         micro_files=micro_files,
+        inputs=inputs,
     )
 
 

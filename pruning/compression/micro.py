@@ -23,6 +23,8 @@ import tempfile
 
 import numpy as np
 
+from pruning.compression.report import FileInput
+
 # TFLM aligns the arena's allocations to 16 bytes: the smallest arena is found to that step.
 ARENA_ALIGNMENT = 16
 # Enough for any model this project makes (the baseline's int8 file needs about 16 KB); a file
@@ -125,13 +127,30 @@ def measure(path: str, images: np.ndarray, latency_runs: int = 0) -> MicroRun:
     return run(path, images, smallest_arena(path), latency_runs)
 
 
-def c_source(content: bytes, name: str, convert) -> tuple[str, str]:
-    """(header, source) of a C array holding `content`, aligned, with its length: what a
-    firmware project compiles in. `convert` is TensorFlow's
+def c_source(content: bytes, name: str, convert, contract: FileInput) -> tuple[str, str]:
+    """(header, source) of a C array holding `content`, aligned, with its length, and in the
+    header the input `contract` as constants (its shape; a quantized input's scale and zero
+    point): what a firmware project compiles in and feeds. `convert` is TensorFlow's
     `tensorflow.lite.python.util.convert_bytes_to_c_source`, the writer TFLM's examples use
     (passed in, so this module imports no TensorFlow)."""
     source, header = convert(content, name, include_guard=f"{name.upper()}_H_",
                              include_path=f"{name}.h")
+    prefix = f"{name.upper()}_INPUT"
+    # A model may take a one-channel image without its channel axis (28x28 for 28x28x1).
+    height, width, channels = (*contract.shape[1:], 1)[:3]
+    lines = [f"// The input: one {height}x{width}x{channels} image, {contract.dtype}, row-major "
+             f"(the tensor's shape: {'x'.join(map(str, contract.shape))})."]
+    if contract.scale is not None:
+        lines.append("// A pixel p (0-255) is given as round(p / 255 / SCALE) + ZERO_POINT.")
+    else:
+        lines.append("// A pixel p (0-255) is given as p / 255.")
+    lines += [f"#define {prefix}_HEIGHT {height}", f"#define {prefix}_WIDTH {width}",
+              f"#define {prefix}_CHANNELS {channels}"]
+    if contract.scale is not None:
+        lines += [f"#define {prefix}_SCALE {contract.scale!r}f",
+                  f"#define {prefix}_ZERO_POINT {contract.zero_point}"]
+    guard_end = f"#endif  // {name.upper()}_H_"
+    header = header.replace(guard_end, "\n".join(lines) + "\n\n" + guard_end)
     return header, source
 
 

@@ -71,6 +71,24 @@ class StoredTensor:
 
 
 @dataclasses.dataclass(frozen=True)
+class FileInput:
+    """What a TFLite file's input takes (`tflite.input_contract`): the image batch's shape,
+    e.g. (1, 32, 32, 3), its type, and for a quantized input the scale and zero point: a pixel p
+    (0-255) is given as round(p / 255 / scale) + zero_point."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+    def encode(self, pixel: int) -> float | int:
+        """The value this input takes for the pixel value `pixel` (0-255)."""
+        if self.scale is None:
+            return pixel / 255
+        return round(pixel / 255 / self.scale) + self.zero_point
+
+
+@dataclasses.dataclass(frozen=True)
 class RuntimeMemory:
     """What LiteRT needs to run one TFLite file (`compression.memory`), in bytes."""
 
@@ -269,6 +287,8 @@ class CompressionReport:
     micro_error: str | None = None
     # Per micro file ("pruned_micro", "baseline_micro" when timed): TFLite Micro's figures.
     micro_files: dict[str, MicroFile] = dataclasses.field(default_factory=dict)
+    # Per TFLite file of the pruned model (its file name): what its input takes.
+    inputs: dict[str, FileInput] = dataclasses.field(default_factory=dict)
 
     def file(self, model: str, format: str) -> FileRecord:
         for record in self.files:
@@ -314,6 +334,8 @@ class CompressionReport:
             micro_error=values.get("micro_error"),
             micro_files={key: MicroFile(**_fields_of(MicroFile, figures))
                          for key, figures in values.get("micro_files", {}).items()},
+            inputs={name: FileInput(**{**contract, "shape": tuple(contract["shape"])})
+                    for name, contract in values.get("inputs", {}).items()},
         )
 
 

@@ -23,7 +23,7 @@ from ai_edge_litert import schema_py_generated as schema
 
 from pruning import data
 from pruning.compression import litert, sizes, space_to_depth
-from pruning.compression.report import StoredTensor
+from pruning.compression.report import FileInput, StoredTensor
 from pruning.model import outputs
 from pruning.training.metrics import Metrics
 
@@ -204,7 +204,22 @@ def latencies_ms(contents: dict[str, bytes], image: np.ndarray, runs: int, round
     return {key: statistics.median(values) * 1000 for key, values in medians.items()}
 
 
-_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 9: np.int8}  # TFLite TensorType codes
+_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 9: np.int8}  # TensorType codes
+
+
+def input_contract(content: bytes) -> FileInput:
+    """What the file's one input takes, read from its flatbuffer (not from an interpreter):
+    its shape and type, and for a quantized input its scale and zero point (`FileInput`)."""
+    model = schema.Model.GetRootAs(content, 0)
+    graph = model.Subgraphs(0)
+    tensor = graph.Tensors(int(graph.InputsAsNumpy()[0]))
+    quantization = tensor.Quantization()
+    quantized = quantization is not None and quantization.ScaleLength() > 0
+    return FileInput(
+        shape=tuple(int(d) for d in tensor.ShapeAsNumpy()),
+        dtype=np.dtype(_DTYPES[tensor.Type()]).name,
+        scale=float(quantization.ScaleAsNumpy()[0]) if quantized else None,
+        zero_point=int(quantization.ZeroPointAsNumpy()[0]) if quantized else None)
 
 
 def stored_tensors(content: bytes) -> list[StoredTensor]:

@@ -14,19 +14,21 @@ from pruning.model.layers import ScaledDense
 SERVING_SIGNATURE = "serving_default"
 
 
-def export_saved_model(model: keras.Model, export_dir: str) -> None:
-    """SavedModel whose `serving_default` takes serialized tf.Examples and returns class scores.
+def export_saved_model(model: keras.Model, export_dir: str,
+                       image_format: data.ImageFormat = data.MNIST) -> None:
+    """SavedModel whose `serving_default` takes serialized tf.Examples, their image stored as
+    the data stores it (`image_format`: pixels, raw bytes or PNG/JPEG), and returns class scores.
 
     Scores are probabilities (`scores`, [N, classes]); the label feature may be absent. The
     images reach the model in its own input shape.
     """
     shape = [-1, *(int(d) for d in model.input_shape[1:])]
+    key = image_format.image_key
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
-        image_spec = {data.IMAGE_KEY: data.FEATURE_SPEC[data.IMAGE_KEY]}
-        pixels = tf.io.parse_example(serialized, image_spec)[data.IMAGE_KEY]
-        images = tf.reshape(data.scale_pixels(pixels), shape)
+        values = tf.io.parse_example(serialized, {key: data.feature_spec(image_format)[key]})
+        images = tf.reshape(data.decode_images(values[key], image_format), shape)
         return {"scores": outputs.probabilities(model, model(images, training=False))}
 
     tf.saved_model.save(model, export_dir, signatures={SERVING_SIGNATURE: serve_examples})

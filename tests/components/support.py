@@ -14,12 +14,15 @@ from pruning.model import cnn
 from pruning.params import ModelParams
 from pruning.training.metrics import Metrics
 
+# What the pipeline's SchemaGen writes for MNIST's Examples (`examples.constrain_schema`).
 SCHEMA_PBTXT = """
 feature {
   name: "image" type: INT presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 784 } }
+  int_domain { min: 0 max: 255 }
 }
 feature {
   name: "label" type: INT presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } }
+  int_domain { min: 0 max: 9 }
 }
 """
 

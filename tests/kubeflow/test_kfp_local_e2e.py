@@ -119,7 +119,8 @@ def test_the_pushed_model_is_the_pruned_one_and_serves_the_reports_accuracy(kfp_
     scores = serve(examples=tf.constant(serialized))["scores"].numpy()
     # The PruneTrainer's own Keras model, read from its artifact: the same predictions.
     pruned = model_artifact.load_model(run.outputs("PruneTrainer")["model"]["uri"])
-    logits = pruned(data.scale_pixels(pixels), training=False).numpy()
+    images = data.model_inputs(np.asarray(pixels, np.float32) / 255.0, pruned.input_shape)
+    logits = pruned(images, training=False).numpy()
     np.testing.assert_allclose(scores, tf.nn.softmax(logits).numpy(), atol=1e-5)
     correct = int(np.sum(np.argmax(scores, axis=1) == labels))
     report = run.report()

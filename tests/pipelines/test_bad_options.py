@@ -35,7 +35,8 @@ BAD = [
     ({"KERAS_API": "resnet"}, "KERAS_API=resnet (--keras-api): must be one of "
      "functional, sequential"),
     ({"PRUNE_M_BY_N": "5:4"}, "PRUNE_M_BY_N=5:4 (--prune-m-by-n): needs 1 <= m < n"),
-    ({"DATASET": "cifar10"}, "DATASET=cifar10 (--dataset): must be one of mnist, fashion_mnist"),
+    ({"IMAGE_SHAPE": "32,32,3"}, "IMAGE_SHAPE=32,32,3 (--image-shape): applies with "
+     "EXAMPLES_DIR only"),
     ({"ENABLE_CACHE": "maybe"}, "ENABLE_CACHE=maybe (--enable-cache): must be a boolean"),
 ]
 
@@ -107,16 +108,21 @@ def test_the_tfx_cli_stops_with_the_same_line(tmp_path):
         "must be in [0, 1)")
 
 
-def test_a_failed_run_ends_with_the_component_the_cause_and_the_fix(tmp_path):
+def test_a_failed_run_ends_with_the_component_the_cause_and_the_fix(tmp_path, mnist_manual_dir):
+    # Files of the right names (what the check before the run looks at) and wrong contents
+    # (what only the ExampleGen's preparation finds).
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    for source in Path(mnist_manual_dir).iterdir():
+        (manual / source.name).write_bytes(b"not the original file")
     done = _run([sys.executable, "-m", "pipelines.local_runner"],
                 {"PIPELINE_ROOT": str(tmp_path / "root"), "TFDS_DATA_DIR": str(tmp_path / "tfds"),
-                 "TFDS_MANUAL_DIR": str(tmp_path / "empty")}, timeout=180)
+                 "TFDS_MANUAL_DIR": str(manual)}, timeout=180)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("pipelines.local_runner: error: TfdsExampleGen failed: "
-                           "ManualDataMissingError: TFDS dataset 'mnist' is not prepared and "
-                           f"manual_dir '{tmp_path / 'empty'}' lacks t10k-images-idx3-ubyte.gz")
-    assert "pass it as `manual_dir` (TFDS_MANUAL_DIR=... or --tfds-manual-dir ...)" in last
+                           "SourceChecksumError: ")
+    assert f"in {manual} is not the original file of TFDS mnist 3.0.1" in last
     store = str(tmp_path / "root" / "metadata.sqlite")
     assert last.endswith(f"(TFX's log above has the details; ML Metadata: SQLite {store})")
     from pipelines import outputs

@@ -103,9 +103,8 @@ def test_hash_buckets_parse():
          "be one of in_memory, multi_threading, multi_processing"),
         ([], {"HASH_BUCKETS": "train=9"}, "HASH_BUCKETS=train=9 (--hash-buckets): item "
          "'train=9' must look like 'name:count' ('train:9,eval:1')"),
-        ([], {"DATASET": "cifar10"}, "DATASET=cifar10 (--dataset): must be one of mnist, "
-         "fashion_mnist (optionally with :version): the model reads 28x28 grayscale images of "
-         "10 classes"),
+        ([], {"DATASET": "Cifar-10"}, "DATASET=Cifar-10 (--dataset): must be a TFDS name, "
+         "optionally with ':<major>.<minor>.<patch>' ('fashion_mnist:3.0.1')"),
         ([], {"EVAL_MAX_ACCURACY_DROP": "-0.1"},
          "EVAL_MAX_ACCURACY_DROP=-0.1 (--eval-max-accuracy-drop): must be in [0, 1]"),
         ([], {"MODEL_WIDTH": "0"}, "MODEL_WIDTH=0 (--model-width): must be >= 1"),
@@ -148,8 +147,8 @@ def test_help_gives_each_derived_default_in_words():
             f"default {NARROW_PRUNE_EPOCHS} after structured pruning, else "
             f"{PRUNE_TRAINING.epochs})") in help_text
     assert "(env PIPELINE_ROOT; default build/pipelines/<pipeline_name>)" in help_text
-    assert "(env EVAL_MIN_ACCURACY; default per dataset: mnist 0.98, fashion_mnist 0.88)" in (
-        help_text)
+    assert ("(env EVAL_MIN_ACCURACY; default per dataset: mnist 0.98, fashion_mnist 0.88; any "
+            "other data 0.0)") in help_text
 
 
 def test_every_library_parameter_an_option_names_exists():

@@ -32,9 +32,9 @@ def test_dataset_parses_tfds_example_gen_records(tmp_path, examples):
             writer.write(record)
 
     batches = list(data.make_dataset([path], batch_size=4))
-    assert [b[0].shape for b in batches] == [(4, 28, 28), (2, 28, 28)]
+    assert [b[0].shape for b in batches] == [(4, 28, 28, 1), (2, 28, 28, 1)]
     got_images = np.concatenate([b[0].numpy() for b in batches])
-    np.testing.assert_allclose(got_images, images / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(got_images, images.reshape(-1, 28, 28, 1) / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), labels)
 
 

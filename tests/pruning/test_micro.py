@@ -75,13 +75,48 @@ def test_the_c_source_compiles_and_holds_the_file_byte_for_byte(micro_dir, tmp_p
     length = re.search(r"extern const int (\w+);", header).group(1)
     assert "alignas(" in source or "aligned" in source  # TFLM reads the flatbuffer in place
     main = tmp_path / "main.cc"
-    main.write_text(f'#include <cstdio>\n#include "{MICRO_NAME}.h"\n'
-                    f"int main() {{ fwrite({array}, 1, {length}, stdout); return 0; }}\n")
+    prefix = f"{MICRO_NAME.upper()}_INPUT"
+    main.write_text(
+        f'#include <cstdio>\n#include "{MICRO_NAME}.h"\n'
+        f"int main() {{ fwrite({array}, 1, {length}, stdout);\n"
+        f'  fprintf(stderr, "%d %d %d %.9g %d", {prefix}_HEIGHT, {prefix}_WIDTH, '
+        f"{prefix}_CHANNELS, (double){prefix}_SCALE, {prefix}_ZERO_POINT); return 0; }}\n")
     binary = tmp_path / "dump"
     subprocess.run(["g++", "-std=c++17", "-I", micro_dir, str(main),
                     os.path.join(micro_dir, f"{MICRO_NAME}.cc"), "-o", str(binary)], check=True)
-    dumped = subprocess.run([str(binary)], capture_output=True, check=True).stdout
-    assert dumped == Path(micro_dir, MICRO_FILE).read_bytes()
+    done = subprocess.run([str(binary)], capture_output=True, check=True)
+    assert done.stdout == Path(micro_dir, MICRO_FILE).read_bytes()
+    # The input constants are the ones LiteRT's interpreter reads from the same file.
+    height, width, channels, scale, zero_point = done.stderr.decode().split()
+    detail = tf.lite.Interpreter(model_content=done.stdout).get_input_details()[0]
+    assert [int(height), int(width), int(channels)] == [28, 28, 1]
+    assert int(height) * int(width) * int(channels) == np.prod(detail["shape"][1:])
+    assert float(scale) == pytest.approx(detail["quantization"][0], rel=1e-6)
+    assert int(zero_point) == detail["quantization"][1]
+
+
+@pytest.mark.parametrize("kind", ["float", "dynamic_int8", "full_int8"])
+def test_the_input_contract_is_what_litert_reads_from_the_file(kind):
+    """A 20x24x3 input, so no dimension can stand in for another."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((20, 24, 3)), keras.layers.Conv2D(4, 3),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5)])
+    representative = np.random.default_rng(3).random((8, 20, 24, 3), dtype=np.float32)
+    content = tflite.convert(model, kind, representative)
+    contract = tflite.input_contract(content)
+    detail = tf.lite.Interpreter(model_content=content).get_input_details()[0]
+    assert contract.shape == tuple(detail["shape"]) == (1, 20, 24, 3)
+    assert contract.dtype == np.dtype(detail["dtype"]).name
+    if kind == "full_int8":
+        assert contract.dtype == "int8"
+        assert (contract.scale, contract.zero_point) == (
+            pytest.approx(detail["quantization"][0], rel=1e-7), detail["quantization"][1])
+        # The extremes of a pixel land on the ends of int8's range.
+        assert contract.encode(0) == contract.zero_point
+        assert -128 <= contract.encode(255) <= 127
+    else:
+        assert contract.dtype == "float32" and contract.scale is None
+        assert contract.encode(255) == 1.0
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,10 @@ def test_serving_signature_scores_serialized_examples(trained, tiny_inputs):
     np.testing.assert_allclose(tf.reduce_sum(scores, axis=1), np.ones(5), rtol=1e-5)
     # The same scores as the Keras file on the same pixels.
     images, _ = data.parse_examples(tf.stack(records))
-    keras_scores = tf.nn.softmax(model_artifact.load_model(model.uri)(images, training=False))
+    keras_model = model_artifact.load_model(model.uri)
+    keras_scores = tf.nn.softmax(keras_model(data.model_inputs(images.numpy(),
+                                                               keras_model.input_shape),
+                                             training=False))
     np.testing.assert_allclose(scores, keras_scores, atol=1e-5)
 
 
