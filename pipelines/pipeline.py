@@ -108,6 +108,7 @@ def create_components(config: PipelineConfig, storage: Storage | None = None) ->
         examples=examples,
         blessing=blessing,
         compression=config.compression_params,
+        training=config.prune_training_params,  # PQAT's batch size and seed
     ).with_id(nodes.COMPRESS_EXPORTER)
     # Pushes compressed's Format-Serving/ (pruned SavedModel + pruned_int8.tflite), only when
     # the Evaluator blessed the pruned model.

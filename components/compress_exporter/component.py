@@ -16,10 +16,11 @@ from components.compress_exporter.spec import (
     EVAL_SPLIT_KEY,
     REPORT_KEY,
     REPRESENTATIVE_SPLIT_KEY,
+    TRAINING_KEY,
     CompressExporterSpec,
     CompressionReport,
 )
-from pruning.params import CompressionParams
+from pruning.params import CompressionParams, TrainingParams
 
 
 class CompressExporter(base_component.BaseComponent):
@@ -34,6 +35,7 @@ class CompressExporter(base_component.BaseComponent):
         quantization (and all of it trains PQAT, when `compression.pqat_epochs` > 0).
       blessing: optional Evaluator blessing, recorded in the report.
       compression: what is measured and whether PQAT runs (validated by CompressionParams).
+      training: PQAT's batch size and seed (the pipeline gives the PruneTrainer's).
     """
 
     SPEC_CLASS = CompressExporterSpec
@@ -46,6 +48,7 @@ class CompressExporter(base_component.BaseComponent):
         examples: Channel,
         blessing: Channel | None = None,
         compression: CompressionParams | None = None,
+        training: TrainingParams | None = None,
         eval_split: str = "eval",
         representative_split: str = "train",
     ):
@@ -59,6 +62,7 @@ class CompressExporter(base_component.BaseComponent):
                     EVAL_SPLIT_KEY: eval_split,
                     REPRESENTATIVE_SPLIT_KEY: representative_split,
                     COMPRESSION_KEY: (compression or CompressionParams()).to_json(),
+                    TRAINING_KEY: (training or TrainingParams()).to_json(),
                     COMPRESSED_KEY: Channel(type=standard_artifacts.Model),
                     REPORT_KEY: Channel(type=CompressionReport),
                 },

@@ -17,7 +17,7 @@ from tfx.utils import io_utils
 
 from components import examples, model_artifact, properties
 from components.compress_exporter import spec
-from pruning.params import CompressionParams
+from pruning.params import CompressionParams, TrainingParams
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,9 @@ class Executor(base_executor.BaseExecutor):
             local_report = os.path.join(work, "report")
             report = compress_models(
                 baseline, pruned, local_compressed, eval_images, eval_labels, train_images,
-                train_labels, params, image_format=image_format,
+                train_labels, params,
+                training=TrainingParams.from_json(exec_properties[spec.TRAINING_KEY]),
+                image_format=image_format,
                 progress=lambda message: log.info("CompressExporter: %s", message),
             ).with_blessing(blessing_state(input_dict))
             assemble_serving_dir(local_compressed)

@@ -15,6 +15,7 @@ REPORT_KEY = "report"
 EVAL_SPLIT_KEY = "eval_split"
 REPRESENTATIVE_SPLIT_KEY = "representative_split"
 COMPRESSION_KEY = "compression"  # JSON of pruning.params.CompressionParams
+TRAINING_KEY = "training"  # JSON of pruning.params.TrainingParams: PQAT's batch size and seed
 
 # What Pusher pushes: the `compressed` artifact's Format-Serving directory, i.e. the pruned
 # SavedModel with the pruned full-integer TFLite file beside saved_model.pb.
@@ -34,6 +35,7 @@ class CompressExporterSpec(ComponentSpec):
         EVAL_SPLIT_KEY: ExecutionParameter(type=str),
         REPRESENTATIVE_SPLIT_KEY: ExecutionParameter(type=str),
         COMPRESSION_KEY: ExecutionParameter(type=str),
+        TRAINING_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {
         BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),

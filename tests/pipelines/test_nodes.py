@@ -48,3 +48,13 @@ def test_node_contexts_are_read_one_way_even_for_a_dotted_pipeline_name():
     assert metadata.node_of(context) == ("team.mnist.v2", "PruneTrainer")
     assert metadata.node_id(context, "team.mnist.v2") == "PruneTrainer"
     assert metadata.node_id(context, "team") is None  # not pipeline "team"'s node "mnist.v2..."
+
+
+def test_pqat_gets_the_pipelines_seed_and_batch_size(tmp_path):
+    from pruning.params import TrainingParams
+
+    pipeline = create_pipeline(configs.load_config([], environ={
+        "PIPELINE_ROOT": str(tmp_path), "SEED": "7", "BATCH_SIZE": "48", "PQAT_EPOCHS": "1"}))
+    [exporter] = [c for c in pipeline.components if c.id == nodes.COMPRESS_EXPORTER]
+    training = TrainingParams.from_json(exporter.exec_properties[exporter_spec.TRAINING_KEY])
+    assert (training.seed, training.batch_size) == (7, 48)

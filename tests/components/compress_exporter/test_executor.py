@@ -18,7 +18,7 @@ from pruning.compression import report as report_lib
 from pruning.compression.report import FIGURE, CompressionSummary
 from pruning.compression.report import CompressionReport as Report
 from pruning.model import cnn
-from pruning.params import CompressionParams
+from pruning.params import CompressionParams, TrainingParams
 from pruning.training.metrics import Metrics
 from tests.components.support import SPLIT_SIZES, TINY_MODEL
 from tests.pruning.helpers import tflite_ops
@@ -54,7 +54,8 @@ def write_pruned_model(directory) -> standard_artifacts.Model:
     return artifact
 
 
-def exec_properties(eval_split: str = "eval", **overrides) -> dict:
+def exec_properties(eval_split: str = "eval", training: TrainingParams | None = None,
+                    **overrides) -> dict:
     compression = CompressionParams(**{"representative_examples": REPRESENTATIVE,
                                        "latency_runs": LATENCY_RUNS, **overrides})
     component = CompressExporter(
@@ -62,6 +63,7 @@ def exec_properties(eval_split: str = "eval", **overrides) -> dict:
         model=Channel(type=standard_artifacts.Model),
         examples=Channel(type=standard_artifacts.Examples),
         compression=compression,
+        training=training,
         eval_split=eval_split,
     )
     return dict(component.exec_properties)
@@ -265,9 +267,25 @@ def test_a_missing_split_fails_before_any_model_is_read(tiny_inputs, tiny_base_m
      ({"pqat_epochs": -1}, "pqat_epochs must be >= 0, got -1"),
      ({"pqat_learning_rate": 0.0}, "pqat_learning_rate must be > 0, got 0.0")],
 )
-def test_invalid_parameters_fail_when_the_pipeline_is_built(overrides, message):
+def test_invalid_parameters_fail_before_a_component_can_be_built(overrides, message):
     with pytest.raises(ValueError, match=message):
-        exec_properties(**overrides)
+        CompressionParams(**overrides)
+
+
+def test_invalid_parameters_in_a_spec_fail_before_any_model_is_read(tmp_path):
+    """A spec edited by hand (a compiled Kubeflow pipeline, say) reaches the executor
+    unvalidated: it refuses the value, naming it, before it reads any input."""
+    properties = exec_properties()
+    properties[spec.COMPRESSION_KEY] = properties[spec.COMPRESSION_KEY].replace(
+        f'"latency_runs": {LATENCY_RUNS}', '"latency_runs": -1')
+    assert '"latency_runs": -1' in properties[spec.COMPRESSION_KEY]
+    missing = standard_artifacts.Model()
+    missing.uri = str(tmp_path / "no_model_here")
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "no_examples_here")
+    with pytest.raises(ValueError, match="latency_runs must be >= 0, got -1"):
+        executor.Executor().Do({spec.BASELINE_MODEL_KEY: [missing], spec.MODEL_KEY: [missing],
+                                spec.EXAMPLES_KEY: [examples]}, _outputs(tmp_path), properties)
 
 
 def test_pqat_adds_a_trained_int8_file_that_keeps_the_zeros(tiny_inputs, tiny_base_model, tmp_path):
@@ -296,6 +314,31 @@ def test_pqat_adds_a_trained_int8_file_that_keeps_the_zeros(tiny_inputs, tiny_ba
     assert compressed.get_int_custom_property(
         FIGURE.gzip_bytes_pruned_pqat_int8_tflite) == pqat.gzip_bytes
     assert report.latency_ms == {} and report.summary.int8_speedup is None
+
+
+def test_pqat_trains_with_the_given_seed_and_batch_size(tiny_inputs, tiny_base_model, tmp_path,
+                                                       monkeypatch):
+    from pruning.compression import qat
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def recording(model, images, labels, params, *, batch_size, seed):
+        seen.update(batch_size=batch_size, seed=seed, examples=len(images))
+        raise Stop
+
+    monkeypatch.setattr(qat, "pqat_fine_tune", recording)
+    examples, _ = tiny_inputs
+    inputs = {spec.BASELINE_MODEL_KEY: [tiny_base_model],
+              spec.MODEL_KEY: [write_pruned_model(tmp_path / "pruned")],
+              spec.EXAMPLES_KEY: [examples]}
+    with pytest.raises(Stop):
+        executor.Executor().Do(inputs, _outputs(tmp_path), exec_properties(
+            pqat_epochs=1, latency_runs=0, training=TrainingParams(batch_size=24, seed=7)))
+    assert (seen["batch_size"], seen["seed"]) == (24, 7)
+    assert (TrainingParams().batch_size, TrainingParams().seed) != (24, 7)
 
 
 def test_outputs_in_a_bucket_are_written_through_gfile(tiny_inputs, tiny_base_model, tmp_path):
