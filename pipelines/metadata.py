@@ -15,6 +15,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -190,13 +191,24 @@ def scalar_properties(node: metadata_store_pb2.Artifact | metadata_store_pb2.Exe
 def newest_output(store: metadata_store.MetadataStore, pipeline_name: str,
                   output) -> metadata_store_pb2.Artifact | None:
     """The newest published artifact `output.node` output under `output.key` (a
-    `pipelines.nodes.Output`), or None: what the newest execution that published one (a cached
-    one too) output. The one rule for "newest" every reader here follows."""
-    for execution in reversed(node_executions(store, pipeline_name).get(output.node, [])):
+    `pipelines.nodes.Output`), or None (`newest_published`)."""
+    return newest_published(store, node_executions(store, pipeline_name).get(output.node, []),
+                            output.key)
+
+
+def newest_published(store: metadata_store.MetadataStore,
+                     executions: list[metadata_store_pb2.Execution], key: str,
+                     accept: Callable[[metadata_store_pb2.Artifact], bool] | None = None
+                     ) -> metadata_store_pb2.Artifact | None:
+    """The one rule for "newest" every reader follows: the artifact that the newest of
+    `executions` (by id) to publish one under `key` (and one `accept` takes) output, a cached
+    execution too, which outputs the older artifact it reused. Not the artifact with the highest
+    id: after a cache hit on an older model, the newest run's model is that older one."""
+    for execution in sorted(executions, key=lambda e: e.id, reverse=True):
         ids = [event.artifact_id for event in store.get_events_by_execution_ids([execution.id])
-               if event.type == metadata_store_pb2.Event.OUTPUT
-               and output_key(event) == output.key]
-        found = [a for a in store.get_artifacts_by_id(ids) if published(a)]
+               if event.type == metadata_store_pb2.Event.OUTPUT and output_key(event) == key]
+        found = [a for a in store.get_artifacts_by_id(ids)
+                 if published(a) and (accept is None or accept(a))]
         if found:
             return max(found, key=lambda a: a.id)
     return None

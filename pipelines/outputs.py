@@ -38,7 +38,9 @@ def _located(where: stores.Store | str) -> stores.Store:
 
 
 def newest_outputs(where: stores.Store | str, pipeline_name: str) -> list[NodeOutput]:
-    """For each node of the pipeline, its newest execution's state and output artifacts."""
+    """For each node of the pipeline, its newest execution's state and the artifacts it
+    published (none where it failed: what a failed execution left is no output), so each
+    artifact shown is the one `metadata.newest_output` names."""
     store = metadata.open_store(_located(where))
     types = {t.id: t.name for t in store.get_artifact_types()}
     rows = []
@@ -49,7 +51,9 @@ def newest_outputs(where: stores.Store | str, pipeline_name: str) -> list[NodeOu
         state, seconds = metadata.execution_state(newest), metadata.execution_seconds(newest)
         events = [e for e in store.get_events_by_execution_ids([newest.id])
                   if e.type == metadata_store_pb2.Event.OUTPUT]
-        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])
+                     if metadata.published(a)}
+        events = [e for e in events if e.artifact_id in artifacts]
         if not events:
             rows.append(NodeOutput(node, state, seconds, "-", "-", "-"))
         for event in events:

@@ -21,9 +21,9 @@ from pipelines.metadata import (
     RUN_CONTEXT,
     execution_seconds,
     execution_state,
+    newest_published,
     node_of,
     output_key,
-    published,
     scalar_properties,
 )
 from pruning.compression import report
@@ -31,14 +31,15 @@ from pruning.compression import report
 # Execution states of work not finished; such an execution of a superseded run is ABANDONED.
 UNFINISHED = {"RUNNING", "NEW", "UNKNOWN"}
 ABANDONED = "ABANDONED"
-# `latest:<name>` shortcuts: (the output, a required property value or None).
+# `latest:<name>` shortcuts: (the outputs it may be, a required property value or None). The
+# Examples come from whichever ExampleGen the pipeline has: TFDS's or the user's files'.
 SHORTCUTS = {
-    "pushed": (nodes.PUSHED_MODEL, (properties.PUSHED, 1)),
-    "tflite": (nodes.COMPRESSED, None),
-    "model": (nodes.PRUNED_MODEL, None),
-    "baseline": (nodes.BASELINE_MODEL, None),
-    "report": (nodes.REPORT, None),
-    "examples": (nodes.EXAMPLES, None),
+    "pushed": ((nodes.PUSHED_MODEL,), (properties.PUSHED, 1)),
+    "tflite": ((nodes.COMPRESSED,), None),
+    "model": ((nodes.PRUNED_MODEL,), None),
+    "baseline": ((nodes.BASELINE_MODEL,), None),
+    "report": ((nodes.REPORT,), None),
+    "examples": ((nodes.EXAMPLES, nodes.IMPORTED_EXAMPLES), None),
 }
 
 
@@ -226,23 +227,22 @@ class Lineage:
         if shortcut not in SHORTCUTS:
             raise LineageError(f"Unknown shortcut latest:{shortcut}; known: "
                                f"{', '.join('latest:' + s for s in SHORTCUTS)}")
-        output, required = SHORTCUTS[shortcut]
-        candidates = []
-        for artifact in self.store.get_artifacts_by_type(output.type):
-            if not published(artifact):
-                continue
-            produced = self.producer(artifact.id)
-            if not produced or (self.execution_node.get(produced[0]),
-                                produced[1]) != (output.node, output.key):
-                continue
-            if required and scalar_properties(artifact).get(required[0]) != required[1]:
-                continue
-            candidates.append(artifact)
-        if not candidates:
-            what = f"{output.type} from {output.node}" + (
+        outputs, required = SHORTCUTS[shortcut]
+        # The rule every reader follows (`pipelines.metadata.newest_published`): the newest
+        # execution's output, which a cache hit makes an older artifact.
+        executions = self.store.get_executions_by_id(
+            [execution for execution, node in self.execution_node.items()
+             if node in {output.node for output in outputs}])
+        [key] = {output.key for output in outputs}
+        found = newest_published(
+            self.store, executions, key,
+            accept=(lambda a: scalar_properties(a).get(required[0]) == required[1])
+            if required else None)
+        if found is None:
+            what = " or ".join(f"{output.type} from {output.node}" for output in outputs) + (
                 f" with {required[0]}={required[1]}" if required else "")
             raise LineageError(f"latest:{shortcut}: no {what} in this store")
-        return max(candidates, key=lambda a: a.id)
+        return found
 
     # --- lineage --------------------------------------------------------------------------
     def execution_info(self, execution: mlmd.Execution) -> ExecutionInfo:
