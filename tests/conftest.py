@@ -7,11 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
-from tfx.types import standard_artifacts
 
-from components.tfds_example_gen.component import TfdsExampleGen
-from components.tfds_example_gen.executor import Executor
 from tests.support import (
     IN_PROCESS_BEAM_ARGS,
     MNIST_FILES,
@@ -117,7 +113,14 @@ def run_example_gen(tmp_path):
     """Runs the executor with a component's exec_properties; returns the Examples artifact."""
     counter = iter(range(1_000))
 
-    def run(beam_args=IN_PROCESS_BEAM_ARGS, **component_args) -> standard_artifacts.Examples:
+    # TFX here, not at the module's top: the tests that need no TensorFlow do not load it.
+    from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+    from tfx.types import standard_artifacts
+
+    from components.tfds_example_gen.component import TfdsExampleGen
+    from components.tfds_example_gen.executor import Executor
+
+    def run(beam_args=IN_PROCESS_BEAM_ARGS, **component_args):
         component = TfdsExampleGen(**component_args)
         examples = standard_artifacts.Examples()
         examples.uri = str(tmp_path / f"examples_{next(counter)}")

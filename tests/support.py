@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from tfx.types import standard_artifacts
 
 from kubeflow.image import BASE_ENV as IMAGE_BASE_ENV
 from pipelines import configs, stores
@@ -66,7 +64,10 @@ def idx_arrays(manual_dir: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def read_split(examples: standard_artifacts.Examples, split: str) -> list[tf.train.Example]:
+def read_split(examples, split: str) -> list:
+    """The tf.Examples of one split of an Examples artifact, in file order."""
+    import tensorflow as tf  # here: the tests that need no TensorFlow do not load it
+
     files = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return [tf.train.Example.FromString(record) for record in dataset.as_numpy_iterator()]

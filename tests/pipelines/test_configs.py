@@ -217,7 +217,31 @@ def test_layer_sparsity_none_gives_every_layer_the_final_sparsity():
     assert config.pruning_params.final_sparsity_of("conv1") == 0.8
 
 
-def test_each_default_is_the_librarys():
+def _library_default_differs(config: configs.PipelineConfig, option) -> bool:
+    """Whether the option's value in `config` differs from the library default of any
+    parameter it sets."""
+    value = option.library_value(getattr(config, option.name))
+    for target in option.sets:
+        group, param = target.split(".")
+        if value != getattr(configs.PARAM_GROUPS[group], param):
+            return True
+    return False
+
+
+def test_a_default_differs_from_the_librarys_only_where_its_option_says_why():
+    """Each option that sets a library parameter: its default is the library's, unless the
+    option declares why not (shown in --help and docs/options.md); and each such declaration
+    is true of the defaults: of the CNN on MNIST, of another dataset or of another model."""
+    cases = [configs.load_config([], environ=environ) for environ in (
+        {}, {"DATASET": "fashion_mnist"}, {"MODEL_MODULE": "pruning.model.resnet8"})]
+    for option in configs.OPTIONS.values():
+        if not option.sets:
+            continue
+        differs = any(_library_default_differs(config, option) for config in cases)
+        assert differs == bool(option.why), option.env
+
+
+def test_the_defaults_are_the_narrowed_models_recipe():
     config = configs.load_config([], environ={})
     assert config.model_params == ModelParams()
     assert config.training_params == TrainingParams()

@@ -140,10 +140,25 @@ def test_converted_files_carry_no_tensor_names_but_keep_their_signature(files):
     assert "conv_2d 1 input 1" in tensor_names and "fully_connected 1 input 1" in tensor_names
 
 
-def test_latencies_of_files_timed_in_turns(files):
+def test_latencies_of_files_timed_in_turns(files, monkeypatch):
+    """Each round times every file once, in turn, so a change in the machine's state (another
+    process, the clock) falls on every file alike: the timed calls go a, b, c, a, b, c, ...,
+    never a, a, a, b, b, b."""
+    timed = []  # (the model's id, runs) of each timed call, in order
+    real = tflite.TfliteModel.median_invoke_s
+
+    def recording(model, runs):
+        timed.append((id(model), runs))
+        return real(model, runs)
+
+    monkeypatch.setattr(tflite.TfliteModel, "median_invoke_s", recording)
     image = images_and_labels(1)[0][0]
     latencies = tflite.latencies_ms(files, image, runs=5, rounds=3, warmup=2)
     assert set(latencies) == set(files) and all(0 < v < 1000 for v in latencies.values())
+    warmups, rounds = timed[:len(files)], timed[len(files):]
+    assert [runs for _, runs in warmups] == [2] * len(files)
+    models = [model for model, _ in warmups]  # one per file, in the files' order
+    assert rounds == [(model, 5) for _ in range(3) for model in models]
     with pytest.raises(ValueError, match="runs and rounds must be >= 1, got 0 and 3"):
         tflite.latencies_ms(files, image, runs=0, rounds=3)
 
