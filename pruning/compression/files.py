@@ -21,6 +21,7 @@ from pruning import data
 from pruning.compression import memory, micro, sizes, tflite
 from pruning.compression.report import (
     BASELINE_MICRO_FILE,
+    FIGURE,
     MICRO_ARENA_LIMIT,
     MICRO_FLASH_LIMIT,
     MICRO_NAME,
@@ -127,7 +128,7 @@ def measure_micro(baseline: keras.Model, pruned: keras.Model, out_dir: str,
         run = micro.measure(path, images, latency_runs)
     except micro.MicroError as error:
         log.warning("%s; the micro file is written, not measured", error)
-        return {"flash_bytes_micro": os.path.getsize(path)}, str(error), {}
+        return {FIGURE.flash_bytes_micro: os.path.getsize(path)}, str(error), {}
     measured = {MICRO_NAME: MicroFile(run.flash_bytes, run.arena_bytes, run.latency_ms)}
     if not measured[MICRO_NAME].within_limits:
         log.warning("%s takes %d bytes of flash and a %d-byte arena: over a microcontroller's "
@@ -138,19 +139,20 @@ def measure_micro(baseline: keras.Model, pruned: keras.Model, out_dir: str,
         for model in (tflite.TfliteModel(_read(path)),
                       tflite.TfliteModel(_read(path), reference=True)))
     figures = {
-        "flash_bytes_micro": run.flash_bytes,
-        "arena_bytes_micro": run.arena_bytes,
-        "micro_accuracy": float(np.mean(run.predictions == np.asarray(labels))),
-        "micro_litert_agreement": float(np.mean(run.predictions == litert_classes)),
-        "micro_litert_reference_agreement": float(np.mean(run.predictions == reference_classes)),
-        "latency_ms_micro_pruned": run.latency_ms,
+        FIGURE.flash_bytes_micro: run.flash_bytes,
+        FIGURE.arena_bytes_micro: run.arena_bytes,
+        FIGURE.micro_accuracy: float(np.mean(run.predictions == np.asarray(labels))),
+        FIGURE.micro_litert_agreement: float(np.mean(run.predictions == litert_classes)),
+        FIGURE.micro_litert_reference_agreement: float(
+            np.mean(run.predictions == reference_classes)),
+        FIGURE.latency_ms_micro_pruned: run.latency_ms,
     }
     if latency_runs:
         progress(f"TFLite Micro: timing the baseline's micro file, {latency_runs} runs")
         content = tflite.convert(baseline, "full_int8", representative_images, rearrange=False)
         baseline_path = _write(os.path.join(out_dir, BASELINE_MICRO_FILE), content)
         baseline_run = micro.measure(baseline_path, images[:1], latency_runs)
-        figures["latency_ms_micro_baseline"] = baseline_run.latency_ms
+        figures[FIGURE.latency_ms_micro_baseline] = baseline_run.latency_ms
         measured["baseline_micro"] = MicroFile(baseline_run.flash_bytes, baseline_run.arena_bytes,
                                                baseline_run.latency_ms)
     return figures, None, measured
@@ -245,9 +247,9 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
               micro_figures: Mapping[str, object] | None = None) -> CompressionSummary:
     """The summary; `micro_figures`: the `*_micro` fields `measure_micro` gives."""
     micro_figures = dict(micro_figures or {})
-    if micro_figures.get("micro_accuracy") is not None:
-        micro_figures["micro_accuracy_drop_pp"] = drop_pp(figures["baseline"].accuracy,
-                                                          micro_figures["micro_accuracy"])
+    if micro_figures.get(FIGURE.micro_accuracy) is not None:
+        micro_figures[FIGURE.micro_accuracy_drop_pp] = drop_pp(
+            figures["baseline"].accuracy, micro_figures[FIGURE.micro_accuracy])
     by_key = {(r.model, r.format): r for r in records}
     baseline_float = by_key["baseline", "tflite_float"]
     baseline_int8 = by_key["baseline", "tflite_int8"]
@@ -266,9 +268,7 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
         compression_ratio=baseline_float.gzip_bytes / pruned_int8.gzip_bytes,
         pruned_accuracy_drop_pp=drop_pp(baseline_accuracy, figures["pruned"].accuracy),
         int8_accuracy_drop_pp=drop_pp(baseline_accuracy, pruned_int8.accuracy),
-        latency_ms_float=latency.get("pruned_float"),
-        latency_ms_int8=latency.get("pruned_int8"),
-        int8_speedup=_ratio(latency, "pruned_float", "pruned_int8"),
+        quantization_speedup=_ratio(latency, "pruned_float", "pruned_int8"),
         raw_bytes_baseline_int8_tflite=baseline_int8.raw_bytes,
         raw_bytes_pruned_int8_tflite=pruned_int8.raw_bytes,
         raw_size_ratio_int8=baseline_int8.raw_bytes / pruned_int8.raw_bytes,

@@ -173,7 +173,7 @@ def test_report_holds_every_figure_and_valid_plots(exported):
     assert set(report.latency_ms) == {"baseline_float", "baseline_int8", "pruned_float",
                                       "pruned_int8", "pruned_float_sparse"}
     assert all(v > 0 for v in report.latency_ms.values())
-    assert summary.int8_speedup == pytest.approx(
+    assert summary.quantization_speedup == pytest.approx(
         report.latency_ms["pruned_float"] / report.latency_ms["pruned_int8"])
     # Baseline against pruned at each precision, the sizes as the files on disk have them.
     compressed_uri = exported[0].uri
@@ -313,7 +313,7 @@ def test_pqat_adds_a_trained_int8_file_that_keeps_the_zeros(tiny_inputs, tiny_ba
     assert report.summary.pqat_int8_tflite_accuracy == pqat.accuracy
     assert compressed.get_int_custom_property(
         FIGURE.gzip_bytes_pruned_pqat_int8_tflite) == pqat.gzip_bytes
-    assert report.latency_ms == {} and report.summary.int8_speedup is None
+    assert report.latency_ms == {} and report.summary.quantization_speedup is None
 
 
 def test_pqat_trains_with_the_given_seed_and_batch_size(tiny_inputs, tiny_base_model, tmp_path,
