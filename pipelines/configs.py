@@ -41,6 +41,7 @@ from pipelines.options import (
     Section,
     SettingsError,
     comma_list,
+    counts_codec,
     fractions_codec,
     int_pair_codec,
     pairs_codec,
@@ -94,6 +95,7 @@ _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DATASET = re.compile(r"^[a-z0-9_]+(:\d+\.\d+\.\d+)?$")
 FILTER_FRACTIONS = fractions_codec("'layer:fraction' ('conv2:0.5')")
 LAYER_SPARSITIES = pairs_codec("'layer:sparsity' ('dense1:0.98')")
+HASH_BUCKET_COUNTS = counts_codec("'name:count' ('train:9,eval:1')")
 __all__ = ["SettingsError", "comma_list"]  # re-exported: what the entry points catch and use
 
 
@@ -241,7 +243,7 @@ class PipelineConfig:
                                   default=DEFAULT_SPLITS["eval"])
     hash_buckets: str = DATA.option(
         "HASH_BUCKETS", "Re-split train+eval by example hash, e.g. 'train:9,eval:1'; empty keeps "
-        "TFDS's splits.", default="")
+        "TFDS's splits.", default="", codec=HASH_BUCKET_COUNTS)
     example_limit: int | None = DATA.option(
         "EXAMPLE_LIMIT", "At most this many examples per split (quick runs); unset: all.",
         default=None)
@@ -554,17 +556,7 @@ class PipelineConfig:
 
     @property
     def hash_bucket_map(self) -> dict[str, int] | None:
-        if not self.hash_buckets.strip():
-            return None
-        buckets = {}
-        for item in self.hash_buckets.split(","):
-            name, sep, count = item.partition(":")
-            if not sep or not count.strip().isdigit():
-                raise option_error("hash_buckets", self.hash_buckets,
-                                   f"item {item.strip()!r} must look like 'name:count' "
-                                   "('train:9,eval:1')")
-            buckets[name.strip()] = int(count)
-        return buckets
+        return OPTIONS["hash_buckets"].library_value(self.hash_buckets)
 
     @property
     def beam_pipeline_args(self) -> list[str]:

@@ -138,6 +138,23 @@ def pairs_codec(form: str) -> Codec:
     return Codec(parse, lambda pairs: ",".join(f"{n}:{v}" for n, v in pairs) or "none")
 
 
+def counts_codec(form: str) -> Codec:
+    """'name:count,...' as {name: count} (counts >= 0), '' as None; `form` shows one item."""
+
+    def parse(text: str) -> dict[str, int] | None:
+        if not text.strip():
+            return None
+        counts = {}
+        for item in comma_list(text):
+            name, sep, count = item.partition(":")
+            if not sep or not name.strip() or not count.strip().isdigit():
+                raise ValueError(f"item {item!r} must look like {form}")
+            counts[name.strip()] = int(count)
+        return counts
+
+    return Codec(parse, lambda counts: ",".join(f"{n}:{c}" for n, c in (counts or {}).items()))
+
+
 def fractions_codec(form: str) -> Codec:
     """One number for every item ('0.5'), 'name:number,...' as ((name, number), ...), or 'none'
     as (); `form` shows one item."""

@@ -17,6 +17,7 @@ from tfx.utils import io_utils
 
 from components import examples, model_artifact, properties
 from components.compress_exporter import spec
+from pruning.compression.report import saved_model_dir
 from pruning.params import CompressionParams, TrainingParams
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def assemble_serving_dir(compressed_dir: str) -> str:
     """`Format-Serving/` in a local directory: the pruned SavedModel with `pruned_int8.tflite`
     beside saved_model.pb, which is what TFX's Pusher copies to the serving directory."""
     target = os.path.join(compressed_dir, spec.SERVING_DIR)
-    shutil.copytree(os.path.join(compressed_dir, "pruned_saved_model"), target)
+    shutil.copytree(os.path.join(compressed_dir, saved_model_dir("pruned")), target)
     shutil.copy(os.path.join(compressed_dir, spec.PUSHED_TFLITE), target)
     return target
 

@@ -3,6 +3,8 @@
 from tfx.types import artifact, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from pruning.compression import report
+
 # Inputs
 BASELINE_MODEL_KEY = "baseline_model"
 MODEL_KEY = "model"  # the pruned model
@@ -20,7 +22,7 @@ TRAINING_KEY = "training"  # JSON of pruning.params.TrainingParams: PQAT's batch
 # What Pusher pushes: the `compressed` artifact's Format-Serving directory, i.e. the pruned
 # SavedModel with the pruned full-integer TFLite file beside saved_model.pb.
 SERVING_DIR = "Format-Serving"
-PUSHED_TFLITE = "pruned_int8.tflite"
+PUSHED_TFLITE = report.DEPLOYED_FILE
 
 
 class CompressionReport(artifact.Artifact):

@@ -16,11 +16,13 @@ matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt
 
 from pruning.compression.report import (
+    DEPLOYED_FILE,
     FIGURES,
     MICRO_ARENA_LIMIT,
     MICRO_FLASH_LIMIT,
     MODELS,
     CompressionReport,
+    tflite_format,
 )
 
 REPORT_JSON = "report.json"
@@ -46,9 +48,10 @@ def write_documents(report: CompressionReport, out_dir: str,
     for key, name in PLOTS.items():
         paths[key] = os.path.join(out_dir, name)
     plot_accuracy_loss(report, paths["accuracy_loss"])
-    plot_sizes(report, ["keras", "tflite_float"], "Compressed (gzip) size",
+    plot_sizes(report, ["keras", tflite_format("float")], "Compressed (gzip) size",
                paths["compressed_size"])
-    plot_sizes(report, ["tflite_dynamic_int8", "tflite_int8"], "Quantized TFLite size (gzip)",
+    plot_sizes(report, [tflite_format("dynamic_int8"), tflite_format("int8")],
+               "Quantized TFLite size (gzip)",
                paths["tflite_size"])
     plot_device(report, paths["device"])
     plot_flash_ram(report, paths["flash_ram"])
@@ -84,7 +87,7 @@ def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[
         (f"Files (accuracy and loss on {report.num_eval_examples:,} eval examples)",
          ["File", "Model", "Format", "Raw bytes", "Gzip bytes", "Accuracy", "Loss",
           "Zeros in stored kernels"], file_rows),
-        ("Where the bytes of pruned_int8.tflite go (kernels, biggest first)",
+        (f"Where the bytes of {DEPLOYED_FILE} go (kernels, biggest first)",
          ["Tensor", "Shape", "Type", "Bytes", "Zeros", "Gzip bytes alone"], tensor_rows),
     ]
     if report.inputs:
@@ -132,11 +135,11 @@ def micro_rows(report: CompressionReport) -> list[list[str]]:
 def _runtimes(report: CompressionReport) -> dict[str, dict[str, tuple[int, float | None]]]:
     """{runtime: {file: (bytes, ms or None)}} of every file run by LiteRT and TFLite Micro."""
     runtimes = {}
-    for suffix in ("float", "int8"):
-        runtimes[f"LiteRT {suffix}"] = {
-            report.file(name, f"tflite_{suffix}").file: (
-                report.file(name, f"tflite_{suffix}").raw_bytes,
-                report.latency_ms.get(f"{name}_{suffix}"))
+    for flavour in ("float", "int8"):
+        runtimes[f"LiteRT {flavour}"] = {
+            report.file(name, tflite_format(flavour)).file: (
+                report.file(name, tflite_format(flavour)).raw_bytes,
+                report.latency_ms.get(f"{name}_{flavour}"))
             for name in MODELS}
     runtimes["TFLite Micro int8"] = {f"{name}.tflite": (m.flash_bytes, m.latency_ms)
                                      for name, m in report.micro_files.items()}
@@ -161,10 +164,10 @@ def device_rows(report: CompressionReport) -> list[list[str]]:
     """Each model's float and full-int8 file side by side: what a phone or a microcontroller
     pays for it in flash, RAM and time."""
     rows = []
-    for suffix, format in (("float", "tflite_float"), ("int8", "tflite_int8")):
+    for flavour in ("float", "int8"):
         for name in MODELS:
-            record = report.file(name, format)
-            key = f"{name}_{suffix}"
+            record = report.file(name, tflite_format(flavour))
+            key = f"{name}_{flavour}"
             latency = report.latency_ms.get(key)
             memory = report.runtime_memory.get(key)
             rows.append([record.file, f"{record.raw_bytes:,}", f"{record.gzip_bytes:,}",
@@ -270,7 +273,7 @@ def plot_accuracy_loss(report: CompressionReport, path: str) -> None:
                                   (right, "loss", "Loss", "{:.4f}".format)):
         scale = 100 if key == "accuracy" else 1
         values = {name: [getattr(report.models[name], key) * scale,
-                         getattr(report.file(name, "tflite_int8"), key) * scale]
+                         getattr(report.file(name, tflite_format("int8")), key) * scale]
                   for name in MODELS}
         _paired_bars(axis, groups, values, fmt)
         axis.set_title(label)
@@ -287,7 +290,8 @@ def plot_sizes(report: CompressionReport, formats: list[str], title: str, path: 
     fig, (axis,) = _figure(1)
     values = {name: [report.file(name, fmt).gzip_bytes / 1024 for fmt in formats]
               for name in MODELS}
-    _ratio_axis(axis, [fmt.replace("tflite_", "TFLite ") for fmt in formats], values, "KiB")
+    _ratio_axis(axis, [fmt.replace(tflite_format(""), "TFLite ") for fmt in formats], values,
+                "KiB")
     _save(fig, path, f"{title}: regular vs pruned")
 
 
@@ -336,7 +340,7 @@ def plot_device(report: CompressionReport, path: str) -> None:
     device pays (latency and memory only when they were measured)."""
     suffixes = ("float", "int8")
     panels = [("Raw file", "KiB", True, lambda name, suffix: report.file(
-        name, f"tflite_{suffix}").raw_bytes / 1024)]
+        name, tflite_format(suffix)).raw_bytes / 1024)]
     if report.latency_ms:
         panels.append(("Latency, batch 1", "µs", False,
                        lambda name, suffix: report.latency_ms[f"{name}_{suffix}"] * 1000))

@@ -21,13 +21,15 @@ from pruning import data
 from pruning.compression import memory, micro, sizes, tflite
 from pruning.compression.report import (
     BASELINE_MICRO_FILE,
+    DEPLOYED_FILE,
     FIGURE,
     MICRO_ARENA_LIMIT,
     MICRO_FLASH_LIMIT,
     MICRO_NAME,
     MODELS,
     PQAT_FILE,
-    TFLITE_FILES,
+    PQAT_FLAVOUR,
+    TFLITE_FLAVOURS,
     CompressionReport,
     CompressionSummary,
     FileRecord,
@@ -35,6 +37,9 @@ from pruning.compression.report import (
     ModelFigures,
     RuntimeMemory,
     drop_pp,
+    saved_model_dir,
+    tflite_file,
+    tflite_format,
 )
 from pruning.model import export
 from pruning.sparsity import measure, wrap
@@ -52,14 +57,14 @@ def write_model_files(
     Returns {format: path}.
     """
     os.makedirs(out_dir, exist_ok=True)
-    paths = {"saved_model": os.path.join(out_dir, f"{name}_saved_model"),
+    paths = {"saved_model": os.path.join(out_dir, saved_model_dir(name)),
              "keras": os.path.join(out_dir, f"{name}.keras")}
     export.export_saved_model(model, paths["saved_model"], image_format)
     model.save(paths["keras"])
-    for suffix, mode in TFLITE_FILES.items():
-        paths[f"tflite_{suffix}"] = _write(
-            os.path.join(out_dir, f"{name}_{suffix}.tflite"),
-            tflite.convert(model, mode, representative_images))
+    for flavour in TFLITE_FLAVOURS:
+        paths[tflite_format(flavour)] = _write(
+            os.path.join(out_dir, tflite_file(name, flavour)),
+            tflite.convert(model, flavour, representative_images))
     return paths
 
 
@@ -82,7 +87,7 @@ def measure_files(
     for kind, path in paths.items():
         record = FileRecord(name, kind, os.path.basename(path), sizes.raw_bytes(path),
                             sizes.gzip_bytes(path))
-        if kind.startswith("tflite_"):
+        if kind.startswith(tflite_format("")):
             content = _read(path)
             metrics = tflite.TfliteModel(content).evaluate(images, labels)
             zeros, values = tflite.weight_zeros(content)
@@ -103,7 +108,7 @@ def write_micro_files(model: keras.Model, out_dir: str, representative_images: n
     file's path."""
     from tensorflow.lite.python.util import convert_bytes_to_c_source
 
-    content = tflite.convert(model, "full_int8", representative_images, rearrange=False)
+    content = tflite.convert(model, "int8", representative_images, rearrange=False)
     path = _write(os.path.join(out_dir, f"{name}.tflite"), content)
     header, source = micro.c_source(content, name, convert_bytes_to_c_source,
                                     tflite.input_contract(content))
@@ -149,7 +154,7 @@ def measure_micro(baseline: keras.Model, pruned: keras.Model, out_dir: str,
     }
     if latency_runs:
         progress(f"TFLite Micro: timing the baseline's micro file, {latency_runs} runs")
-        content = tflite.convert(baseline, "full_int8", representative_images, rearrange=False)
+        content = tflite.convert(baseline, "int8", representative_images, rearrange=False)
         baseline_path = _write(os.path.join(out_dir, BASELINE_MICRO_FILE), content)
         baseline_run = micro.measure(baseline_path, images[:1], latency_runs)
         figures[FIGURE.latency_ms_micro_baseline] = baseline_run.latency_ms
@@ -208,12 +213,14 @@ def write_and_measure(
         progress(f"{name}: measuring sizes and running the TFLite files on "
                  f"{len(eval_images)} eval examples")
         records += measure_files(name, paths, eval_images, eval_labels)
-        timed |= {f"{name}_{suffix}": paths[f"tflite_{suffix}"] for suffix in ("float", "int8")}
+        timed |= {f"{name}_{flavour}": paths[tflite_format(flavour)]
+                  for flavour in ("float", "int8")}
     if pqat_model is not None:
         path = _write(os.path.join(out_dir, PQAT_FILE),
-                      tflite.convert(pqat_model, "full_int8", representative_images))
-        records += measure_files("pruned", {"tflite_pqat_int8": path}, eval_images, eval_labels)
-    tensors = tflite.stored_tensors(_read(os.path.join(out_dir, "pruned_int8.tflite")))
+                      tflite.convert(pqat_model, "int8", representative_images))
+        records += measure_files("pruned", {tflite_format(PQAT_FLAVOUR): path}, eval_images,
+                                 eval_labels)
+    tensors = tflite.stored_tensors(_read(os.path.join(out_dir, DEPLOYED_FILE)))
     micro_figures, micro_error, micro_files = measure_micro(
         baseline, pruned, out_dir, representative_images, eval_images, eval_labels,
         latency_runs, progress)
@@ -251,11 +258,11 @@ def summarize(figures: Mapping[str, ModelFigures], records: list[FileRecord],
         micro_figures[FIGURE.micro_accuracy_drop_pp] = drop_pp(
             figures["baseline"].accuracy, micro_figures[FIGURE.micro_accuracy])
     by_key = {(r.model, r.format): r for r in records}
-    baseline_float = by_key["baseline", "tflite_float"]
-    baseline_int8 = by_key["baseline", "tflite_int8"]
-    pruned_int8 = by_key["pruned", "tflite_int8"]
+    baseline_float = by_key["baseline", tflite_format("float")]
+    baseline_int8 = by_key["baseline", tflite_format("int8")]
+    pruned_int8 = by_key["pruned", tflite_format("int8")]
     memory_bytes = {key: value.total_bytes for key, value in (runtime or {}).items()}
-    pqat = by_key.get(("pruned", "tflite_pqat_int8"))
+    pqat = by_key.get(("pruned", tflite_format(PQAT_FLAVOUR)))
     baseline_accuracy = figures["baseline"].accuracy
     return CompressionSummary(
         baseline_accuracy=baseline_accuracy,

@@ -78,7 +78,7 @@ def pqat_fine_tune(
     seed: int = 0,
 ) -> keras.Model:
     """The QAT model after `params.pqat_epochs` epochs (>= 1) at `params.pqat_learning_rate`;
-    `tflite.convert(..., "full_int8")` converts it."""
+    `tflite.convert(..., "int8")` converts it."""
     if not params.pqat_epochs:
         raise ValueError("CompressionParams.pqat_epochs is 0: PQAT is off")
     seed_everything(seed)

@@ -10,9 +10,29 @@ import dataclasses
 import json
 
 MODELS = ("baseline", "pruned")
-# TFLite flavours, by the suffix of their file name (`pruned_int8.tflite`) -> converter mode.
-TFLITE_FILES = {"float": "float", "dynamic_int8": "dynamic_int8", "int8": "full_int8"}
-PQAT_FILE = "pruned_pqat_int8.tflite"
+# The TFLite flavours, each under one name: the converter's mode (`tflite.convert`), the file
+# (`tflite_file`: pruned_int8.tflite) and the report's format (`tflite_format`: tflite_int8).
+# float: float32 weights; dynamic_int8: int8 weights, float activations; int8: int8 weights,
+# activations, input and output (what integer-only devices run).
+TFLITE_FLAVOURS = ("float", "dynamic_int8", "int8")
+PQAT_FLAVOUR = "pqat_int8"  # the int8 file of the model after pruning-preserving QAT
+
+
+def tflite_file(model: str, flavour: str) -> str:
+    return f"{model}_{flavour}.tflite"
+
+
+def tflite_format(flavour: str) -> str:
+    return f"tflite_{flavour}"
+
+
+def saved_model_dir(model: str) -> str:
+    return f"{model}_saved_model"
+
+
+PQAT_FILE = tflite_file("pruned", PQAT_FLAVOUR)
+# The file deployed beside the pruned SavedModel (what the Pusher pushes).
+DEPLOYED_FILE = tflite_file("pruned", "int8")
 # The file for a microcontroller (TFLite Micro): the pruned full-int8 model in its convolutions'
 # own form, and its C source (`<name>.h`, `<name>.cc`); the baseline's is written to time it.
 MICRO_NAME = "pruned_micro"

@@ -23,11 +23,11 @@ from ai_edge_litert import schema_py_generated as schema
 
 from pruning import data
 from pruning.compression import litert, sizes, space_to_depth
-from pruning.compression.report import FileInput, StoredTensor
+from pruning.compression.report import TFLITE_FLAVOURS, FileInput, StoredTensor
 from pruning.model import outputs
 from pruning.training.metrics import Metrics
 
-MODES = ("float", "dynamic_int8", "full_int8")
+MODES = TFLITE_FLAVOURS
 
 
 def input_shape(model: keras.Model) -> tuple[int, ...]:
@@ -45,7 +45,7 @@ def convert(
     """A TFLite flatbuffer of `model`'s class probabilities, batch 1, without tensor names
     (`strip_names`).
 
-    `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `full_int8`: int8
+    `float`: float32 weights. `dynamic_int8`: int8 weights, float activations. `int8`: int8
     weights, activations, input and output, calibrated on `representative_images`; its first
     strided convolutions read a space-to-depth rearrangement of the image
     (`space_to_depth.rewrite_strided_convs`: the same outputs, faster in int8).
@@ -56,9 +56,9 @@ def convert(
     """
     if mode not in MODES:
         raise ValueError(f"Unknown TFLite mode {mode!r}; choose one of {MODES}")
-    if mode == "full_int8" and (representative_images is None or len(representative_images) == 0):
-        raise ValueError("full_int8 needs representative_images to calibrate the activations")
-    if mode == "full_int8" and rearrange:
+    if mode == "int8" and (representative_images is None or len(representative_images) == 0):
+        raise ValueError("int8 needs representative_images to calibrate the activations")
+    if mode == "int8" and rearrange:
         model = space_to_depth.rewrite_strided_convs(model)
 
     @tf.function(input_signature=[tf.TensorSpec(input_shape(model), tf.float32, name="image")])
@@ -76,7 +76,7 @@ def convert(
     if sparse:
         optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
     converter.optimizations = optimizations
-    if mode == "full_int8":
+    if mode == "int8":
         images = data.model_inputs(np.asarray(representative_images, np.float32),
                                    model.input_shape)
 

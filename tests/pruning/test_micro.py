@@ -95,7 +95,7 @@ def test_the_c_source_compiles_and_holds_the_file_byte_for_byte(micro_dir, tmp_p
     assert int(zero_point) == detail["quantization"][1]
 
 
-@pytest.mark.parametrize("kind", ["float", "dynamic_int8", "full_int8"])
+@pytest.mark.parametrize("kind", ["float", "dynamic_int8", "int8"])
 def test_the_input_contract_is_what_litert_reads_from_the_file(kind):
     """A 20x24x3 input, so no dimension can stand in for another."""
     keras.utils.set_random_seed(2)
@@ -107,7 +107,7 @@ def test_the_input_contract_is_what_litert_reads_from_the_file(kind):
     detail = tf.lite.Interpreter(model_content=content).get_input_details()[0]
     assert contract.shape == tuple(detail["shape"]) == (1, 20, 24, 3)
     assert contract.dtype == np.dtype(detail["dtype"]).name
-    if kind == "full_int8":
+    if kind == "int8":
         assert contract.dtype == "int8"
         assert (contract.scale, contract.zero_point) == (
             pytest.approx(detail["quantization"][0], rel=1e-7), detail["quantization"][1])

@@ -202,8 +202,8 @@ def test_the_full_integer_file_runs_the_4x4_form_with_the_2x2_forms_outputs():
     model = tiny_model()
     _randomize_batch_norms(model)
     images = _images(32)
-    content = tflite.convert(model, "full_int8", images)
-    two_by_two = tflite.convert(space_to_depth.rewrite_strided_convs(model, 0), "full_int8",
+    content = tflite.convert(model, "int8", images)
+    two_by_two = tflite.convert(space_to_depth.rewrite_strided_convs(model, 0), "int8",
                                 images)
 
     ops = tflite_ops(content)

@@ -96,10 +96,10 @@ def test_every_mode_evaluates_like_tensorflows_own_interpreter(files, mode):
 
 
 def test_full_integer_file_takes_int8_and_quantized_files_are_smaller(files):
-    assert tflite.TfliteModel(files["full_int8"]).input_dtype == np.int8
+    assert tflite.TfliteModel(files["int8"]).input_dtype == np.int8
     assert tflite.TfliteModel(files["float"]).input_dtype == np.float32
     assert len(files["dynamic_int8"]) < len(files["float"])
-    assert len(files["full_int8"]) < len(files["float"])
+    assert len(files["int8"]) < len(files["float"])
 
 
 @pytest.mark.parametrize("mode", tflite.MODES)
@@ -119,7 +119,7 @@ def test_sparse_file_compresses_better_than_a_dense_one(files):
 
 @pytest.mark.parametrize(
     ("mode", "images", "message"),
-    [("int4", None, "Unknown TFLite mode 'int4'"), ("full_int8", None, "needs representative")],
+    [("int4", None, "Unknown TFLite mode 'int4'"), ("int8", None, "needs representative")],
 )
 def test_bad_conversion_requests_are_refused(mode, images, message):
     with pytest.raises(ValueError, match=message):
@@ -136,7 +136,7 @@ def test_converted_files_carry_no_tensor_names_but_keep_their_signature(files):
         runner = tflite.TfliteModel(content).interpreter.get_signature_runner()
         assert runner.get_input_details() and runner.get_output_details(), mode
     # Kernels without names are named by the op that reads them.
-    tensor_names = [t.name for t in tflite.stored_tensors(files["full_int8"])]
+    tensor_names = [t.name for t in tflite.stored_tensors(files["int8"])]
     assert "conv_2d 1 input 1" in tensor_names and "fully_connected 1 input 1" in tensor_names
 
 
@@ -201,7 +201,7 @@ def test_a_file_xnnpack_refuses_runs_on_the_builtin_kernels(tmp_path):
     kernel = np.random.default_rng(0).uniform(-0.3, 0.3, dead.kernel.shape).astype(np.float32)
     dead.set_weights([kernel, np.full(6, -1000, np.float32)])
     images, _ = images_and_labels()
-    content = tflite.convert(model, "full_int8", images)
+    content = tflite.convert(model, "int8", images)
     loaded = tflite.TfliteModel(content, num_threads=1)
     assert loaded.kernels == litert.BUILTIN
     expected = tf_softmax(model(images[:4]).numpy())
@@ -214,7 +214,7 @@ def test_a_file_xnnpack_refuses_runs_on_the_builtin_kernels(tmp_path):
     assert memory.runtime_memory(str(path)).heap_bytes > 0
     # The same model alive runs on XNNPACK.
     dead.set_weights([kernel, np.ones(6, np.float32)])
-    alive = tflite.TfliteModel(tflite.convert(model, "full_int8", images), num_threads=1)
+    alive = tflite.TfliteModel(tflite.convert(model, "int8", images), num_threads=1)
     assert alive.kernels == litert.XNNPACK
 
 
@@ -226,7 +226,7 @@ def tf_softmax(logits: np.ndarray) -> np.ndarray:
 def test_the_full_int8_input_is_quantized_over_the_calibration_images_range(files):
     """The in-memory conversion sets the input's scale and zero point from calibration: images in
     [0, 1] map onto the whole int8 range (1/255 per step, 0 at -128)."""
-    [given] = tflite.TfliteModel(files["full_int8"]).interpreter.get_input_details()
+    [given] = tflite.TfliteModel(files["int8"]).interpreter.get_input_details()
     scale, zero_point = given["quantization"]
     assert given["dtype"] == np.int8
     assert scale == pytest.approx(1 / 255, rel=1e-3) and zero_point == -128
