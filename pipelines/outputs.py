@@ -11,14 +11,18 @@ from components import properties
 from pipelines import metadata, stores
 from pruning.compression import report
 
-# Custom properties worth a glance at the end of a run, in this order: where the baseline came
-# from, the trainers' and the exporter's figures shown in the run's summary
-# (pruning/compression/report.py), the push.
+F = report.FIGURE
+# The exporter's figures worth a glance at the end of a run: the deployed file's accuracy, size,
+# ratio and speed, the micro file's flash and arena, and the Evaluator's verdict.
+RUN_FIGURES = (F.int8_tflite_accuracy, F.gzip_bytes_pruned_int8_tflite, F.compression_ratio,
+               F.latency_ms_pruned_int8, F.flash_bytes_micro, F.arena_bytes_micro, F.blessed)
+# Custom properties shown at the end of a run, in this order: where the baseline came from, the
+# trainers' figures, the exporter's (RUN_FIGURES), the push.
 FIGURES = tuple(dict.fromkeys((
     properties.MODEL_MODULE, properties.IMPORTED_FROM, properties.TEST_ACCURACY,
     properties.TEST_LOSS, properties.KEPT_CHANNELS, properties.SPARSITY, properties.CLUSTERS,
     properties.NUM_PARAMETERS, properties.RESUMED_FROM_EPOCH, properties.BLESSED,
-    *report.shown_in("run"), properties.PUSHED)))
+    *RUN_FIGURES, properties.PUSHED)))
 
 
 @dataclasses.dataclass(frozen=True)

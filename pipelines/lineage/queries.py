@@ -31,6 +31,14 @@ from pruning.compression import report
 # Execution states of work not finished; such an execution of a superseded run is ABANDONED.
 UNFINISHED = {"RUNNING", "NEW", "UNKNOWN"}
 ABANDONED = "ABANDONED"
+F = report.FIGURE
+# The exporter's figures `compare` sets beside the models': the deployed file's accuracy,
+# stored zeros, size, ratio and speed, and the micro file's.
+COMPARE_FIGURES = (
+    F.int8_tflite_accuracy, F.int8_tflite_sparsity, F.gzip_bytes_baseline_float_tflite,
+    F.gzip_bytes_pruned_int8_tflite, F.compression_ratio, F.latency_ms_pruned_float,
+    F.latency_ms_pruned_int8, F.flash_bytes_micro, F.arena_bytes_micro, F.micro_accuracy,
+    F.micro_litert_agreement, F.latency_ms_micro_pruned)
 # `latest:<name>` shortcuts: (the outputs it may be, a required property value or None). The
 # Examples come from whichever ExampleGen the pipeline has: TFDS's or the user's files'.
 SHORTCUTS = {
@@ -307,7 +315,7 @@ class Lineage:
         picks = {
             "baseline": (nodes.BASELINE_MODEL, model),
             "pruned": (nodes.PRUNED_MODEL, (*model, properties.SPARSITY, properties.CLUSTERS)),
-            "tflite": (nodes.COMPRESSED, tuple(report.shown_in("compare"))),
+            "tflite": (nodes.COMPRESSED, COMPARE_FIGURES),
             "gate": (nodes.BLESSING, (properties.BLESSED,)),
             "push": (nodes.PUSHED_MODEL, (properties.PUSHED, properties.PUSHED_DESTINATION)),
         }

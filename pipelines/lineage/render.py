@@ -9,14 +9,16 @@ from components import properties
 from pipelines.lineage.queries import ArtifactInfo, ExecutionInfo, RunInfo
 from pruning.compression import report
 
-# Properties worth a glance in the tree and tables (the exporter's: those its figures show in
-# the graph, pruning/compression/report.py); --json prints every one.
+# The exporter's figures the tree and the graph label its artifacts with.
+GRAPH_FIGURES = (report.FIGURE.int8_tflite_accuracy, report.FIGURE.gzip_bytes_pruned_int8_tflite,
+                 report.FIGURE.compression_ratio)
+# Properties worth a glance in the tree and tables; --json prints every one.
 HIGHLIGHTS = tuple(dict.fromkeys((
     properties.TFDS_DATASET, properties.TFDS_VERSION, properties.num_examples("train"),
     properties.num_examples("eval"), properties.MODEL_MODULE, properties.MODEL_MODULE_SHA256,
     properties.IMPORTED_FROM, properties.TEST_ACCURACY, properties.KEPT_CHANNELS,
     properties.SPARSITY,
-    properties.CLUSTERS, properties.BLESSED, *report.shown_in("graph"), properties.PUSHED,
+    properties.CLUSTERS, properties.BLESSED, *GRAPH_FIGURES, properties.PUSHED,
     properties.PUSHED_DESTINATION)))
 
 

@@ -68,7 +68,7 @@ def write_documents(report: CompressionReport, out_dir: str,
 def report_tables(report: CompressionReport) -> list[tuple[str, list[str], list[list[str]]]]:
     """(heading, header, rows) for each table of the summary documents."""
     summary_rows = [[figure.label, figure.format(value)]
-                    for _, figure, value in report.summary.shown("report")]
+                    for _, figure, value in report.summary.in_report()]
     file_rows = [
         [f.file, f.model, f.format, f"{f.raw_bytes:,}", f"{f.gzip_bytes:,}", _pct(f.accuracy),
          "" if f.loss is None else f"{f.loss:.4f}", _pct(f.weight_sparsity)]

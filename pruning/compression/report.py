@@ -136,16 +136,15 @@ class MicroFile:
 
 @dataclasses.dataclass(frozen=True)
 class Figure:
-    """How one figure of the summary is read and where it is shown.
+    """How one figure of the summary is read, and whether the report's summary table shows it.
 
-    shown: "report" (the report's summary table), "run" (what `make run` prints at the end),
-    "bench" (`make bench`'s results.json), "compare" (`prune-lineage compare`), "graph" (the
-    lineage graph's labels). The ML Metadata properties of the exporter's artifacts hold every
-    figure, under its name."""
+    The ML Metadata properties of the exporter's artifacts hold every figure, under its name;
+    what the layers above show of them (`make run`'s summary, `make bench`'s results.json,
+    `prune-lineage`) each of them says, naming the figures through `FIGURE`."""
 
     label: str
     unit: str  # a key of _FORMATS
-    shown: frozenset[str]
+    in_report: bool
 
     def format(self, value) -> str:
         return _FORMATS[self.unit](value)
@@ -164,7 +163,10 @@ _REQUIRED = object()
 
 
 def _figure(label: str, unit: str, *shown: str, default=_REQUIRED):
-    metadata = {"figure": Figure(label, unit, frozenset(shown))}
+    """A summary field; `shown` is ("report",) where the report's summary table shows it."""
+    if set(shown) - {"report"}:
+        raise ValueError(f"a figure is shown in the report or nowhere here, not {shown}")
+    metadata = {"figure": Figure(label, unit, "report" in shown)}
     if default is _REQUIRED:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -172,104 +174,98 @@ def _figure(label: str, unit: str, *shown: str, default=_REQUIRED):
 
 @dataclasses.dataclass(frozen=True)
 class CompressionSummary:
-    """The key figures, each declared once: FIGURES says how each is read and where it is shown
-    (also the exporter's ML Metadata properties, under these names)."""
+    """The key figures, each declared once: FIGURES says how each is read and whether the
+    report's table shows it (also the exporter's ML Metadata properties, under these names).
+    The accuracies are on the whole eval split."""
 
-    baseline_accuracy: float = _figure("Baseline accuracy (Keras)", "fraction", "report",
-                                       "bench")  # eval split
-    pruned_accuracy: float = _figure("Pruned accuracy (Keras)", "fraction", "report", "bench")
-    pruned_sparsity: float = _figure("Pruned kernel sparsity (Keras)", "fraction", "report",
-                                     "bench")
+    baseline_accuracy: float = _figure("Baseline accuracy (Keras)", "fraction", "report")
+    pruned_accuracy: float = _figure("Pruned accuracy (Keras)", "fraction", "report")
+    pruned_sparsity: float = _figure("Pruned kernel sparsity (Keras)", "fraction", "report")
     int8_tflite_accuracy: float = _figure(  # the pruned full-int8 file, through LiteRT
-        "Pruned int8 TFLite accuracy", "fraction", "report", "run", "bench", "compare", "graph")
+        "Pruned int8 TFLite accuracy", "fraction", "report")
     int8_tflite_sparsity: float | None = _figure(
-        "Zeros stored in the int8 TFLite kernels", "fraction", "report", "compare")
+        "Zeros stored in the int8 TFLite kernels", "fraction", "report")
     gzip_bytes_baseline_float_tflite: int = _figure(
-        "Baseline float TFLite, gzip bytes", "bytes", "report", "bench", "compare")
+        "Baseline float TFLite, gzip bytes", "bytes", "report")
     gzip_bytes_pruned_int8_tflite: int = _figure(
-        "Pruned int8 TFLite, gzip bytes", "bytes", "report", "run", "bench", "compare", "graph")
+        "Pruned int8 TFLite, gzip bytes", "bytes", "report")
     compression_ratio: float = _figure(  # the first gzip size over the second
-        "Compression ratio", "ratio", "report", "run", "bench", "compare", "graph")
+        "Compression ratio", "ratio", "report")
     pruned_accuracy_drop_pp: float = _figure(  # percentage points below the baseline's
-        "Pruned accuracy below the baseline's", "pp", "bench")
+        "Pruned accuracy below the baseline's", "pp")
     int8_accuracy_drop_pp: float = _figure("Pruned int8 TFLite accuracy below the baseline's",
-                                           "pp", "bench")
+                                           "pp")
     # The pruned model's float file over its int8 file, batch 1, one thread, median latencies:
     # what quantization buys it (the latencies: latency_ms_pruned_*, below).
     quantization_speedup: float | None = _figure(
-        "Quantization speed-up, pruned (float / int8 latency)", "speedup", "report", "bench",
+        "Quantization speed-up, pruned (float / int8 latency)", "speedup", "report",
         default=None)
     # Baseline against pruned, each at the same precision: what pruning buys on a device.
     raw_bytes_baseline_int8_tflite: int | None = _figure(
-        "Baseline int8 TFLite, raw bytes", "bytes", "bench", default=None)
+        "Baseline int8 TFLite, raw bytes", "bytes", default=None)
     raw_bytes_pruned_int8_tflite: int | None = _figure(
-        "Pruned int8 TFLite, raw bytes", "bytes", "bench", default=None)
+        "Pruned int8 TFLite, raw bytes", "bytes", default=None)
     raw_size_ratio_int8: float | None = _figure(
-        "int8 TFLite raw bytes, baseline / pruned", "ratio", "report", "bench", default=None)
+        "int8 TFLite raw bytes, baseline / pruned", "ratio", "report", default=None)
     latency_ms_baseline_float: float | None = _figure(
-        "Latency, baseline float TFLite", "ms", "bench", default=None)
+        "Latency, baseline float TFLite", "ms", default=None)
     latency_ms_baseline_int8: float | None = _figure(
-        "Latency, baseline int8 TFLite", "ms", "bench", default=None)
+        "Latency, baseline int8 TFLite", "ms", default=None)
     latency_ms_pruned_float: float | None = _figure(
-        "Latency, pruned float TFLite (batch 1, median)", "ms", "report", "bench", "compare",
+        "Latency, pruned float TFLite (batch 1, median)", "ms", "report",
         default=None)
     latency_ms_pruned_int8: float | None = _figure(
-        "Latency, pruned int8 TFLite (batch 1, median)", "ms", "report", "run", "bench",
-        "compare", default=None)
+        "Latency, pruned int8 TFLite (batch 1, median)", "ms", "report",
+        default=None)
     pruning_speedup_float: float | None = _figure(  # baseline latency over pruned latency
-        "Pruning speed-up, float (baseline / pruned)", "speedup", "report", "bench",
+        "Pruning speed-up, float (baseline / pruned)", "speedup", "report",
         default=None)
     pruning_speedup_int8: float | None = _figure(
-        "Pruning speed-up, int8 (baseline / pruned)", "speedup", "report", "bench",
+        "Pruning speed-up, int8 (baseline / pruned)", "speedup", "report",
         default=None)
     memory_bytes_baseline_int8: int | None = _figure(  # RuntimeMemory.total_bytes of each file
-        "LiteRT memory, baseline int8 TFLite (heap + file)", "bytes", "bench", default=None)
+        "LiteRT memory, baseline int8 TFLite (heap + file)", "bytes", default=None)
     memory_bytes_pruned_int8: int | None = _figure(
-        "LiteRT memory, pruned int8 TFLite (heap + file)", "bytes", "bench", default=None)
+        "LiteRT memory, pruned int8 TFLite (heap + file)", "bytes", default=None)
     pqat_int8_tflite_accuracy: float | None = _figure(
         "Pruned PQAT int8 TFLite accuracy", "fraction", default=None)
     gzip_bytes_pruned_pqat_int8_tflite: int | None = _figure(
         "Pruned PQAT int8 TFLite, gzip bytes", "bytes", default=None)
     # The micro file in TFLite Micro's interpreter, reference kernels (`compression.micro`).
     flash_bytes_micro: int | None = _figure(
-        "Micro file, flash bytes (TFLite Micro)", "bytes", "report", "run", "bench", "compare",
+        "Micro file, flash bytes (TFLite Micro)", "bytes", "report",
         default=None)
     arena_bytes_micro: int | None = _figure(  # the smallest arena that allocates and invokes
-        "Micro file, smallest TFLite Micro arena", "bytes", "report", "run", "bench", "compare",
+        "Micro file, smallest TFLite Micro arena", "bytes", "report",
         default=None)
     micro_accuracy: float | None = _figure(
-        "Micro file accuracy (TFLite Micro)", "fraction", "report", "bench", "compare",
+        "Micro file accuracy (TFLite Micro)", "fraction", "report",
         default=None)
     micro_accuracy_drop_pp: float | None = _figure(
-        "Micro file accuracy below the baseline's", "pp", "bench", default=None)
+        "Micro file accuracy below the baseline's", "pp", default=None)
     micro_litert_agreement: float | None = _figure(  # same file, same images
-        "Micro file: TFLite Micro's class equal to LiteRT's", "fraction", "report", "bench",
-        "compare", default=None)
+        "Micro file: TFLite Micro's class equal to LiteRT's", "fraction", "report",
+        default=None)
     micro_litert_reference_agreement: float | None = _figure(  # LiteRT's reference kernels
         "Micro file: TFLite Micro's class equal to LiteRT's reference kernels'", "fraction",
-        "report", "bench", default=None)
+        "report", default=None)
     latency_ms_micro_baseline: float | None = _figure(
-        "Latency, baseline micro file (TFLite Micro reference kernels)", "ms", "report", "bench",
+        "Latency, baseline micro file (TFLite Micro reference kernels)", "ms", "report",
         default=None)
     latency_ms_micro_pruned: float | None = _figure(
-        "Latency, micro file (TFLite Micro reference kernels)", "ms", "report", "bench",
-        "compare", default=None)
+        "Latency, micro file (TFLite Micro reference kernels)", "ms", "report",
+        default=None)
     blessed: bool | None = _figure(  # the Evaluator's verdict, when the exporter was given it
-        "Blessed by the Evaluator", "yes/no", "report", "run", "bench", default=None)
+        "Blessed by the Evaluator", "yes/no", "report", default=None)
 
-    def shown(self, where: str) -> list[tuple[str, Figure, object]]:
-        """(name, figure, value) of each figure shown `where` that has a value."""
-        return [(name, figure, getattr(self, name)) for name, figure in shown_in(where).items()
-                if getattr(self, name) is not None]
+    def in_report(self) -> list[tuple[str, Figure, object]]:
+        """(name, figure, value) of each figure the report's table shows that has a value."""
+        return [(name, figure, getattr(self, name)) for name, figure in FIGURES.items()
+                if figure.in_report and getattr(self, name) is not None]
 
 
 FIGURES: dict[str, Figure] = {field.name: field.metadata["figure"]
                               for field in dataclasses.fields(CompressionSummary)}
-
-
-def shown_in(where: str) -> dict[str, Figure]:
-    """The figures shown `where` (see Figure), in declaration order."""
-    return {name: figure for name, figure in FIGURES.items() if where in figure.shown}
 
 
 class _FigureNames:
