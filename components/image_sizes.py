@@ -24,8 +24,8 @@ import apache_beam as beam
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+from components.beam_records import ReadTFRecords
 from pruning.image_data import ImageFormat, encoded_size
-from pruning.records import compression
 
 SIZES_STAT = "image_sizes"  # rank histogram: each size found -> its count of images
 SIZE_STAT = "image_size"  # str: the size every image must have
@@ -67,11 +67,7 @@ def CountSizes(pipeline: beam.Pipeline, files: list[str], image_format: ImageFor
                ) -> beam.PCollection:
     """One (size, count) per size among the images of `files` (`size_of`), each file read with
     the compression its first bytes say."""
-    reads = [pipeline | f"Read[{index}]" >> beam.io.ReadFromTFRecord(
-        path, compression_type=(beam.io.filesystem.CompressionTypes.GZIP if compression(path)
-                                else beam.io.filesystem.CompressionTypes.UNCOMPRESSED))
-        for index, path in enumerate(files)]
-    return (reads | "Files" >> beam.Flatten()
+    return (pipeline | "ReadTFRecords" >> ReadTFRecords(files)
             | "Sizes" >> beam.FlatMap(_sizes, image_format)
             | "Count" >> beam.combiners.Count.PerElement())
 

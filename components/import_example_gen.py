@@ -9,7 +9,9 @@ the label, and the raw pixels' shape. Its executor extends TFX's:
   (`pruning.records.inspect_dir`): a missing feature (the features there are listed), raw pixels
   that do not fill the shape, an empty split, a file that is not TFRecord each fail the step at
   once, named;
-- each file is read with the compression its own first bytes say (gzip or none), not its name;
+- each file is read with the compression its own first bytes say (gzip or none), not its name,
+  through Beam's filesystems or, for a URI only TensorFlow reads (ram://), through tf.io.gfile
+  (`components.beam_records`);
 - the Examples get the data's `ImageFormat` (`examples.record_format`), which every later step
   reads them with.
 """
@@ -30,6 +32,7 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ExecutionParameter
 
 from components import examples as examples_lib
+from components.beam_records import ReadTFRecords
 from pruning import records
 
 IMAGE_FEATURE_KEY = "image_feature"
@@ -49,17 +52,12 @@ def parse_shape(text: str) -> tuple[int, int, int] | None:
 @beam.typehints.with_output_types(tf.train.Example)
 def _ReadUserRecords(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
                      split_pattern: str) -> beam.PCollection:
-    """Every file of the split, each read with the compression its content says."""
+    """Every file of the split, each read with the compression its content says, through
+    Beam's filesystems or, for a URI only TensorFlow reads, through tf.io.gfile."""
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY],
                            split_pattern)
     files = sorted(path for path in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(path))
-    reads = [
-        pipeline | f"Read[{index}]" >> beam.io.ReadFromTFRecord(
-            path, compression_type=(beam.io.filesystem.CompressionTypes.GZIP
-                                    if records.compression(path)
-                                    else beam.io.filesystem.CompressionTypes.UNCOMPRESSED))
-        for index, path in enumerate(files)]
-    return (reads | "Files" >> beam.Flatten()
+    return (pipeline | "ReadTFRecords" >> ReadTFRecords(files)
             | "ToTFExample" >> beam.Map(tf.train.Example.FromString))
 
 

@@ -290,3 +290,30 @@ def test_bad_data_stops_before_the_pipeline_starts(tmp_path, mnist_manual_dir, c
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("pipelines.local_runner: error: " + message.format(root=root))
     assert not (tmp_path / "root").exists()  # no ML Metadata, no artifact: nothing ran
+
+
+def test_examples_at_a_uri_only_tensorflow_reads_are_imported_by_content(tmp_path,
+                                                                        mnist_manual_dir):
+    """ram:// (TensorFlow's in-process filesystem, which Beam's filesystems do not know): the
+    first records are checked and the files read through tf.io.gfile."""
+    images, labels = user_data.idx_arrays(mnist_manual_dir, "t10k")
+    root = f"ram://user_data_{os.getpid()}"
+    for split, part in (("train", slice(0, 60)), ("eval", slice(60, 90))):
+        tf.io.gfile.makedirs(f"{root}/{split}")
+        for shard, gzip_it in enumerate((False, True)):
+            with tf.io.TFRecordWriter(f"{root}/{split}/part-{shard}",
+                                      options="GZIP" if gzip_it else "") as writer:
+                for image, label in zip(images[part][shard::2].reshape(-1, 28, 28, 1),
+                                        labels[part][shard::2], strict=True):
+                    writer.write(user_data.example(image, label, user_data.png)
+                                 .SerializeToString())
+    config = user_config(tmp_path, root)
+    _run(config, create_components(config)[:1])
+    uri = node_artifacts(config)["ImportExampleGen", "examples"].uri
+    image_format = ImageFormat(encoding="encoded")
+    for split in records.SPLITS:
+        written = [r.numpy() for path in records.split_files(root, split)
+                   for r in tf.data.TFRecordDataset(path, records.compression(path))]
+        assert len(written) == {"train": 60, "eval": 30}[split]
+        assert (_content(_examples_records(uri, split), image_format)
+                == _content(written, image_format))
