@@ -50,8 +50,7 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
     """Runs the configured pipeline with the runner `make_runner()` returns."""
     argv = sys.argv[1:] if argv is None else argv
     config = load_config_or_exit(prog, argv, description or "Run the pruning pipeline.")
-    print(f"Pipeline {config.pipeline_name}: dataset {config.dataset}, "
-          f"manual_dir {config.tfds_manual_dir}, data_dir {config.tfds_data_dir}, "
+    print(f"Pipeline {config.pipeline_name}: {data_line(config)}, "
           f"gate: accuracy >= {config.gate_params.min_accuracy} and at most "
           f"{config.gate_params.max_accuracy_drop} below the baseline's", flush=True)
     check_store_or_exit(prog, config.metadata_store)
@@ -80,6 +79,15 @@ def run(make_runner: Callable[[], DagRunner], argv: Sequence[str] | None = None,
         return
     print(f"\nPipeline {config.pipeline_name} finished in {time.monotonic() - started:.0f} s.")
     print(outputs.format_summary(config.metadata_store, config.pipeline_name))
+
+
+def data_line(config: configs.PipelineConfig) -> str:
+    """What the run reads, as its first line says it."""
+    if config.examples_dir:
+        return (f"examples_dir {config.examples_dir} (image feature {config.image_feature}, "
+                f"label feature {config.label_feature})")
+    return (f"dataset {config.dataset}, manual_dir {config.tfds_manual_dir}, "
+            f"data_dir {config.tfds_data_dir}")
 
 
 def check_data_and_model_or_exit(prog: str, config: configs.PipelineConfig,

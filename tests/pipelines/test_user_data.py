@@ -317,3 +317,13 @@ def test_examples_at_a_uri_only_tensorflow_reads_are_imported_by_content(tmp_pat
         assert len(written) == {"train": 60, "eval": 30}[split]
         assert (_content(_examples_records(uri, split), image_format)
                 == _content(written, image_format))
+
+
+def test_the_runs_first_line_names_the_users_data_not_a_tfds_dataset(tmp_path):
+    from pipelines import entrypoint
+
+    config = user_config(tmp_path, tmp_path, IMAGE_FEATURE="image/encoded")
+    assert entrypoint.data_line(config) == (f"examples_dir {tmp_path} (image feature "
+                                            "image/encoded, label feature label)")
+    tfds = configs.load_config([], environ={"DATASET": "fashion_mnist"})
+    assert entrypoint.data_line(tfds).startswith("dataset fashion_mnist, manual_dir ")
